@@ -1,0 +1,209 @@
+"""Connections, the warehouse DDL and publishing dashboard snapshots.
+
+Two DuckDB files matter:
+
+- the **warehouse** (``data/warehouse.duckdb``, or ``$CRMKIT_DB``, or ``--db``): where ingest
+  and ``crmkit demo`` write;
+- the **published snapshot** (``data/published.duckdb``, or ``$CRMKIT_PUBLISHED``): what
+  dashboards read, read-only. ``publish()`` builds it in a staging file beside the target,
+  checkpoints and closes it, then swaps it in with an atomic ``os.replace``: a reader never sees
+  a half-written snapshot, and a reader that already holds the old file keeps reading it.
+
+Examples
+--------
+>>> con = connect(":memory:", read_only=False)
+>>> create_schema(con)
+>>> sorted(con.list_tables())[:3]
+['customers', 'feedback', 'ingest_rejects']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import ibis
+import pandas as pd
+from ibis.backends.duckdb import Backend
+
+from crmkit import schema
+
+DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+DEFAULT_PUBLISHED = Path("data/published.duckdb")
+
+
+def warehouse_path(db: str | os.PathLike | None = None) -> Path:
+    """Resolve the warehouse file: the argument, else ``$CRMKIT_DB``, else the default."""
+    return Path(db or os.environ.get("CRMKIT_DB") or DEFAULT_WAREHOUSE)
+
+
+def published_path(path: str | os.PathLike | None = None) -> Path:
+    """Resolve the published snapshot: the argument, else ``$CRMKIT_PUBLISHED``, else default."""
+    return Path(path or os.environ.get("CRMKIT_PUBLISHED") or DEFAULT_PUBLISHED)
+
+
+def connect(
+    path: str | os.PathLike | None = None, *, read_only: bool = True, threads: int | None = None
+) -> Backend:
+    """Open a DuckDB database as an Ibis backend.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The database file; ``":memory:"`` for a throw-away database. Default: the warehouse
+        (``warehouse_path()``).
+    read_only : bool, default True
+        Writers must ask for write access explicitly.
+    threads : int, optional
+        DuckDB worker threads; default: all cores.
+
+    Raises
+    ------
+    FileNotFoundError
+        When opening a file read-only that does not exist (DuckDB would otherwise create it).
+    """
+    target = str(path) if path is not None else str(warehouse_path())
+    if target != ":memory:":
+        if read_only and not Path(target).exists():
+            raise FileNotFoundError(
+                f"database {target!r} does not exist; build one with `crmkit demo` or "
+                "`crmkit ingest`, or pass --db / set CRMKIT_DB"
+            )
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"read_only": read_only} if target != ":memory:" else {}
+    if threads:
+        kwargs["threads"] = threads
+    return ibis.duckdb.connect(target, **kwargs)
+
+
+def create_schema(con: Backend) -> None:
+    """Create every warehouse table that does not exist yet, from ``crmkit.schema``."""
+    existing = set(con.list_tables())
+    for name, t in schema.TABLES.items():
+        if name not in existing:
+            con.create_table(name, schema=t.ibis_schema())
+    for name, sch in schema.SYSTEM_SCHEMAS.items():
+        if name not in existing:
+            con.create_table(name, schema=sch)
+
+
+@contextlib.contextmanager
+def transaction(con: Backend) -> Iterator[Backend]:
+    """All statements inside commit together or not at all."""
+    raw = con.con
+    raw.begin()
+    try:
+        yield con
+    except BaseException:
+        raw.rollback()
+        raise
+    else:
+        raw.commit()
+
+
+def table_counts(con: Backend) -> dict[str, int]:
+    """Row count of every data and system table present."""
+    present = set(con.list_tables())
+    names = [*schema.TABLES, *schema.SYSTEM_SCHEMAS]
+    return {n: int(con.table(n).count().execute()) for n in names if n in present}
+
+
+#: A publish step computes tables for the snapshot from the warehouse: ``step(con) -> {name: df}``.
+PublishStep = Callable[[Backend], dict[str, "ibis.Table | pd.DataFrame"]]
+PUBLISH_STEPS: dict[str, PublishStep] = {}
+
+
+def publish_step(name: str) -> Callable[[PublishStep], PublishStep]:
+    """Register a function whose tables are precomputed into every published snapshot."""
+
+    def register(fn: PublishStep) -> PublishStep:
+        PUBLISH_STEPS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    path: Path
+    tables: dict[str, int]
+    seconds: float
+    bytes: int
+
+
+def publish(
+    warehouse: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    steps: dict[str, PublishStep] | None = None,
+) -> PublishResult:
+    """Build the dashboard snapshot and swap it in atomically.
+
+    The warehouse tables are copied into ``<out>.staging-<pid>``, every publish step adds its
+    precomputed tables, the staging file is checkpointed and closed, and ``os.replace`` moves it
+    over ``out``. Until that rename readers see the previous snapshot; readers that opened the
+    previous snapshot keep their file handle and go on reading it.
+
+    Returns
+    -------
+    PublishResult
+        Path, row count per table, seconds taken and file size.
+    """
+    import crmkit.quality  # noqa: F401  (registers its publish step)
+
+    t0 = time.perf_counter()
+    src = warehouse_path(warehouse)
+    dst = published_path(out)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    staging = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
+    staging.unlink(missing_ok=True)
+    if not src.exists():
+        raise FileNotFoundError(f"warehouse {str(src)!r} does not exist; run `crmkit demo` or "
+                                "`crmkit ingest` first")
+    try:
+        snap = connect(staging, read_only=False)
+        try:
+            snap.attach(src, name="wh", read_only=True)
+            present = set(snap.list_tables(database="wh"))
+            for name in [*schema.TABLES, *schema.SYSTEM_SCHEMAS]:
+                if name in present:
+                    snap.create_table(name, snap.table(name, database="wh"))
+            snap.detach("wh")
+            for step in (PUBLISH_STEPS if steps is None else steps).values():
+                for name, obj in step(snap).items():
+                    snap.create_table(name, obj, overwrite=True)
+            snap.create_table(
+                "publish_info",
+                pd.DataFrame(
+                    {
+                        "published_at": [datetime.now()],
+                        "source": [str(src)],
+                        "crmkit_version": [_version()],
+                    }
+                ),
+                overwrite=True,
+            )
+            counts = {n: int(snap.table(n).count().execute()) for n in sorted(snap.list_tables())}
+            snap.raw_sql("CHECKPOINT")
+        finally:
+            snap.disconnect()
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
+        raise
+    os.replace(staging, dst)
+    return PublishResult(dst, counts, time.perf_counter() - t0, dst.stat().st_size)
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    try:
+        return version("crmkit")
+    except Exception:
+        return "unknown"

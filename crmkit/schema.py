@@ -1,0 +1,557 @@
+"""The warehouse tables, declared once.
+
+Every table the eight steps of customer management (客户管理) need is declared here with its
+columns, types, key, allowed values, foreign keys and which columns hold personal data (PII).
+``crmkit.db`` generates the DDL from these declarations, ``crmkit.ingest`` validates files against
+them (and maps Chinese CRM-export headers such as 客户编号 / 下单时间 / 金额 onto them),
+``crmkit.demo`` generates data for them and ``crmkit.quality`` scores records against them.
+
+Conventions
+-----------
+- Business keys (``customer_id``, ``order_id`` …) are text, so leading zeros survive.
+- ``customers`` and ``products`` also get a compact integer surrogate key (``customer_sk``,
+  ``product_sk``) assigned at ingest; fact tables store the surrogate of the row they reference,
+  so analyses group and join on integers (about 2x faster than on text ids at 10 M orders).
+- Enumerations are stored as English codes; each code lists the Chinese (and other) spellings
+  that ingest accepts for it, e.g. ``returned`` accepts 已退货 / 退货.
+- Money is ``DECIMAL(18,2)`` in the company's currency (¥ by default).
+
+Examples
+--------
+>>> from crmkit.schema import TABLES
+>>> TABLES["orders"].key
+'order_id'
+>>> [c.name for c in TABLES["customers"].pii_columns]
+['name', 'phone', 'email']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+
+DType = Literal["text", "int", "money", "float", "date", "timestamp", "bool"]
+PiiKind = Literal["name", "phone", "email"]
+
+#: Ibis types of the schema's logical types.
+IBIS_TYPES: dict[str, dt.DataType] = {
+    "text": dt.string,
+    "int": dt.int64,
+    "money": dt.Decimal(18, 2),
+    "float": dt.float64,
+    "date": dt.date,
+    "timestamp": dt.timestamp,
+    "bool": dt.boolean,
+}
+
+#: What each logical type expects, for error messages.
+EXPECTED: dict[str, str] = {
+    "text": "text",
+    "int": "a whole number",
+    "money": "an amount such as 1234.50 (¥ and thousands separators allowed)",
+    "float": "a number",
+    "date": "a date such as 2024-03-01, 2024/3/1, 2024年3月1日 or an Excel serial date",
+    "timestamp": "a date-time such as 2024-03-01 14:30:00 (a plain date is read as midnight)",
+    "bool": "yes/no (true/false, 1/0, 是/否)",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a warehouse table.
+
+    Parameters
+    ----------
+    name : str
+        Column name in the warehouse (snake_case English).
+    dtype : DType
+        Logical type; see ``IBIS_TYPES``.
+    zh, en : str
+        Labels shown to users.
+    required : bool
+        A row without a value here is rejected.
+    pii : {"name", "phone", "email"} or None
+        Personal data: masked for the dashboard role and in reject reports.
+    allowed : mapping of code -> accepted spellings, optional
+        Enumeration: the stored codes and, for each, other spellings ingest maps onto it.
+    aliases : tuple of str
+        Other header names accepted for this column (Chinese CRM exports, English variants).
+    min, max : float, optional
+        Inclusive bounds for numbers.
+    not_future : bool
+        Dates / times later than the ingest moment are rejected.
+    fk : str, optional
+        Name of the table whose key this column references.
+    """
+
+    name: str
+    dtype: DType
+    zh: str
+    en: str
+    required: bool = False
+    pii: PiiKind | None = None
+    allowed: Mapping[str, tuple[str, ...]] | None = None
+    aliases: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    not_future: bool = False
+    fk: str | None = None
+
+    @property
+    def ibis_type(self) -> dt.DataType:
+        return IBIS_TYPES[self.dtype]
+
+    def spellings(self) -> dict[str, str]:
+        """Map every accepted spelling (lower-cased) of an enum value to its code."""
+        out: dict[str, str] = {}
+        for code, others in (self.allowed or {}).items():
+            for s in (code, *others):
+                out[s.strip().lower()] = code
+        return out
+
+
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table: its columns, business key and optional integer surrogate key.
+
+    ``ordered`` lists pairs (earlier, later) of time columns where ``later`` may not precede
+    ``earlier`` in the same row (a ticket cannot be answered before it was opened).
+    """
+
+    name: str
+    zh: str
+    en: str
+    key: str
+    columns: tuple[Column, ...]
+    surrogate: str | None = None
+    ordered: tuple[tuple[str, str], ...] = ()
+    kind: Literal["entity", "fact", "system"] = "fact"
+    _by_name: dict[str, Column] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({c.name: c for c in self.columns})
+
+    def __getitem__(self, name: str) -> Column:
+        return self._by_name[name]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def pii_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.pii]
+
+    @property
+    def foreign_keys(self) -> list[Column]:
+        return [c for c in self.columns if c.fk]
+
+    @property
+    def surrogate_columns(self) -> list[tuple[str, Column]]:
+        """(surrogate column name, fk column) for every reference to a table with a surrogate."""
+        out = []
+        for c in self.foreign_keys:
+            target = TABLES[c.fk]
+            if target.surrogate:
+                out.append((_surrogate_name(c, target), c))
+        return out
+
+    def ibis_schema(self) -> ibis.Schema:
+        """The warehouse schema: declared columns plus surrogate keys."""
+        fields: dict[str, dt.DataType] = {}
+        if self.surrogate:
+            fields[self.surrogate] = dt.int64
+        for c in self.columns:
+            fields[c.name] = c.ibis_type
+        for sk, _ in self.surrogate_columns:
+            fields[sk] = dt.int64
+        return ibis.schema(fields)
+
+
+def _surrogate_name(col: Column, target: Table) -> str:
+    # customer_id -> customer_sk; referrer_id -> referrer_sk
+    return col.name.removesuffix("_id") + "_sk" if col.name.endswith("_id") else target.surrogate
+
+
+def _c(name: str, dtype: DType, zh: str, en: str, *aliases: str, **kw) -> Column:
+    return Column(name, dtype, zh, en, aliases=aliases, **kw)
+
+
+CUSTOMER_REF = dict(fk="customers", required=True)
+
+ACQUISITION_CHANNELS = {
+    "online": ("线上", "网站", "电商", "web"),
+    "store": ("门店", "线下", "offline"),
+    "referral": ("推荐", "转介绍", "老客推荐"),
+    "sales": ("销售", "电销", "地推"),
+    "event": ("活动", "展会", "会议"),
+    "social": ("社交媒体", "微信", "微博", "抖音", "小红书", "wechat"),
+    "partner": ("合作伙伴", "渠道商", "代理"),
+    "other": ("其他", "其它"),
+}
+OWNER_TEAMS = {
+    "sales": ("销售团队", "销售", "销售部"),
+    "service": ("客户服务团队", "客服团队", "客服", "客户服务"),
+    "success": ("客户成功团队", "客户成功", "customer success"),
+    "marketing": ("市场营销团队", "市场", "市场部", "营销"),
+}
+CONTACT_CHANNELS = {
+    "phone": ("电话", "呼叫中心", "call"),
+    "email": ("邮件", "电子邮件", "e-mail"),
+    "chat": ("在线聊天", "在线客服", "聊天", "im"),
+    "social": ("社交媒体", "微信", "微博", "wechat"),
+    "visit": ("拜访", "上门", "到店"),
+    "service": ("服务", "服务请求", "工单"),
+    "app": ("应用", "app内", "小程序"),
+}
+
+TABLES: dict[str, Table] = {}
+
+
+def _register(t: Table) -> Table:
+    TABLES[t.name] = t
+    return t
+
+
+_register(
+    Table(
+        "customers",
+        "客户",
+        "Customers",
+        key="customer_id",
+        surrogate="customer_sk",
+        kind="entity",
+        columns=(
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", "客户id", "客户代码",
+               "客户号", "会员编号", "customer id", "cust_id", "id", required=True),
+            _c("name", "text", "客户名称", "Name", "客户姓名", "姓名", "名称", "联系人",
+               "customer name", "full name", required=True, pii="name"),
+            _c("phone", "text", "手机", "Phone", "手机号", "手机号码", "电话", "联系电话",
+               "mobile", "tel", pii="phone"),
+            _c("email", "text", "邮箱", "Email", "电子邮件", "电子邮箱", "e-mail", "mail",
+               pii="email"),
+            _c("gender", "text", "性别", "Gender", "sex",
+               allowed={"M": ("男", "male", "m"), "F": ("女", "female", "f"),
+                        "U": ("未知", "unknown", "其他", "")}),
+            _c("birthday", "date", "生日", "Birthday", "出生日期", "生日日期", "birth date",
+               "date of birth", not_future=True),
+            _c("province", "text", "省份", "Province", "省", "地区", "region", "state"),
+            _c("city", "text", "城市", "City", "市"),
+            _c("company", "text", "公司", "Company", "公司名称", "单位", "企业名称",
+               "organisation", "organization"),
+            _c("title", "text", "职位", "Title", "职务", "job title", "position"),
+            _c("acquisition_channel", "text", "获客渠道", "Acquisition channel", "来源渠道",
+               "客户来源", "来源", "channel", "source", allowed=ACQUISITION_CHANNELS),
+            _c("created_at", "timestamp", "建档时间", "Created at", "创建时间", "注册时间",
+               "建档日期", "注册日期", "created", "signup date", required=True, not_future=True),
+            _c("membership_tier", "text", "会员等级", "Membership tier", "会员级别", "等级",
+               "tier", allowed={"regular": ("普通", "普通会员", "无", "none"),
+                                "silver": ("银卡", "银卡会员", "白银"),
+                                "gold": ("金卡", "金卡会员", "黄金"),
+                                "diamond": ("钻石", "钻石会员", "钻石卡", "platinum")}),
+            _c("owner_team", "text", "负责团队", "Owner team", "所属团队", "团队", "team",
+               allowed=OWNER_TEAMS),
+            _c("owner", "text", "负责人", "Owner", "客户经理", "销售代表", "account manager"),
+            _c("updated_at", "timestamp", "更新时间", "Updated at", "最后更新", "最后更新时间",
+               "修改时间", "last updated", not_future=True),
+            _c("last_verified_at", "timestamp", "最后核实时间", "Last verified at", "核实时间",
+               "最近回访时间", "last verified", not_future=True),
+        ),
+    )
+)
+
+_register(
+    Table(
+        "products",
+        "产品",
+        "Products",
+        key="product_id",
+        surrogate="product_sk",
+        kind="entity",
+        columns=(
+            _c("product_id", "text", "产品编号", "Product ID", "商品编号", "产品ID", "商品ID",
+               "sku", "product id", required=True),
+            _c("name", "text", "产品名称", "Product name", "商品名称", "品名", "product",
+               required=True),
+            _c("category", "text", "品类", "Category", "类别", "产品类别", "商品类目", "类目",
+               required=True),
+            _c("launch_date", "date", "上市日期", "Launch date", "上架日期", "发布日期",
+               "launched"),
+            _c("list_price", "money", "标价", "List price", "价格", "单价", "零售价", "price",
+               min=0),
+        ),
+    )
+)
+
+_register(
+    Table(
+        "orders",
+        "订单",
+        "Orders",
+        key="order_id",
+        columns=(
+            _c("order_id", "text", "订单编号", "Order ID", "订单号", "订单ID", "order id",
+               "order no", required=True),
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", "客户号", "会员编号",
+               "customer id", **CUSTOMER_REF),
+            _c("product_id", "text", "产品编号", "Product ID", "商品编号", "商品ID", "sku",
+               fk="products", required=True),
+            _c("order_ts", "timestamp", "下单时间", "Order time", "订单时间", "下单日期",
+               "订单日期", "order date", "order time", required=True, not_future=True),
+            _c("quantity", "int", "数量", "Quantity", "件数", "qty", min=1),
+            _c("amount", "money", "金额", "Amount", "订单金额", "实付金额", "成交金额",
+               "支付金额", "total", required=True, min=0),
+            _c("discount", "money", "优惠金额", "Discount", "折扣金额", "优惠", min=0),
+            _c("status", "text", "订单状态", "Status", "状态", required=True,
+               allowed={"completed": ("已完成", "完成", "已签收", "交易成功", "paid"),
+                        "returned": ("已退货", "退货", "退货完成"),
+                        "refunded": ("已退款", "退款", "退款完成"),
+                        "cancelled": ("已取消", "取消", "canceled")}),
+            _c("channel", "text", "下单渠道", "Order channel", "销售渠道", "渠道",
+               allowed={"online": ("线上", "网店", "电商", "web"),
+                        "store": ("门店", "线下"),
+                        "app": ("应用", "小程序", "app内"),
+                        "phone": ("电话", "电话下单"),
+                        "wechat": ("微信", "微信商城")}),
+            _c("promised_date", "date", "承诺送达日期", "Promised delivery date", "预计送达",
+               "promised date"),
+            _c("delivered_at", "timestamp", "送达时间", "Delivered at", "签收时间", "delivered"),
+            _c("return_reason", "text", "退货原因", "Return reason", "退款原因"),
+        ),
+        ordered=(("order_ts", "delivered_at"),),
+    )
+)
+
+_register(
+    Table(
+        "interactions",
+        "互动记录",
+        "Interactions",
+        key="interaction_id",
+        columns=(
+            _c("interaction_id", "text", "互动编号", "Interaction ID", "记录编号", "记录ID",
+               required=True),
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", **CUSTOMER_REF),
+            _c("ts", "timestamp", "互动时间", "Time", "时间", "联系时间", "日期", "date",
+               required=True, not_future=True),
+            _c("channel", "text", "渠道", "Channel", "联系方式", "互动渠道", required=True,
+               allowed=CONTACT_CHANNELS),
+            _c("direction", "text", "方向", "Direction", "发起方",
+               allowed={"inbound": ("呼入", "客户发起", "来电", "in"),
+                        "outbound": ("呼出", "我方发起", "去电", "out")}),
+            _c("topic", "text", "主题", "Topic", "事由", "内容摘要", "subject"),
+            _c("care_event", "text", "关怀类型", "Care event", "关怀", "care",
+               allowed={"none": ("无", ""),
+                        "birthday": ("生日", "生日祝福"),
+                        "holiday": ("节日", "节日问候", "春节", "中秋"),
+                        "post_purchase": ("购后回访", "售后回访"),
+                        "followup": ("回访", "定期回访"),
+                        "offer": ("优惠", "优惠推送", "促销")}),
+            _c("owner", "text", "负责人", "Owner", "经办人", "agent"),
+        ),
+    )
+)
+
+_register(
+    Table(
+        "feedback",
+        "客户反馈",
+        "Feedback",
+        key="feedback_id",
+        columns=(
+            _c("feedback_id", "text", "反馈编号", "Feedback ID", "问卷编号", "反馈ID",
+               required=True),
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", **CUSTOMER_REF),
+            _c("ts", "timestamp", "反馈时间", "Time", "时间", "提交时间", "日期", "date",
+               required=True, not_future=True),
+            _c("source", "text", "来源", "Source", "反馈来源", "类型", required=True,
+               allowed={"survey": ("调查", "满意度调查", "回访调查"),
+                        "complaint": ("投诉",),
+                        "suggestion": ("建议", "意见"),
+                        "questionnaire": ("问卷", "需求问卷")}),
+            _c("nps", "int", "推荐意愿", "NPS score", "NPS", "推荐度", "推荐评分", min=0, max=10),
+            _c("csat", "int", "满意度", "CSAT score", "CSAT", "满意度评分", min=1, max=5),
+            _c("ces", "int", "费力度", "CES score", "CES", "费力度评分", min=1, max=7),
+            _c("text", "text", "反馈内容", "Text", "内容", "意见内容", "comment", "comments"),
+            _c("language", "text", "语言", "Language", "lang",
+               allowed={"zh": ("中文", "zh-cn", "chinese"), "en": ("英文", "english")}),
+            _c("order_id", "text", "订单编号", "Order ID", "订单号", fk="orders"),
+            _c("product_id", "text", "产品编号", "Product ID", "商品编号", fk="products"),
+        ),
+    )
+)
+
+_register(
+    Table(
+        "tickets",
+        "投诉工单",
+        "Complaint tickets",
+        key="ticket_id",
+        columns=(
+            _c("ticket_id", "text", "工单编号", "Ticket ID", "投诉编号", "工单号", required=True),
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", **CUSTOMER_REF),
+            _c("opened_at", "timestamp", "投诉时间", "Opened at", "创建时间", "受理时间",
+               "opened", required=True, not_future=True),
+            _c("first_response_at", "timestamp", "首次响应时间", "First response at",
+               "响应时间", "first response", not_future=True),
+            _c("resolved_at", "timestamp", "解决时间", "Resolved at", "结案时间", "关闭时间",
+               "resolved", not_future=True),
+            _c("reopen_count", "int", "重开次数", "Times reopened", "重新打开次数", "reopened",
+               min=0),
+            _c("channel", "text", "投诉渠道", "Channel", "渠道", required=True,
+               allowed=CONTACT_CHANNELS),
+            _c("category", "text", "投诉类别", "Category", "类别", "问题类型", required=True),
+            _c("severity", "text", "严重程度", "Severity", "紧急程度", "优先级", "priority",
+               allowed={"low": ("低",), "medium": ("中", "一般"), "high": ("高", "重要"),
+                        "critical": ("紧急", "严重", "urgent")}),
+            _c("team", "text", "处理团队", "Team", "团队", "负责团队"),
+            _c("agent", "text", "处理人", "Agent", "客服", "经办人"),
+            _c("escalated", "bool", "是否升级", "Escalated", "升级"),
+            _c("order_id", "text", "订单编号", "Order ID", "订单号", fk="orders"),
+        ),
+        ordered=(("opened_at", "first_response_at"), ("opened_at", "resolved_at")),
+    )
+)
+
+_register(
+    Table(
+        "opportunities",
+        "销售机会",
+        "Sales opportunities",
+        key="opportunity_id",
+        columns=(
+            _c("opportunity_id", "text", "商机编号", "Opportunity ID", "机会编号", "商机ID",
+               required=True),
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", **CUSTOMER_REF),
+            _c("stage", "text", "阶段", "Stage", "商机阶段", "销售阶段", required=True,
+               allowed={"lead": ("线索",), "qualified": ("已确认", "需求确认", "合格"),
+                        "proposal": ("方案", "报价", "方案报价"),
+                        "negotiation": ("谈判", "商务谈判"),
+                        "won": ("赢单", "成交", "closed won"),
+                        "lost": ("输单", "丢单", "closed lost")}),
+            _c("amount", "money", "预计金额", "Amount", "金额", "商机金额", min=0),
+            _c("source", "text", "商机来源", "Source", "来源"),
+            _c("owner", "text", "负责人", "Owner", "销售", "销售代表"),
+            _c("opened_at", "timestamp", "创建时间", "Opened at", "开始时间", "opened",
+               required=True, not_future=True),
+            _c("stage_changed_at", "timestamp", "阶段变更时间", "Stage changed at",
+               "最近阶段变更", not_future=True),
+            _c("closed_at", "timestamp", "关闭时间", "Closed at", "结束时间", "closed",
+               not_future=True),
+        ),
+        ordered=(("opened_at", "closed_at"), ("opened_at", "stage_changed_at")),
+    )
+)
+
+_register(
+    Table(
+        "points_ledger",
+        "积分流水",
+        "Points ledger",
+        key="entry_id",
+        columns=(
+            _c("entry_id", "text", "流水编号", "Entry ID", "流水号", "记录编号", required=True),
+            _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", "会员编号",
+               **CUSTOMER_REF),
+            _c("ts", "timestamp", "时间", "Time", "发生时间", "日期", "date", required=True,
+               not_future=True),
+            _c("kind", "text", "类型", "Kind", "积分类型", "变动类型", required=True,
+               allowed={"earn": ("获得", "积分获得", "赚取"), "redeem": ("兑换", "使用", "消耗"),
+                        "expire": ("过期", "失效"), "adjust": ("调整", "人工调整")}),
+            _c("points", "int", "积分", "Points", "积分数", "变动积分", required=True, min=0),
+            _c("order_id", "text", "订单编号", "Order ID", "订单号", fk="orders"),
+        ),
+    )
+)
+
+_register(
+    Table(
+        "referrals",
+        "推荐记录",
+        "Referrals",
+        key="referral_id",
+        columns=(
+            _c("referral_id", "text", "推荐编号", "Referral ID", "推荐ID", required=True),
+            _c("referrer_id", "text", "推荐人编号", "Referrer ID", "推荐人", "推荐人ID",
+               **CUSTOMER_REF),
+            _c("referred_id", "text", "被推荐人编号", "Referred customer ID", "被推荐人",
+               "被推荐人ID", fk="customers"),
+            _c("ts", "timestamp", "推荐时间", "Time", "时间", "日期", required=True,
+               not_future=True),
+            _c("channel", "text", "推荐渠道", "Channel", "渠道"),
+            _c("converted", "bool", "是否成交", "Converted", "已转化", "转化"),
+        ),
+    )
+)
+
+#: Tables a company's files are ingested into, in dependency order (referenced tables first).
+DATA_TABLES: tuple[str, ...] = tuple(TABLES)
+
+#: Bookkeeping tables written by ingest; every run and every rejected row is kept.
+SYSTEM_SCHEMAS: dict[str, ibis.Schema] = {
+    "ingest_runs": ibis.schema(
+        {
+            "run_id": dt.int64,
+            "file": dt.string,
+            "table_name": dt.string,
+            "file_format": dt.string,
+            "encoding": dt.string,
+            "sha256": dt.string,
+            "started_at": dt.timestamp,
+            "finished_at": dt.timestamp,
+            "rows_in": dt.int64,
+            "loaded": dt.int64,
+            "inserted": dt.int64,
+            "updated": dt.int64,
+            "unchanged": dt.int64,
+            "rejected": dt.int64,
+        }
+    ),
+    "ingest_rejects": ibis.schema(
+        {
+            "run_id": dt.int64,
+            "file": dt.string,
+            "table_name": dt.string,
+            "row_number": dt.int64,
+            "column_name": dt.string,
+            "reason": dt.string,
+            "value": dt.string,
+        }
+    ),
+}
+
+
+def table(name: str) -> Table:
+    """Return the declaration of table ``name``, with a clear error for unknown names."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown table {name!r}; expected one of: {', '.join(TABLES)}"
+        ) from None
+
+
+def describe() -> list[dict[str, object]]:
+    """One row per column of every data table: the data dictionary, for docs and dashboards."""
+    rows: list[dict[str, object]] = []
+    for t in TABLES.values():
+        for c in t.columns:
+            rows.append(
+                {
+                    "table": t.name,
+                    "column": c.name,
+                    "type": c.dtype,
+                    "zh": c.zh,
+                    "en": c.en,
+                    "key": c.name == t.key,
+                    "required": c.required,
+                    "pii": c.pii or "",
+                    "references": c.fk or "",
+                    "allowed": ", ".join(c.allowed) if c.allowed else "",
+                }
+            )
+    return rows
