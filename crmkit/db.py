@@ -163,8 +163,9 @@ def publish(
     staging = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
     staging.unlink(missing_ok=True)
     if not src.exists():
-        raise FileNotFoundError(f"warehouse {str(src)!r} does not exist; run `crmkit demo` or "
-                                "`crmkit ingest` first")
+        raise FileNotFoundError(
+            f"warehouse {str(src)!r} does not exist; run `crmkit demo` or `crmkit ingest` first"
+        )
     try:
         snap = connect(staging, read_only=False)
         try:
