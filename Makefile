@@ -1,0 +1,73 @@
+# crmkit — two commands do all set-up on a fresh machine:
+#   make demo   create .venv, install, build + publish the demo warehouse
+#   make test   create/update .venv, install test needs, run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+CUSTOMERS ?= 20000
+SEED      ?= 42
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+
+# A Python >= 3.12: on PATH first, then pyenv's installed versions (3.12 preferred: the whole
+# stack is checked together on it). Stops with a clear message when there is none.
+define FIND_PYTHON
+ok() { "$$1" -c 'import sys; sys.exit(not (3, 12) <= sys.version_info < (4,))' >/dev/null 2>&1; }; \
+for c in python3.12 python3.13 python3.14 python3 python; do \
+  p=$$(command -v $$c 2>/dev/null) && ok "$$p" && { echo "$$p"; exit 0; }; \
+done; \
+root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv"); \
+for p in $$(ls -d "$$root"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V); do \
+  ok "$$p" && { echo "$$p"; exit 0; }; \
+done; exit 1
+endef
+
+.PHONY: help venv demo publish test test-fast lint format bench clean
+help:
+	@echo "make demo    build the demo warehouse (CUSTOMERS=$(CUSTOMERS)) and publish it"
+	@echo "make test    run every test (installs what the tests need)"
+	@echo "make lint    ruff format --check + ruff check"
+	@echo "make bench   run the benchmarks (not part of CI)"
+
+$(STAMP): pyproject.toml
+	@py=$$( $(FIND_PYTHON) ) || { \
+	  echo "crmkit needs Python >= 3.12 and found none on PATH or in pyenv."; \
+	  echo "Install one (e.g. 'pyenv install 3.12'), or create $(VENV) yourself with it."; exit 1; }; \
+	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/crmkit demo --customers $(CUSTOMERS) --seed $(SEED) --replace
+	$(BIN)/crmkit publish
+
+publish: $(STAMP)
+	$(BIN)/crmkit publish
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser" -x -q
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal .pytest_cache
+
+which-python:
+	@$(FIND_PYTHON)

@@ -1,0 +1,175 @@
+"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``quality``, ``schema``.
+
+Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
+The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
+snapshot is ``--out``, else ``$CRMKIT_PUBLISHED``, else ``data/published.duckdb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+
+EXIT_OK, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crmkit import db, demo
+
+    path = db.warehouse_path(args.db)
+    if path.exists() and not args.replace:
+        print(
+            f"crmkit demo: {path} already exists; pass --replace to overwrite it with demo data",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = db.connect(path, read_only=False)
+    try:
+        res = demo.generate(
+            con,
+            args.customers,
+            seed=args.seed,
+            as_of=args.as_of,
+            orders_per_customer=args.orders_per_customer,
+            progress=not args.quiet,
+        )
+        con.raw_sql("CHECKPOINT")
+    finally:
+        con.disconnect()
+    counts = ", ".join(f"{t} {n:,}" for t, n in res.counts.items())
+    print(f"demo warehouse {path}: {counts}")
+    print(f"generated in {res.seconds:.1f} s; file size {_size(path.stat().st_size)}")
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from crmkit import db
+    from crmkit.ingest import IngestError, ingest
+
+    con = db.connect(db.warehouse_path(args.db), read_only=False)
+    worst = EXIT_OK
+    try:
+        for f in args.files:
+            try:
+                res = ingest(f, args.table, con=con, progress=not args.quiet)
+            except IngestError as e:
+                print(f"crmkit ingest: {e}", file=sys.stderr)
+                print(
+                    "nothing was written for this file; the warehouse is unchanged", file=sys.stderr
+                )
+                worst = EXIT_FAILED
+                continue
+            print(res.report())
+            if not res.ok:
+                worst = max(worst, EXIT_REJECTS)
+    finally:
+        con.disconnect()
+    return worst
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from crmkit import db
+
+    res = db.publish(args.db, args.out)
+    print(f"published {res.path} in {res.seconds:.1f} s ({_size(res.bytes)})")
+    for name, n in res.tables.items():
+        print(f"  {name:<28}{n:>12,}")
+    return EXIT_OK
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from crmkit import db, quality
+
+    con = db.connect(db.warehouse_path(args.db), read_only=True)
+    try:
+        print(quality.table_quality(con).to_pandas().to_string(index=False))
+    finally:
+        con.disconnect()
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from crmkit import schema
+
+    df = pd.DataFrame(schema.describe())
+    if args.table:
+        df = df[df.table == schema.table(args.table).name]
+    print(df.to_string(index=False))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="crmkit", description="Customer-management workbench (客户管理) over DuckDB."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="build a seeded synthetic warehouse with planted signals")
+    d.add_argument("--customers", type=int, default=10_000, help="number of customers")
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--orders-per-customer", type=float, default=10.0)
+    d.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=date(2026, 9, 30),
+        help="last day of the demo history (YYYY-MM-DD)",
+    )
+    d.add_argument("--db", help="warehouse file (default $CRMKIT_DB or data/warehouse.duckdb)")
+    d.add_argument("--replace", action="store_true", help="overwrite an existing warehouse")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    i = sub.add_parser("ingest", help="load CSV / Excel / Parquet files into a table")
+    i.add_argument("files", nargs="+", metavar="FILE")
+    i.add_argument("--table", required=True, help="target table, e.g. customers or orders")
+    i.add_argument("--db", help="warehouse file (default $CRMKIT_DB or data/warehouse.duckdb)")
+    i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(func=cmd_ingest)
+
+    pub = sub.add_parser("publish", help="build the dashboard snapshot and swap it in atomically")
+    pub.add_argument("--db", help="warehouse file")
+    pub.add_argument(
+        "--out", help="snapshot file (default $CRMKIT_PUBLISHED or data/published.duckdb)"
+    )
+    pub.set_defaults(func=cmd_publish)
+
+    q = sub.add_parser("quality", help="data-quality scores per table (准确性和完整性)")
+    q.add_argument("--db", help="warehouse file")
+    q.set_defaults(func=cmd_quality)
+
+    s = sub.add_parser("schema", help="the data dictionary: tables, columns, accepted headers")
+    s.add_argument("--table")
+    s.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        code = args.func(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"crmkit {args.command}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    if not getattr(args, "quiet", False):
+        print(f"[{args.command} took {time.perf_counter() - t0:.1f} s]", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
