@@ -170,10 +170,10 @@ def publish(
         snap = connect(staging, read_only=False)
         try:
             snap.attach(src, name="wh", read_only=True)
-            present = set(snap.list_tables(database="wh"))
+            present = set(snap.list_tables(database=("wh", "main")))
             for name in [*schema.TABLES, *schema.SYSTEM_SCHEMAS]:
                 if name in present:
-                    snap.create_table(name, snap.table(name, database="wh"))
+                    snap.create_table(name, snap.table(name, database=("wh", "main")))
             snap.detach("wh")
             for step in (PUBLISH_STEPS if steps is None else steps).values():
                 for name, obj in step(snap).items():

@@ -44,7 +44,7 @@ IBIS_TYPES: dict[str, dt.DataType] = {
     "money": dt.Decimal(18, 2),
     "float": dt.float64,
     "date": dt.date,
-    "timestamp": dt.timestamp,
+    "timestamp": dt.Timestamp(scale=6),
     "bool": dt.boolean,
 }
 
@@ -286,9 +286,9 @@ _register(
                 "Gender",
                 "sex",
                 allowed={
-                    "M": ("男", "male", "m"),
-                    "F": ("女", "female", "f"),
-                    "U": ("未知", "unknown", "其他", ""),
+                    "M": ("男", "male"),
+                    "F": ("女", "female"),
+                    "U": ("未知", "unknown", "其他"),
                 },
             ),
             _c(
@@ -954,8 +954,8 @@ SYSTEM_SCHEMAS: dict[str, ibis.Schema] = {
             "file_format": dt.string,
             "encoding": dt.string,
             "sha256": dt.string,
-            "started_at": dt.timestamp,
-            "finished_at": dt.timestamp,
+            "started_at": IBIS_TYPES["timestamp"],
+            "finished_at": IBIS_TYPES["timestamp"],
             "rows_in": dt.int64,
             "loaded": dt.int64,
             "inserted": dt.int64,
