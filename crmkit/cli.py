@@ -1,4 +1,4 @@
-"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``quality``, ``schema``.
+"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``, ``schema``.
 
 Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
 The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
@@ -49,7 +49,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         con.raw_sql("CHECKPOINT")
     finally:
         con.disconnect()
-    counts = ", ".join(f"{t} {n:,}" for t, n in res.counts.items())
+    counts = ", ".join(f"{t} {n:,}" for t, n in res.rows.items())
     print(f"demo warehouse {path}: {counts}")
     print(f"generated in {res.seconds:.1f} s; file size {_size(path.stat().st_size)}")
     return EXIT_OK
@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quality", help="data-quality scores per table (准确性和完整性)")
     q.add_argument("--db", help="warehouse file")
     q.set_defaults(func=cmd_quality)
+
+    from crmkit import serve
+
+    srv = sub.add_parser("serve", help="serve the dashboards (Voila) over the published snapshot")
+    serve.add_arguments(srv)
+    srv.set_defaults(func=serve.serve_args)
 
     s = sub.add_parser("schema", help="the data dictionary: tables, columns, accepted headers")
     s.add_argument("--table")

@@ -1,0 +1,218 @@
+"""Chinese (zh-CN) and English labels and number / date formats for every user-facing string.
+
+Labels live in one dictionary, ``LABELS``: key → (中文, English). Table and column names come from
+``crmkit.schema`` so they are declared once. Numbers and dates follow the language: ¥ and
+thousands separators in both, percentages with one decimal, dates as 2024年3月1日 / 1 Mar 2024.
+
+Examples
+--------
+>>> t("rows", "zh"), t("rows", "en")
+('行数', 'Rows')
+>>> fmt_money(1234567.8, "en"), fmt_pct(0.1234, "zh"), fmt_date(date(2024, 3, 1), "zh")
+('¥1,234,568', '12.3%', '2024年3月1日')
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+from crmkit import schema
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+LABELS: dict[str, tuple[str, str]] = {
+    # generic
+    "app_title": ("客户管理工作台", "Customer management workbench"),
+    "language": ("语言", "Language"),
+    "rows": ("行数", "Rows"),
+    "table": ("数据表", "Table"),
+    "column": ("字段", "Column"),
+    "share": ("占比", "Share"),
+    "count": ("数量", "Count"),
+    "total": ("合计", "Total"),
+    "n": ("样本量", "n"),
+    "value": ("数值", "Value"),
+    "reason": ("原因", "Reason"),
+    "definition": ("口径", "Definition"),
+    "numerator": ("分子", "Numerator"),
+    "denominator": ("分母", "Denominator"),
+    "window": ("时间窗口", "Window"),
+    "small_sample": ("样本量小，仅供参考", "Small sample: read with care"),
+    "as_of": ("数据截至", "Data as of"),
+    "published_at": ("发布时间", "Published at"),
+    "no_data": ("没有符合条件的数据", "No data for these filters"),
+    "server_busy": ("服务繁忙，请稍后重试", "Busy, please retry in a minute"),
+    "error_short": (
+        "页面出错，请稍后重试或联系管理员。",
+        "Something went wrong; retry or ask your admin.",
+    ),
+    # filters
+    "filters": ("筛选", "Filters"),
+    "period": ("时间段", "Period"),
+    "region": ("地区", "Region"),
+    "province": ("省份", "Province"),
+    "city": ("城市", "City"),
+    "segment": ("客户分群", "Segment"),
+    "owner_team": ("负责团队", "Owner team"),
+    "all": ("全部", "All"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "export_xlsx": ("导出 Excel", "Export Excel"),
+    "exported_at": ("导出时间", "Exported at"),
+    "filters_used": ("筛选条件", "Filters used"),
+    # teams
+    "team_sales": ("销售团队", "Sales"),
+    "team_service": ("客户服务团队", "Service"),
+    "team_success": ("客户成功团队", "Customer success"),
+    "team_marketing": ("市场营销团队", "Marketing"),
+    # ingest and quality (step 2 信息收集与维护)
+    "ingest": ("数据导入", "Ingest"),
+    "last_ingest": ("最近一次导入", "Last ingest"),
+    "rows_in": ("读入行数", "Rows in"),
+    "loaded": ("已加载", "Loaded"),
+    "rejected": ("已拒绝", "Rejected"),
+    "top_reject_reasons": ("主要拒绝原因", "Top reject reasons"),
+    "quality": ("数据质量", "Data quality"),
+    "completeness": ("完整性", "Completeness"),
+    "validity": ("准确性", "Validity"),
+    "quality_score": ("质量得分", "Quality score"),
+    "stale": ("待核实（过期）", "Stale (needs re-check)"),
+    "stale_share": ("过期占比", "Stale share"),
+    "duplicates": ("疑似重复客户", "Duplicate candidates"),
+    "match_on": ("匹配依据", "Matched on"),
+    "owner": ("负责人", "Owner"),
+    "customers": ("客户数", "Customers"),
+    "fresh": ("已核实", "Verified"),
+    "unassigned": ("未分配", "Unassigned"),
+    "file": ("文件", "File"),
+    "finished_at": ("完成时间", "Finished at"),
+    "no_ingest": (
+        "还没有导入记录（演示数据直接生成）",
+        "No ingest runs yet (demo data is generated)",
+    ),
+    "stale_by_owner": ("待回访核实的客户（按负责人）", "Customers due for a re-check, by owner"),
+    # periods
+    "period_all": ("全部时间", "All time"),
+    "period_30d": ("近30天", "Last 30 days"),
+    "period_90d": ("近90天", "Last 90 days"),
+    "period_365d": ("近12个月", "Last 12 months"),
+    # membership tiers (the segment filter until classification segments land)
+    "tier_regular": ("普通会员", "Regular"),
+    "tier_silver": ("银卡会员", "Silver"),
+    "tier_gold": ("金卡会员", "Gold"),
+    "tier_diamond": ("钻石会员", "Diamond"),
+    # pages
+    "page_index": ("客户管理工作台", "Customer management workbench"),
+    "page_data_overview": ("数据概览与数据质量", "Data overview and quality"),
+    "page_data_overview_desc": (
+        "各表数据量、最近导入与拒绝原因、数据质量得分、疑似重复客户、待核实客户",
+        "Rows per table, last ingest and reject reasons, quality scores, duplicates, stale records",
+    ),
+    # figures
+    "fig_table_counts": ("各表数据量", "Rows per table"),
+    "fig_quality_distribution": ("客户数据质量得分分布", "Customers by data-quality score"),
+    "fig_column_completeness": ("客户资料各字段填写率", "Customer profile: share filled per field"),
+    "fig_stale_by_team": ("待核实客户（按负责团队）", "Stale customers by owner team"),
+    # definitions (口径)
+    "def_customers": (
+        "符合筛选条件的客户数（建档时间在所选时间段内）；数据截至 {as_of}",
+        "Customers matching the filters (created in the period); data as of {as_of}",
+    ),
+    "def_quality_score": (
+        "平均质量得分 =（完整性 + 准确性）/ 2，超过365天未核实 ×0.8；n = {n} 位客户",
+        "Mean of (completeness + validity) / 2, ×0.8 when not verified for 365 days; n = {n}",
+    ),
+    "def_completeness": (
+        "已填写的必填及资料字段数 / 应填字段数（11个），按客户平均；n = {n}",
+        "Filled required + profile fields / expected fields (11), mean per customer; n = {n}",
+    ),
+    "def_validity": (
+        "格式有效的字段数 / 已填写的需校验字段数（手机、邮箱、枚举、日期），按客户平均；n = {n}",
+        "Valid values / filled checked values (phone, email, codes, dates), mean; n = {n}",
+    ),
+    "def_stale_share": (
+        "超过365天未核实或从未核实的客户 {stale} / 客户数 {n}",
+        "Customers not verified for over 365 days or never: {stale} / customers {n}",
+    ),
+    "def_duplicates": (
+        "手机、邮箱或姓名+公司相同的客户对（已排除50人以上共用的占位值）",
+        "Pairs of customers sharing a phone, email or name + company (placeholder values "
+        "shared by more than 50 excluded)",
+    ),
+    # duplicate list columns
+    "dup_customer_id_a": ("客户编号A", "Customer ID A"),
+    "dup_name_a": ("姓名A", "Name A"),
+    "dup_phone_a": ("手机A", "Phone A"),
+    "dup_email_a": ("邮箱A", "Email A"),
+    "dup_customer_id_b": ("客户编号B", "Customer ID B"),
+    "dup_name_b": ("姓名B", "Name B"),
+    "dup_phone_b": ("手机B", "Phone B"),
+    "dup_email_b": ("邮箱B", "Email B"),
+    "dup_match_on": ("匹配依据", "Matched on"),
+}
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if supported, else raise a clear error."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+    return lang
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
+    """The label ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``."""
+    try:
+        zh, en = LABELS[key]
+    except KeyError:
+        raise KeyError(f"no label {key!r} in crmkit.i18n.LABELS") from None
+    text = zh if check_lang(lang) == "zh" else en
+    return text.format(**values) if values else text
+
+
+def table_label(name: str, lang: str = DEFAULT_LANG) -> str:
+    """A warehouse table's name in ``lang`` (from ``crmkit.schema``)."""
+    tbl = schema.table(name)
+    return tbl.zh if check_lang(lang) == "zh" else tbl.en
+
+
+def column_label(table: str, column: str, lang: str = DEFAULT_LANG) -> str:
+    """A column's label in ``lang`` (from ``crmkit.schema``); unknown columns pass through."""
+    tbl = schema.table(table)
+    if column not in tbl.column_names:
+        return column
+    c = tbl[column]
+    return c.zh if check_lang(lang) == "zh" else c.en
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt_int(x: float | None, lang: str = DEFAULT_LANG) -> str:
+    """Thousands separators: 1,234,567 (both languages use the comma in business reports)."""
+    return "—" if _missing(x) else f"{round(x):,}"
+
+
+def fmt_money(x: float | None, lang: str = DEFAULT_LANG, currency: str = "¥") -> str:
+    """Whole currency units with thousands separators: ¥1,234,568."""
+    if _missing(x):
+        return "—"
+    sign = "-" if x < 0 else ""
+    return f"{sign}{currency}{abs(round(x)):,}"
+
+
+def fmt_pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
+    """A share as a percentage: 0.1234 → 12.3%."""
+    return "—" if _missing(x) else f"{x * 100:.{digits}f}%"
+
+
+def fmt_date(d: date | datetime | None, lang: str = DEFAULT_LANG) -> str:
+    """2024年3月1日 / 1 Mar 2024; date-times keep hours and minutes."""
+    if d is None:
+        return "—"
+    if check_lang(lang) == "zh":
+        out = f"{d.year}年{d.month}月{d.day}日"
+        return out + (f" {d:%H:%M}" if isinstance(d, datetime) else "")
+    out = f"{d.day} {d:%b %Y}"
+    return out + (f" {d:%H:%M}" if isinstance(d, datetime) else "")

@@ -1,0 +1,439 @@
+"""Serve the dashboards to managers: Voila over ``dashboards/``, offline and locked down.
+
+``serve()`` runs Voila (0.5.13) with:
+
+- **one page per notebook**: ``/`` redirects to ``/voila/render/index.ipynb`` when the folder has
+  an ``index.ipynb`` (the landing page), else lists the pages; each page is
+  ``/voila/render/<page>.ipynb``.
+- **a safe bind**: 127.0.0.1 unless a token is given (``check_bind``); with a token every page
+  needs ``?token=…`` once (then a cookie), through jupyter-server's identity provider.
+- **nothing from the internet**: the ``crmkit`` template (``crmkit/templates/``) drops the CDN
+  links of Voila's ``lab`` template; widget code is served from the installed lab extensions.
+- **no source, no files, no tracebacks**: cell sources stripped, ``/voila/files/`` serves nothing,
+  errors reach the page as one short bilingual line and the traceback only the server log.
+- **bounded kernels**: idle kernels are culled after ``cull_idle_seconds``; beyond
+  ``max_kernels`` running kernels a page gets HTTP 503 with a bilingual "busy, retry" page
+  (``CappedKernelManager``) instead of another kernel.
+- **the published snapshot**: kernels find it in ``$CRMKIT_PUBLISHED`` (absolute path) and the
+  role in ``$CRMKIT_ROLE`` (``dashboard`` masks personal data, ``analyst`` shows it).
+
+Examples
+--------
+>>> check_bind("127.0.0.1", None)
+>>> check_bind("0.0.0.0", "s3cret")
+'s3cret'
+>>> cfg = voila_config(Path("dashboards"), max_kernels=4)
+>>> cfg.VoilaConfiguration.template, cfg.CappedKernelManager.max_kernels
+('crmkit', 4)
+
+From the shell: ``python -m crmkit.serve --no-browser`` (the ``crmkit serve`` command takes the
+same options, see ``add_arguments``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import tornado.ioloop
+import tornado.web
+from jupyter_core.utils import ensure_async
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_path_join
+from traitlets import Integer
+from traitlets.config import Config
+from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.treehandler import TornadoVoilaTreeHandler
+
+from crmkit import db, i18n
+
+EXIT_OK, EXIT_FAILED = 0, 2
+
+TEMPLATE = "crmkit"
+#: A Jupyter data directory holding the template (see crmkit/templates/README.md).
+TEMPLATE_ROOT = Path(__file__).parent / "templates"
+LANDING_PAGE = "index.ipynb"
+ROLES = ("dashboard", "analyst")
+RETRY_AFTER_SECONDS = 60
+BUSY_TEXT = {lang: i18n.t("server_busy", lang) for lang in i18n.LANGS}
+
+#: Nothing under the served folder is downloadable: /voila/files/ answers 403 for every path.
+#: Markdown images are inlined into the page, so no page needs the route.
+FILE_ALLOWLIST: list[str] = []
+#: Kept in case the allow-list is ever widened: data, code and hidden files stay refused.
+FILE_DENYLIST = [
+    r"(.*/)?\..*",
+    r".*\.(duckdb|wal|db|sqlite|csv|tsv|txt|xlsx?|parquet|json|ipynb|py|log)",
+]
+
+
+class KernelLimitReached(RuntimeError):
+    """Raised by ``CappedKernelManager.start_kernel`` when every kernel slot is taken."""
+
+
+class CappedKernelManager(AsyncMappingKernelManager):
+    """A kernel manager that refuses to start more than ``max_kernels`` kernels at a time.
+
+    Kernels that are still starting count against the cap, so a burst of requests cannot
+    overshoot it (for the moment between a kernel being registered and its start returning, it
+    counts twice: the cap errs on the side of refusing). A kernel frees its slot when its page
+    closes (Voila shuts it down), when it is culled after ``cull_idle_timeout`` seconds idle,
+    or when it dies.
+    """
+
+    max_kernels = Integer(8, config=True, help="Most kernels running or starting at once.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._launching = 0
+
+    async def start_kernel(self, *args, kernel_id: str | None = None, **kwargs) -> str:
+        """Start a kernel as ``AsyncMappingKernelManager`` does, or raise ``KernelLimitReached``."""
+        if kernel_id is None or kernel_id not in self:
+            # Check and count without an await in between: the event loop cannot let a second
+            # request through the same slot.
+            busy = len(self) + self._launching
+            if busy >= self.max_kernels:
+                self.log.warning(
+                    "refusing a new kernel: %d running or starting, max_kernels=%d",
+                    busy,
+                    self.max_kernels,
+                )
+                raise KernelLimitReached(f"{busy} kernels running or starting")
+        self._launching += 1
+        try:
+            return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
+        finally:
+            self._launching -= 1
+
+
+class _PageHandler(TornadoVoilaHandler):
+    """``/voila/render/<page>``: Voila's page, or HTTP 503 "busy" when no kernel slot is free."""
+
+    @tornado.web.authenticated
+    async def get(self, path=None):
+        try:
+            await super().get(path)
+        except KernelLimitReached:
+            # Voila starts the kernel before it writes the first byte, so the answer is clean.
+            self.clear()
+            self.set_status(503)
+            self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.set_header("Cache-Control", "no-store")
+            self.finish(self.render_template("busy.html", retry_after=RETRY_AFTER_SECONDS))
+
+
+class _LandingHandler(TornadoVoilaTreeHandler):
+    """``/``: the landing page ``index.ipynb`` when there is one, else Voila's page list."""
+
+    @tornado.web.authenticated
+    async def get(self, path=""):
+        if await ensure_async(self.contents_manager.file_exists(LANDING_PAGE)):
+            url = url_path_join(self.base_url, "voila/render", LANDING_PAGE)
+            self.redirect(f"{url}?{self.request.query}" if self.request.query else url)
+            return
+        await super().get(path)
+
+
+class CrmkitVoila(Voila):
+    """Voila with crmkit's landing page, busy page and ready message."""
+
+    def init_handlers(self) -> list:
+        handlers = []
+        for pattern, handler, *rest in super().init_handlers():
+            if handler is TornadoVoilaHandler:
+                handler = _PageHandler
+            elif handler is TornadoVoilaTreeHandler and pattern == self.server_url:
+                handler = _LandingHandler
+            handlers.append((pattern, handler, *rest))
+        return handlers
+
+    def start(self):
+        # Runs once the IO loop turns, i.e. after Voila is listening.
+        tornado.ioloop.IOLoop.current().add_callback(self._announce)
+        super().start()
+
+    def _announce(self):
+        token = self.identity_provider.token
+        url = server_url(self.ip, self.port, token or None)
+        print(f"crmkit dashboards: {url}", flush=True)
+
+
+def server_url(host: str, port: int, token: str | None = None) -> str:
+    """The address to give managers, e.g. ``http://127.0.0.1:8866/?token=…``."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        # A host name other than localhost may resolve to any interface.
+        return False
+
+
+def check_bind(host: str, token: str | None) -> str | None:
+    """Refuse to listen beyond this machine without a token.
+
+    Parameters
+    ----------
+    host : str
+        The address to listen on. Loopback (127.0.0.0/8, ::1, localhost) needs no token.
+    token : str or None
+        The access token; when None, ``$CRMKIT_TOKEN`` is used. An empty token is no token.
+
+    Returns
+    -------
+    str or None
+        The token in effect.
+
+    Raises
+    ------
+    ValueError
+        When ``host`` is not loopback and there is no token.
+
+    Examples
+    --------
+    >>> check_bind("::1", None)
+    >>> check_bind("192.168.1.5", None)
+    Traceback (most recent call last):
+    ...
+    ValueError: refusing to listen on 192.168.1.5 without a token: anyone on the network could open the dashboards; pass --token or set CRMKIT_TOKEN
+    """  # noqa: E501
+    if token is None:
+        token = os.environ.get("CRMKIT_TOKEN")
+    token = token or None
+    if token is None and not _is_loopback(host):
+        raise ValueError(
+            f"refusing to listen on {host or 'every address'} without a token: anyone on the "
+            "network could open the dashboards; pass --token or set CRMKIT_TOKEN"
+        )
+    return token
+
+
+def voila_config(
+    root: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8866,
+    token: str | None = None,
+    open_browser: bool = False,
+    max_kernels: int = 8,
+    cull_idle_seconds: int = 600,
+) -> Config:
+    """The Voila configuration ``serve()`` runs with; inspect it without starting a server.
+
+    Parameters are those of ``serve()``; ``token`` is used as given (no ``$CRMKIT_TOKEN``).
+    The configuration is complete: ``serve()`` reads no ``voila.json`` / ``voila.py`` file, so
+    none can undo the lock-down.
+    """
+    if max_kernels < 1:
+        raise ValueError(f"max_kernels must be at least 1, got {max_kernels}")
+    if cull_idle_seconds < 0:
+        raise ValueError(f"cull_idle_seconds must be >= 0 (0: never cull), got {cull_idle_seconds}")
+    c = Config()
+    c.Voila.root_dir = str(Path(root).resolve())
+    c.Voila.ip = host
+    c.Voila.port = port
+    c.Voila.port_retries = 0
+    c.Voila.open_browser = open_browser
+    c.Voila.config_file_paths = []
+    if token:
+        c.Voila.token = token
+    c.Voila.tornado_settings = {
+        "jinja_template_vars": {
+            "app_title": f"{i18n.t('app_title', 'zh')} · {i18n.t('app_title', 'en')}",
+            "busy_zh": BUSY_TEXT["zh"],
+            "busy_en": BUSY_TEXT["en"],
+        }
+    }
+
+    c.VoilaConfiguration.template = TEMPLATE
+    c.VoilaConfiguration.allow_template_override = "NO"
+    c.VoilaConfiguration.strip_sources = True
+    c.VoilaConfiguration.show_tracebacks = False
+    c.VoilaConfiguration.file_allowlist = FILE_ALLOWLIST
+    c.VoilaConfiguration.file_denylist = FILE_DENYLIST
+    c.VoilaConfiguration.multi_kernel_manager_class = CappedKernelManager
+
+    short_error = f"{i18n.t('error_short', 'zh')} / {i18n.t('error_short', 'en')}"
+    # Shown under "There was an error when executing cell [n]." in place of Voila's advice to
+    # restart it with --show_tracebacks; the traceback goes to the server log.
+    c.VoilaExecutor.cell_error_instruction = short_error
+    # Errors raised later, in widget callbacks, reach the browser over the kernel connection.
+    c.MappingKernelManager.allow_tracebacks = False
+    c.MappingKernelManager.traceback_replacement_message = short_error
+
+    # Unix sockets in Voila's private connection folder: other local users cannot reach the
+    # kernels, as they could TCP ports on 127.0.0.1.
+    c.KernelManager.transport = "ipc"
+
+    c.CappedKernelManager.max_kernels = max_kernels
+    c.MappingKernelManager.cull_idle_timeout = cull_idle_seconds
+    c.MappingKernelManager.cull_interval = max(1, min(60, cull_idle_seconds // 2))
+    # An open tab keeps its kernel connected; a forgotten tab must still give its slot back.
+    c.MappingKernelManager.cull_connected = True
+    return c
+
+
+def server_environment(published: Path, role: str = "dashboard") -> dict[str, str]:
+    """Environment variables ``serve()`` sets; the kernels inherit them.
+
+    ``CRMKIT_PUBLISHED`` (absolute) and ``CRMKIT_ROLE`` are for the pages; ``JUPYTER_PATH`` puts
+    the crmkit template first for Voila.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    jupyter_path = [str(TEMPLATE_ROOT)]
+    if os.environ.get("JUPYTER_PATH"):
+        jupyter_path.append(os.environ["JUPYTER_PATH"])
+    return {
+        "CRMKIT_PUBLISHED": str(Path(published).resolve()),
+        "CRMKIT_ROLE": role,
+        "JUPYTER_PATH": os.pathsep.join(jupyter_path),
+    }
+
+
+def _check_port_free(host: str, port: int) -> None:
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        raise ValueError(
+            f"cannot listen on {host}:{port} ({e.strerror}); is crmkit serve already running? "
+            "pass another --port"
+        ) from None
+
+
+def serve(
+    root: Path = Path("dashboards"),
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8866,
+    token: str | None = None,
+    open_browser: bool = False,
+    published: Path | None = None,
+    max_kernels: int = 8,
+    cull_idle_seconds: int = 600,
+    role: str = "dashboard",
+) -> int:
+    """Serve the dashboards in ``root`` until interrupted (Ctrl-C or SIGTERM).
+
+    Parameters
+    ----------
+    root : Path, default ``dashboards``
+        The folder of page notebooks; ``index.ipynb`` in it is the landing page.
+    host : str, default "127.0.0.1"
+        Address to listen on; any non-loopback address needs a token (see ``check_bind``).
+    port : int, default 8866
+    token : str, optional
+        Access token; default ``$CRMKIT_TOKEN``; none: no authentication (loopback only).
+    open_browser : bool, default False
+        Open the landing page in the local browser once listening.
+    published : Path, optional
+        The published snapshot the pages read; default ``$CRMKIT_PUBLISHED``, else
+        ``data/published.duckdb``. It must exist.
+    max_kernels : int, default 8
+        Most kernels (open pages) at once; beyond it a page answers 503 "busy, retry".
+    cull_idle_seconds : int, default 600
+        Shut down kernels idle this long, even with their tab open; 0 never culls.
+    role : {"dashboard", "analyst"}, default "dashboard"
+        ``dashboard`` masks names, phones and emails; ``analyst`` shows them.
+
+    Returns
+    -------
+    int
+        0 after a clean shutdown; 2 when the server could not start (the reason on stderr).
+    """
+    host = host.strip("[]")
+    try:
+        token = check_bind(host, token)
+        snapshot = db.published_path(published)
+        if not snapshot.is_file():
+            raise ValueError(
+                f"no published snapshot at {snapshot}; run `crmkit publish` (or `make demo`) first"
+            )
+        if not Path(root).is_dir():
+            raise ValueError(f"no dashboards folder at {root}; pass the folder of page notebooks")
+        config = voila_config(
+            root,
+            host=host,
+            port=port,
+            token=token,
+            open_browser=open_browser,
+            max_kernels=max_kernels,
+            cull_idle_seconds=cull_idle_seconds,
+        )
+        env = server_environment(snapshot, role)
+        _check_port_free(host, port)
+    except ValueError as e:
+        print(f"crmkit serve: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    os.environ.update(env)
+    # The singleton, as `voila` itself makes it: parentless parts (the notebook renderer that
+    # logs cell tracebacks) log through the app.
+    app = CrmkitVoila.instance(config=config)
+    try:
+        app.initialize([])
+        app.start()
+    except SystemExit as e:  # Voila exits when it cannot listen after all
+        return e.code if isinstance(e.code, int) else EXIT_FAILED
+    return EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``serve()``'s options to a parser (``crmkit serve`` and ``python -m crmkit.serve``)."""
+    parser.add_argument("--root", type=Path, default=Path("dashboards"), help="page notebooks")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8866)
+    parser.add_argument("--token", help="access token (default $CRMKIT_TOKEN)")
+    parser.add_argument(
+        "--no-browser", dest="open_browser", action="store_false", help="do not open a browser"
+    )
+    parser.add_argument(
+        "--published",
+        type=Path,
+        help="published snapshot (default $CRMKIT_PUBLISHED or data/published.duckdb)",
+    )
+    parser.add_argument("--max-kernels", type=int, default=8, help="most open pages at once")
+    parser.add_argument(
+        "--cull-idle-seconds", type=int, default=600, help="shut down kernels idle this long"
+    )
+    parser.add_argument("--role", choices=ROLES, default="dashboard", help="analyst shows PII")
+
+
+def serve_args(args: argparse.Namespace) -> int:
+    """Call ``serve()`` with options parsed by a parser that ``add_arguments`` set up."""
+    return serve(
+        args.root,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        open_browser=args.open_browser,
+        published=args.published,
+        max_kernels=args.max_kernels,
+        cull_idle_seconds=args.cull_idle_seconds,
+        role=args.role,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crmkit serve", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return serve_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
