@@ -118,6 +118,7 @@ class Column:
 class Table:
     """A warehouse table: its columns, business key and optional integer surrogate key.
 
+    ``time_column`` is the moment a row belongs to, used by period filters.
     ``ordered`` lists pairs (earlier, later) of time columns where ``later`` may not precede
     ``earlier`` in the same row (a ticket cannot be answered before it was opened).
     """
@@ -130,6 +131,7 @@ class Table:
     surrogate: str | None = None
     ordered: tuple[tuple[str, str], ...] = ()
     kind: Literal["entity", "fact", "system"] = "fact"
+    time_column: str | None = None
     _by_name: dict[str, Column] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -223,6 +225,7 @@ _register(
         "客户",
         "Customers",
         key="customer_id",
+        time_column="created_at",
         surrogate="customer_sk",
         kind="entity",
         columns=(
@@ -399,6 +402,7 @@ _register(
         "产品",
         "Products",
         key="product_id",
+        time_column="launch_date",
         surrogate="product_sk",
         kind="entity",
         columns=(
@@ -459,6 +463,7 @@ _register(
         "订单",
         "Orders",
         key="order_id",
+        time_column="order_ts",
         columns=(
             _c(
                 "order_id",
@@ -571,6 +576,7 @@ _register(
         "互动记录",
         "Interactions",
         key="interaction_id",
+        time_column="ts",
         columns=(
             _c(
                 "interaction_id",
@@ -643,6 +649,7 @@ _register(
         "客户反馈",
         "Feedback",
         key="feedback_id",
+        time_column="ts",
         columns=(
             _c(
                 "feedback_id",
@@ -705,6 +712,7 @@ _register(
         "投诉工单",
         "Complaint tickets",
         key="ticket_id",
+        time_column="opened_at",
         columns=(
             _c("ticket_id", "text", "工单编号", "Ticket ID", "投诉编号", "工单号", required=True),
             _c("customer_id", "text", "客户编号", "Customer ID", "客户ID", **CUSTOMER_REF),
@@ -787,6 +795,7 @@ _register(
         "销售机会",
         "Sales opportunities",
         key="opportunity_id",
+        time_column="opened_at",
         columns=(
             _c(
                 "opportunity_id",
@@ -856,6 +865,7 @@ _register(
         "积分流水",
         "Points ledger",
         key="entry_id",
+        time_column="ts",
         columns=(
             _c("entry_id", "text", "流水编号", "Entry ID", "流水号", "记录编号", required=True),
             _c(
@@ -905,6 +915,7 @@ _register(
         "推荐记录",
         "Referrals",
         key="referral_id",
+        time_column="ts",
         columns=(
             _c("referral_id", "text", "推荐编号", "Referral ID", "推荐ID", required=True),
             _c(

@@ -66,3 +66,9 @@ def test_data_dictionary_has_every_column():
     assert len(rows) == sum(len(t.columns) for t in schema.TABLES.values())
     amount = next(r for r in rows if r["table"] == "orders" and r["column"] == "amount")
     assert amount["zh"] == "金额" and amount["required"] and amount["type"] == "money"
+
+
+@pytest.mark.parametrize("name", list(schema.TABLES))
+def test_time_column_is_a_declared_time(name):
+    t = schema.TABLES[name]
+    assert t[t.time_column].dtype in {"date", "timestamp"}

@@ -1,0 +1,126 @@
+"""Figures: ``plot_<thing>(df, lang=...) -> plotly Figure``, one call, one figure.
+
+No data access here: every function takes a ready, small pandas frame (computed by
+``crmkit.views`` or an analysis module) and only draws it. Titles, axes and number formats follow
+the language through ``crmkit.i18n``. :func:`show_in` updates a ``go.FigureWidget`` in place by
+assigning the new figure's data (no ``Output`` + ``clear_output``, which hangs under Voila).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from crmkit.i18n import t
+
+PALETTE = ["#2f6db5", "#e0803a", "#4a9a5c", "#c2464b", "#8a67b8", "#8c6d5a", "#d17fb8"]
+FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, Helvetica, Arial, sans-serif"
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 320) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        font={"family": FONT, "size": 12},
+        template="plotly_white",
+        colorway=PALETTE,
+        separators=".,",
+        showlegend=len(fig.data) > 1,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def plot_table_counts(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Rows per table: ``df`` has ``label`` and ``rows``."""
+    fig = go.Figure(
+        go.Bar(
+            x=df["label"].tolist(),
+            y=df["rows"].tolist(),
+            text=[f"{v:,}" for v in df["rows"]],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:,}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title=t("rows", lang), tickformat=",")
+    return _layout(fig, t("fig_table_counts", lang))
+
+
+def plot_quality_distribution(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Customers per quality-score band: ``df`` has ``band`` (label) and ``customers``."""
+    fig = go.Figure(
+        go.Bar(
+            x=df["band"].tolist(),
+            y=df["customers"].tolist(),
+            marker_color=PALETTE[2],
+            hovertemplate="%{x}: %{y:,}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("quality_score", lang), type="category")
+    fig.update_yaxes(title=t("customers", lang), tickformat=",")
+    return _layout(fig, t("fig_quality_distribution", lang))
+
+
+def plot_column_completeness(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Fill rate per column: ``df`` has ``label`` and ``share`` (0–1)."""
+    fig = go.Figure(
+        go.Bar(
+            y=df["label"].tolist(),
+            x=df["share"].tolist(),
+            orientation="h",
+            marker_color=PALETTE[0],
+            text=[f"{v:.1%}" for v in df["share"]],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("completeness", lang), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, t("fig_column_completeness", lang), height=360)
+
+
+def plot_stale_by_team(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Stale vs fresh customers per owner team: ``df`` has ``label``, ``stale``, ``fresh``."""
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=t("stale", lang),
+                x=df["label"].tolist(),
+                y=df["stale"].tolist(),
+                marker_color=PALETTE[3],
+                hovertemplate="%{x}: %{y:,}<extra></extra>",
+            ),
+            go.Bar(
+                name=t("fresh", lang),
+                x=df["label"].tolist(),
+                y=df["fresh"].tolist(),
+                marker_color=PALETTE[2],
+                hovertemplate="%{x}: %{y:,}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=t("customers", lang), tickformat=",")
+    return _layout(fig, t("fig_stale_by_team", lang))
+
+
+def show_in(box, fig: go.Figure) -> go.FigureWidget:  # noqa: ANN001
+    """Show ``fig`` in the ipywidgets ``box``: the first time as a new ``go.FigureWidget``,
+    afterwards by assigning the new data and layout to that same widget."""
+    if not box.children:
+        widget = go.FigureWidget(fig)
+        box.children = (widget,)
+        return widget
+    widget = box.children[0]
+    same = len(widget.data) == len(fig.data) and all(
+        a.type == b.type for a, b in zip(widget.data, fig.data, strict=True)
+    )
+    if not same:
+        widget.data = []
+        widget.add_traces(list(fig.data))
+    with widget.batch_update():
+        for old, new in zip(widget.data, fig.data, strict=True):
+            old.update(new.to_plotly_json(), overwrite=True)
+        widget.layout.update(fig.layout.to_plotly_json(), overwrite=True)
+    return widget

@@ -1,0 +1,804 @@
+"""What each dashboard page shows: filters → figures + tables, PII masked.
+
+A page is one function here and one thin notebook in ``dashboards/`` that calls it. The split:
+
+- ``*_data(con, filters, ...)`` functions compute a page's numbers as small pandas frames and
+  dicts (pure: easy to test, and the browser tests compare the page against them);
+- :class:`Page` lays the widgets out once — a shared :class:`FilterBar` (period, province, city,
+  customer segment, owner team), a 中文 / English switch, KPI cards, ``go.FigureWidget`` charts
+  and tables with CSV / Excel export — and on every change recomputes the data and assigns it to
+  the existing widgets (never ``Output`` + ``clear_output``, which hangs at random under Voila).
+
+Pages read the *published* snapshot read-only (``$CRMKIT_PUBLISHED``). Names, phones and emails
+are masked for the ``dashboard`` role (``$CRMKIT_ROLE``, the default) on the page and in
+exports; the ``analyst`` role sees them. Errors show a short message; the traceback goes to the
+server log only.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from crmkit import charts, db, quality, schema
+from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t, table_label
+from crmkit.privacy import mask_expr
+
+log = logging.getLogger("crmkit.views")
+
+ROLES = ("dashboard", "analyst")
+#: Period presets: key -> days back from the snapshot's as_of (None: everything).
+PERIODS: dict[str, int | None] = {"all": None, "30d": 30, "90d": 90, "365d": 365}
+MAX_EXPORT_ROWS = 100_000
+#: The dropdown value meaning "no filter" (ipywidgets shows a None value as a blank box).
+ALL = ""
+MAX_TABLE_ROWS = 50
+
+
+def current_role(role: str | None = None) -> str:
+    """The viewer's role: the argument, else ``$CRMKIT_ROLE``, else ``dashboard`` (masked)."""
+    role = role or os.environ.get("CRMKIT_ROLE") or "dashboard"
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return role
+
+
+def open_snapshot(path: str | os.PathLike | None = None) -> BaseBackend:
+    """The published snapshot, read-only (``$CRMKIT_PUBLISHED`` or data/published.duckdb)."""
+    return db.connect(db.published_path(path), read_only=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The shared filter bar's state. ``None`` means all."""
+
+    period: str = "all"
+    province: str | None = None
+    city: str | None = None
+    segment: str | None = None
+    owner_team: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise ValueError(f"unknown period {self.period!r}; expected one of {list(PERIODS)}")
+
+    def describe(self, lang: str = "zh") -> str:
+        """The filters in words, e.g. ``时间段: 近90天; 省份: 广东; …`` — recorded in exports."""
+        parts = []
+        for name, value in asdict(self).items():
+            shown = t(f"period_{value}", lang) if name == "period" else value or t("all", lang)
+            if name == "owner_team" and value:
+                shown = t(f"team_{value}", lang)
+            if name == "segment" and value:
+                shown = t(f"tier_{value}", lang)
+            parts.append(f"{t(name, lang)}: {shown}")
+        return "; ".join(parts)
+
+
+def data_as_of(con: BaseBackend) -> datetime:
+    """The snapshot's clock: the latest timestamp in its data (see ``quality.data_as_of``)."""
+    return quality.data_as_of(con)
+
+
+def customers_in_scope(con: BaseBackend, f: Filters) -> ir.Table:
+    """Customers matching the region, segment and owner-team filters (period not applied)."""
+    c = con.table("customers")
+    preds = []
+    if f.province:
+        preds.append(c.province == f.province)
+    if f.city:
+        preds.append(c.city == f.city)
+    if f.segment:
+        preds.append(c.membership_tier == f.segment)
+    if f.owner_team:
+        preds.append(c.owner_team == f.owner_team)
+    return c.filter(*preds) if preds else c
+
+
+def in_period(tbl: ir.Table, table: str, f: Filters, as_of: datetime) -> ir.Table:
+    """Rows of ``tbl`` whose time column falls in the period ending at ``as_of``."""
+    days = PERIODS[f.period]
+    if days is None:
+        return tbl
+    col = tbl[schema.table(table).time_column]
+    start = as_of - timedelta(days=days)
+    return tbl.filter(col > start, col <= as_of)
+
+
+def filter_options(con: BaseBackend) -> dict[str, list[str]]:
+    """Values offered by the filter bar, from the snapshot; cities keyed by province."""
+    c = con.table("customers")
+    df = c.select("province", "city").distinct().to_pandas().dropna(subset=["province"])
+    tiers = [t_ for t_ in schema.TABLES["customers"]["membership_tier"].allowed]
+    teams = list(schema.TABLES["customers"]["owner_team"].allowed)
+    return {
+        "province": sorted(df.province.unique().tolist()),
+        "city": sorted(df.city.dropna().unique().tolist()),
+        "segment": tiers,
+        "owner_team": teams,
+        **{
+            f"city:{p}": sorted(g.city.dropna().unique().tolist())
+            for p, g in df.groupby("province")
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports
+# ---------------------------------------------------------------------------------------------
+
+
+def export_frame(df: pd.DataFrame, name: str, f: Filters, lang: str, fmt: str) -> bytes:
+    """A table as CSV or Excel bytes that records the filters that produced it and when.
+
+    CSV: three ``#`` comment lines (name, filters, export time) then the table, UTF-8 with BOM so
+    Excel opens Chinese correctly (``pd.read_csv(..., comment="#")`` reads it back). Excel: sheet
+    ``data`` plus sheet ``about`` with the same three facts.
+    """
+    df = df.head(MAX_EXPORT_ROWS)
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    about = [
+        ("export", name),
+        (t("filters_used", lang), f.describe(lang)),
+        (t("exported_at", lang), stamp),
+    ]
+    if fmt == "csv":
+        head = "".join(f"# {k}: {v}\n" for k, v in about)
+        return ("\ufeff" + head + df.to_csv(index=False)).encode("utf-8")
+    if fmt == "xlsx":
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="xlsxwriter") as xw:
+            df.to_excel(xw, sheet_name="data", index=False)
+            pd.DataFrame(about, columns=["item", "value"]).to_excel(
+                xw, sheet_name="about", index=False
+            )
+        return buf.getvalue()
+    raise ValueError(f"unknown export format {fmt!r}; expected 'csv' or 'xlsx'")
+
+
+def export_links_html(df: pd.DataFrame, name: str, f: Filters, lang: str) -> str:
+    """Download links (data URIs, so nothing is served from disk) for CSV and Excel."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M")
+    links = []
+    for fmt, mime in (
+        ("csv", "text/csv"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ):
+        data = base64.b64encode(export_frame(df, name, f, lang, fmt)).decode()
+        links.append(
+            f'<a class="crmkit-export" data-format="{fmt}" download="{name}-{stamp}.{fmt}" '
+            f'href="data:{mime};base64,{data}">{t("export_" + fmt, lang)}</a>'
+        )
+    return '<div class="crmkit-exports">' + " ".join(links) + "</div>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Page 1: data overview and quality (step 2 信息收集与维护)
+# ---------------------------------------------------------------------------------------------
+
+QUALITY_BANDS = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001]
+
+
+def _scoped(con: BaseBackend, table: str, f: Filters, as_of: datetime) -> ir.Table:
+    """Rows of a data table that belong to customers in scope and fall in the period."""
+    tbl = con.table(table)
+    spec = schema.table(table)
+    if table == "products":
+        return in_period(tbl, table, f, as_of)
+    scope = customers_in_scope(con, f)
+    if table != "customers" and (f.province or f.city or f.segment or f.owner_team):
+        ref = spec.foreign_keys[0].name  # every fact table's first reference is its customer
+        tbl = tbl.semi_join(scope, tbl[ref] == scope.customer_id)
+    elif table == "customers":
+        tbl = scope
+    return in_period(tbl, table, f, as_of)
+
+
+def overview_data(
+    con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
+) -> dict[str, object]:
+    """Everything the data-overview page shows, for these filters.
+
+    Returns
+    -------
+    dict
+        ``as_of``; ``cards`` (key → value, label, definition); ``counts`` (table, label, rows);
+        ``last_ingest`` (one row per table: last run's file, time, rows in, loaded, rejected);
+        ``reject_reasons`` (column, reason, rows — over the last run of each table);
+        ``quality_tables``; ``bands`` (quality-score band, customers); ``columns`` (customer
+        profile column, label, filled share); ``stale_teams``; ``stale_owners``; ``duplicates``
+        (masked for the dashboard role).
+    """
+    role = current_role(role)
+    as_of = data_as_of(con)
+    present = set(con.list_tables())
+    counts = pd.DataFrame(
+        [
+            {
+                "table": name,
+                "label": table_label(name, lang),
+                "rows": int(_scoped(con, name, f, as_of).count().execute()),
+            }
+            for name in schema.DATA_TABLES
+            if name in present
+        ]
+    )
+    scope = _scoped(con, "customers", f, as_of)
+    rq = con.table("quality_records")
+    rq = rq.semi_join(scope, "customer_id")
+    scored = rq.join(
+        scope.select("customer_id", "owner_team", "owner"),
+        "customer_id",
+    )
+    summary = (
+        scored.aggregate(
+            n=scored.count(),
+            completeness=scored.completeness.mean(),
+            validity=scored.validity.mean(),
+            stale=scored.stale.cast("int64").sum(),
+            score=scored.quality_score.mean(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    n = int(summary.n)
+
+    band = ibis.cases(
+        *[
+            (scored.quality_score < hi, f"{lo:.1f}–{min(hi, 1):.1f}")
+            for lo, hi in zip(QUALITY_BANDS, QUALITY_BANDS[1:], strict=False)
+        ]
+    )
+    bands = scored.group_by(band=band).aggregate(customers=scored.count()).to_pandas()
+    all_bands = [
+        f"{lo:.1f}–{min(hi, 1):.1f}"
+        for lo, hi in zip(QUALITY_BANDS, QUALITY_BANDS[1:], strict=False)
+    ]
+    bands = (
+        pd.DataFrame({"band": all_bands})
+        .merge(bands, on="band", how="left")
+        .fillna({"customers": 0})
+        .astype({"customers": "int64"})
+    )
+
+    filled = {
+        c: quality._filled(scope[c], schema.TABLES["customers"][c].dtype).cast("int64").mean()
+        for c in quality.expected_columns("customers")
+    }
+    shares = scope.aggregate(**filled).to_pandas().iloc[0] if n else pd.Series(dtype=float)
+    columns = pd.DataFrame(
+        {
+            "column": list(filled),
+            "label": [
+                schema.TABLES["customers"][c].zh
+                if lang == "zh"
+                else schema.TABLES["customers"][c].en
+                for c in filled
+            ],
+            "share": [float(shares.get(c, 0.0) or 0.0) for c in filled],
+        }
+    )
+
+    teams = (
+        scored.group_by(owner_team=scored.owner_team)
+        .aggregate(customers=scored.count(), stale=scored.stale.cast("int64").sum())
+        .to_pandas()
+    )
+    teams["fresh"] = teams.customers - teams.stale
+    teams["label"] = [
+        t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)
+        for x in teams.owner_team
+    ]
+    teams = teams.sort_values("customers", ascending=False).reset_index(drop=True)
+
+    owners = (
+        scored.group_by(["owner_team", "owner"])
+        .aggregate(customers=scored.count(), stale=scored.stale.cast("int64").sum())
+        .mutate(stale_share=ibis._.stale / ibis._.customers)
+        .order_by([ibis.desc("stale"), "owner_team", "owner"])
+        .to_pandas()
+    )
+
+    dups = _duplicates_in_scope(con, scope, role)
+
+    runs = con.table("ingest_runs") if "ingest_runs" in present else None
+    last_ingest, reasons = _last_ingest(con, runs)
+
+    cards = {
+        "customers": (
+            n,
+            t("customers", lang),
+            t("def_customers", lang, as_of=fmt_date(as_of, lang)),
+        ),
+        "quality_score": (
+            float(summary.score) if n else None,
+            t("quality_score", lang),
+            t("def_quality_score", lang, n=fmt_int(n)),
+        ),
+        "completeness": (
+            float(summary.completeness) if n else None,
+            t("completeness", lang),
+            t("def_completeness", lang, n=fmt_int(n)),
+        ),
+        "validity": (
+            float(summary.validity) if n else None,
+            t("validity", lang),
+            t("def_validity", lang, n=fmt_int(n)),
+        ),
+        "stale_share": (
+            float(summary.stale) / n if n else None,
+            t("stale_share", lang),
+            t("def_stale_share", lang, stale=fmt_int(summary.stale if n else 0), n=fmt_int(n)),
+        ),
+        "duplicates": (
+            int(dups.shape[0]),
+            t("duplicates", lang),
+            t("def_duplicates", lang),
+        ),
+    }
+    return {
+        "as_of": as_of,
+        "n": n,
+        "cards": cards,
+        "counts": counts,
+        "bands": bands,
+        "columns": columns,
+        "stale_teams": teams,
+        "stale_owners": owners,
+        "duplicates": dups,
+        "last_ingest": last_ingest,
+        "reject_reasons": reasons,
+        "quality_tables": con.table("quality_tables").to_pandas()
+        if "quality_tables" in present
+        else pd.DataFrame(),
+    }
+
+
+def _duplicates_in_scope(con: BaseBackend, scope: ir.Table, role: str) -> pd.DataFrame:
+    d = con.table("quality_duplicates")
+    d = d.filter(d.customer_id_b.notnull())
+    ids = scope.select("customer_id")
+    d = d.filter(d.customer_id_a.isin(ids.customer_id) | d.customer_id_b.isin(ids.customer_id))
+    c = con.table("customers")
+    show = {
+        col: (
+            mask_expr(c[col], schema.TABLES["customers"][col].pii)
+            if role == "dashboard"
+            else c[col]
+        )
+        for col in ("name", "phone", "email")
+    }
+    side = c.select("customer_id", **show, company=c.company)
+    a = side.rename(lambda x: f"{x}_a")
+    b = side.rename(lambda x: f"{x}_b")
+    out = (
+        d.join(a, d.customer_id_a == a.customer_id_a)
+        .join(b, d.customer_id_b == b.customer_id_b)
+        .select(
+            "customer_id_a",
+            "name_a",
+            "phone_a",
+            "email_a",
+            "customer_id_b",
+            "name_b",
+            "phone_b",
+            "email_b",
+            "match_on",
+        )
+        .order_by(["customer_id_a", "customer_id_b"])
+    )
+    return out.limit(MAX_EXPORT_ROWS).to_pandas()
+
+
+def _last_ingest(con: BaseBackend, runs: ir.Table | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cols = ["table_name", "file", "finished_at", "rows_in", "loaded", "rejected"]
+    if runs is None or runs.count().execute() == 0:
+        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["column_name", "reason", "rows"])
+    last = runs.mutate(
+        _rank=ibis.row_number().over(group_by="table_name", order_by=ibis.desc("run_id"))
+    )
+    last = last.filter(last._rank == 0)
+    rj = con.table("ingest_rejects").semi_join(last, "run_id")
+    reasons = (
+        rj.mutate(reason=rj.reason.split(";")[0])
+        .group_by(["table_name", "column_name", "reason"])
+        .aggregate(rows=rj.count())
+        .order_by(ibis.desc("rows"))
+        .limit(10)
+        .to_pandas()
+    )
+    return last.select(*cols).order_by("table_name").to_pandas(), reasons
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets
+# ---------------------------------------------------------------------------------------------
+
+CSS = """
+<style>
+.crmkit-page{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",Helvetica,Arial,
+ sans-serif;color:#1f2933}
+.crmkit-title{font-size:22px;font-weight:600;margin:4px 0}
+.crmkit-sub{color:#52606d;font-size:13px}
+.crmkit-cards{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
+.crmkit-card{border:1px solid #d9e2ec;border-radius:6px;padding:8px 14px;min-width:150px;
+ background:#f8fafc}
+.crmkit-card .v{font-size:22px;font-weight:600;color:#2f6db5}
+.crmkit-card .l{font-size:13px;color:#52606d}
+.crmkit-card .d{font-size:11px;color:#7b8794;max-width:240px}
+.crmkit-small{color:#c2464b;font-size:11px}
+table.crmkit-table{border-collapse:collapse;font-size:12px;margin:4px 0}
+table.crmkit-table th,table.crmkit-table td{border-bottom:1px solid #e4e7eb;padding:3px 8px;
+ text-align:left}
+table.crmkit-table th{background:#f0f4f8}
+.crmkit-exports a{margin-right:12px;font-size:12px}
+.crmkit-section{font-size:16px;font-weight:600;margin:14px 0 4px}
+.crmkit-error{color:#c2464b;font-size:14px;padding:8px}
+</style>
+"""
+SMALL_N = 30
+
+
+def html_table(
+    df: pd.DataFrame, headers: dict[str, str], *, max_rows: int = MAX_TABLE_ROWS, empty: str = ""
+) -> str:
+    """A small HTML table with translated headers (values are escaped)."""
+    if df.empty:
+        return f"<div class='crmkit-sub'>{html.escape(empty)}</div>"
+    head = "".join(f"<th>{html.escape(headers.get(c, c))}</th>" for c in headers)
+    body = []
+    for _, row in df.head(max_rows).iterrows():
+        cells = []
+        for c in headers:
+            v = row[c]
+            if isinstance(v, float):
+                v = f"{v:.1%}" if c.endswith("share") else f"{v:,.2f}"
+            elif isinstance(v, int) and not isinstance(v, bool):
+                v = f"{v:,}"
+            elif isinstance(v, (pd.Timestamp, datetime)):
+                v = f"{v:%Y-%m-%d %H:%M}"
+            cells.append(f"<td>{html.escape('' if v is None or v is pd.NA else str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = (
+        f"<div class='crmkit-sub'>… {len(df) - max_rows:,} more</div>" if len(df) > max_rows else ""
+    )
+    return f"<table class='crmkit-table'><tr>{head}</tr>{''.join(body)}</table>{more}"
+
+
+def card_html(
+    key: str, value: object, label: str, definition: str, *, fmt: str, n: int | None, lang: str
+) -> str:
+    """A KPI card; ``data-key``/``data-value`` let tests read the exact number."""
+    if value is None:
+        shown = "—"
+    elif fmt == "pct":
+        shown = fmt_pct(value, lang)
+    elif fmt == "score":
+        shown = f"{value:.3f}"
+    else:
+        shown = fmt_int(value, lang)
+    small = (
+        f"<div class='crmkit-small'>{t('small_sample', lang)}</div>"
+        if n is not None and n < SMALL_N
+        else ""
+    )
+    raw = "" if value is None else repr(value)
+    return (
+        f"<div class='crmkit-card' data-key='{key}' data-value='{raw}' "
+        f"title='{html.escape(definition)}'>"
+        f"<div class='l'>{html.escape(label)}</div><div class='v'>{shown}</div>"
+        f"<div class='d'>{html.escape(definition)}</div>{small}</div>"
+    )
+
+
+class FilterBar:
+    """Period, province, city, segment and owner-team dropdowns plus the language switch.
+
+    ``on_change(filters, lang)`` is called after any change; the city list follows the chosen
+    province.
+    """
+
+    def __init__(self, options: dict[str, list[str]], lang: str, on_change: Callable) -> None:
+        import ipywidgets as w
+
+        self.options, self.lang, self._on_change = options, lang, on_change
+        self._mute = False
+        lay = w.Layout(width="180px")
+        self.period = w.Dropdown(layout=lay)
+        self.province = w.Dropdown(layout=lay)
+        self.city = w.Dropdown(layout=lay)
+        self.segment = w.Dropdown(layout=lay)
+        self.owner_team = w.Dropdown(layout=lay)
+        self.language = w.ToggleButtons(
+            options=[("中文", "zh"), ("English", "en")],
+            value=lang,
+            style={"button_width": "70px"},
+        )
+        for name in ("period", "province", "city", "segment", "owner_team"):
+            getattr(self, name).add_class(f"crmkit-filter-{name}")
+        self.language.add_class("crmkit-language")
+        self._relabel(Filters())
+        for dd in (
+            self.period,
+            self.province,
+            self.city,
+            self.segment,
+            self.owner_team,
+            self.language,
+        ):
+            dd.observe(self._changed, names="value")
+        self.widget = w.HBox(
+            [self.period, self.province, self.city, self.segment, self.owner_team, self.language],
+            layout=w.Layout(flex_flow="row wrap", gap="6px"),
+        )
+
+    def _choices(self, name: str, values: list[str], lang: str) -> list[tuple[str, str | None]]:
+        label = {
+            "segment": lambda v: t(f"tier_{v}", lang),
+            "owner_team": lambda v: t(f"team_{v}", lang),
+        }.get(name, lambda v: v)
+        return [(t("all", lang), ALL)] + [(label(v), v) for v in values]
+
+    def _relabel(self, f: Filters) -> None:
+        self._mute = True
+        try:
+            lang = self.lang
+            self.period.options = [(t(f"period_{p}", lang), p) for p in PERIODS]
+            self.period.value = f.period
+            self.period.description = t("period", lang)
+            self.province.options = self._choices("province", self.options["province"], lang)
+            self.province.value = f.province or ALL
+            self.province.description = t("province", lang)
+            cities = self.options.get(f"city:{f.province}", []) if f.province else []
+            self.city.options = self._choices("city", cities, lang)
+            self.city.value = f.city if f.city in cities else ALL
+            self.city.description = t("city", lang)
+            self.segment.options = self._choices("segment", self.options["segment"], lang)
+            self.segment.value = f.segment or ALL
+            self.segment.description = t("segment", lang)
+            self.owner_team.options = self._choices("owner_team", self.options["owner_team"], lang)
+            self.owner_team.value = f.owner_team or ALL
+            self.owner_team.description = t("owner_team", lang)
+        finally:
+            self._mute = False
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(
+            period=self.period.value or "all",
+            province=self.province.value or None,
+            city=self.city.value or None,
+            segment=self.segment.value or None,
+            owner_team=self.owner_team.value or None,
+        )
+
+    def _changed(self, change: dict) -> None:
+        if self._mute:
+            return
+        f = self.filters
+        if change["owner"] is self.province:
+            f = replace(f, city=None)
+        if change["owner"] is self.language:
+            self.lang = self.language.value
+        self._relabel(f)
+        self._on_change(f, self.lang)
+
+
+class Page:
+    """A dashboard page: title, filter bar, and sections refreshed on every change.
+
+    Subclasses implement ``build()`` (create the widgets once) and ``update(data)`` (assign new
+    data), and ``compute(filters, lang)`` (call the page's ``*_data`` function).
+    """
+
+    title_key = "app_title"
+
+    def __init__(
+        self, con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
+    ) -> None:
+        import ipywidgets as w
+
+        self.w = w
+        self.con = con or open_snapshot()
+        self.lang, self.role = lang, current_role(role)
+        self.header = w.HTML()
+        self.status = w.HTML()
+        self.filter_bar = FilterBar(filter_options(self.con), lang, self._on_filters)
+        self.body = self.build()
+        self.widget = w.VBox(
+            [w.HTML(CSS), self.header, self.filter_bar.widget, self.status, self.body],
+        )
+        self.widget.add_class("crmkit-page")
+        self.refresh(Filters(), lang)
+
+    def build(self):  # noqa: ANN201
+        raise NotImplementedError
+
+    def compute(self, f: Filters, lang: str) -> dict:
+        raise NotImplementedError
+
+    def update(self, data: dict, f: Filters, lang: str) -> None:
+        raise NotImplementedError
+
+    def _on_filters(self, f: Filters, lang: str) -> None:
+        self.refresh(f, lang)
+
+    def refresh(self, f: Filters, lang: str) -> None:
+        """Recompute and redraw; on failure show a short message and log the traceback."""
+        self.lang = lang
+        try:
+            data = self.compute(f, lang)
+            self.header.value = (
+                f"<div class='crmkit-title'>{html.escape(t(self.title_key, lang))}</div>"
+                f"<div class='crmkit-sub'>{t('as_of', lang)}: {fmt_date(data['as_of'], lang)}"
+                f" · {html.escape(f.describe(lang))}</div>"
+            )
+            self.update(data, f, lang)
+            self.status.value = "<div class='crmkit-ready' data-ready='1'></div>"
+        except Exception:
+            log.error("page %s failed:\n%s", type(self).__name__, traceback.format_exc())
+            self.status.value = (
+                f"<div class='crmkit-error'>{html.escape(t('error_short', lang))}</div>"
+            )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class DataOverviewPage(Page):
+    """Page 1 — data overview and quality (step 2 信息收集与维护: 准确性和完整性)."""
+
+    title_key = "page_data_overview"
+
+    def build(self):  # noqa: ANN201
+        w = self.w
+        self.cards = w.HTML()
+        two = w.Layout(width="50%")
+        self.fig_counts, self.fig_bands, self.fig_columns, self.fig_stale = (
+            w.Box(layout=two) for _ in range(4)
+        )
+        self.sec_ingest, self.ingest_table = w.HTML(), w.HTML()
+        self.sec_dups, self.dups_table, self.dups_export = w.HTML(), w.HTML(), w.HTML()
+        self.sec_owners, self.owners_table, self.owners_export = w.HTML(), w.HTML(), w.HTML()
+        row1 = w.HBox([self.fig_counts, self.fig_bands])
+        row2 = w.HBox([self.fig_columns, self.fig_stale])
+        return w.VBox(
+            [
+                self.cards,
+                row1,
+                row2,
+                self.sec_ingest,
+                self.ingest_table,
+                self.sec_owners,
+                self.owners_export,
+                self.owners_table,
+                self.sec_dups,
+                self.dups_export,
+                self.dups_table,
+            ]
+        )
+
+    def compute(self, f: Filters, lang: str) -> dict:
+        return overview_data(self.con, f, lang=lang, role=self.role)
+
+    def update(self, data: dict, f: Filters, lang: str) -> None:
+        n = data["n"]
+        fmts = {
+            "customers": "int",
+            "quality_score": "score",
+            "completeness": "pct",
+            "validity": "pct",
+            "stale_share": "pct",
+            "duplicates": "int",
+        }
+        self.cards.value = (
+            "<div class='crmkit-cards'>"
+            + "".join(
+                card_html(k, v, label, d, fmt=fmts[k], n=n, lang=lang)
+                for k, (v, label, d) in data["cards"].items()
+            )
+            + "</div>"
+        )
+        charts.show_in(self.fig_counts, charts.plot_table_counts(data["counts"], lang))
+        charts.show_in(self.fig_bands, charts.plot_quality_distribution(data["bands"], lang))
+        charts.show_in(self.fig_columns, charts.plot_column_completeness(data["columns"], lang))
+        charts.show_in(self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang))
+
+        self.sec_ingest.value = f"<div class='crmkit-section'>{t('last_ingest', lang)}</div>"
+        li = data["last_ingest"].copy()
+        li["table_name"] = [table_label(x, lang) for x in li.table_name]
+        rr = data["reject_reasons"]
+        self.ingest_table.value = html_table(
+            li,
+            {
+                "table_name": t("table", lang),
+                "file": t("file", lang),
+                "finished_at": t("finished_at", lang),
+                "rows_in": t("rows_in", lang),
+                "loaded": t("loaded", lang),
+                "rejected": t("rejected", lang),
+            },
+            empty=t("no_ingest", lang),
+        ) + (
+            f"<div class='crmkit-sub'>{t('top_reject_reasons', lang)}</div>"
+            + html_table(
+                rr,
+                {
+                    "column_name": t("column", lang),
+                    "reason": t("reason", lang),
+                    "rows": t("rows", lang),
+                },
+            )
+            if not rr.empty
+            else ""
+        )
+
+        owners = data["stale_owners"].copy()
+        owners["owner_team"] = [
+            t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)
+            for x in owners.owner_team
+        ]
+        owner_headers = {
+            "owner_team": t("owner_team", lang),
+            "owner": t("owner", lang),
+            "customers": t("customers", lang),
+            "stale": t("stale", lang),
+            "stale_share": t("stale_share", lang),
+        }
+        self.sec_owners.value = f"<div class='crmkit-section'>{t('stale_by_owner', lang)}</div>"
+        self.owners_table.value = html_table(owners, owner_headers, empty=t("no_data", lang))
+        self.owners_export.value = export_links_html(
+            owners.rename(columns=owner_headers), "stale_by_owner", f, lang
+        )
+
+        dups = data["duplicates"]
+        dup_headers = {c: t(f"dup_{c}", lang) for c in dups.columns}
+        self.sec_dups.value = (
+            f"<div class='crmkit-section'>{t('duplicates', lang)} ({fmt_int(len(dups))})</div>"
+        )
+        self.dups_table.value = html_table(dups, dup_headers, empty=t("no_data", lang))
+        self.dups_export.value = export_links_html(
+            dups.rename(columns=dup_headers), "duplicate_candidates", f, lang
+        )
+
+
+def data_overview(
+    con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
+) -> Page:
+    """The data overview and quality page (for ``dashboards/data_overview.ipynb``)."""
+    return _safe(DataOverviewPage, con, lang=lang, role=role)
+
+
+def _safe(cls: type[Page], con: BaseBackend | None, **kw) -> Page:
+    """Build a page; if even that fails, a page with the short error message only."""
+    try:
+        return cls(con, **kw)
+    except Exception:
+        import ipywidgets as w
+
+        log.error("building %s failed:\n%s", cls.__name__, traceback.format_exc())
+        lang = kw.get("lang", "zh")
+        page = object.__new__(Page)
+        page.widget = w.HTML(
+            f"<div class='crmkit-error'>{html.escape(t('error_short', lang))}</div>"
+        )
+        return page
