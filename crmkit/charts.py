@@ -8,6 +8,9 @@ assigning the new figure's data (no ``Output`` + ``clear_output``, which hangs u
 
 from __future__ import annotations
 
+import functools
+import os
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -105,11 +108,35 @@ def plot_stale_by_team(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
     return _layout(fig, t("fig_stale_by_team", lang))
 
 
+# Under `crmkit serve` every FigureWidget would otherwise carry plotly's 5 MB bundle in its own
+# widget state (4 charts: 20 MB per page load). This stub loads the bundle once by URL from the
+# server, so the browser fetches, caches and evaluates it a single time.
+_BUNDLE_STUB = r"""
+const voila = document.body.dataset.baseUrl || "/voila/";
+const base = voila.replace(/voila\/?$/, "");
+const mod = await import(window.location.origin + base + "{path}");
+export default mod.default;
+"""
+
+
+def figure_widget(fig: go.Figure | None = None) -> go.FigureWidget:
+    """A ``go.FigureWidget`` that, under ``crmkit serve``, loads plotly's bundle by URL."""
+    path = os.environ.get("CRMKIT_WIDGET_BUNDLE")
+    if not path:
+        return go.FigureWidget(fig)
+    return _served_widget_class(path)(fig)
+
+
+@functools.cache
+def _served_widget_class(path: str) -> type:
+    return type("FigureWidget", (go.FigureWidget,), {"_esm": _BUNDLE_STUB.replace("{path}", path)})
+
+
 def show_in(box, fig: go.Figure) -> go.FigureWidget:  # noqa: ANN001
     """Show ``fig`` in the ipywidgets ``box``: the first time as a new ``go.FigureWidget``,
     afterwards by assigning the new data and layout to that same widget."""
     if not box.children:
-        widget = go.FigureWidget(fig)
+        widget = figure_widget(fig)
         box.children = (widget,)
         return widget
     widget = box.children[0]

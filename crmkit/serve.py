@@ -40,6 +40,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import plotly
 import tornado.ioloop
 import tornado.web
 from jupyter_core.utils import ensure_async
@@ -61,6 +62,10 @@ TEMPLATE_ROOT = Path(__file__).parent / "templates"
 LANDING_PAGE = "index.ipynb"
 ROLES = ("dashboard", "analyst")
 RETRY_AFTER_SECONDS = 60
+#: Where the page fetches plotly's FigureWidget bundle; one file, public code, no data.
+PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
+WIDGET_BUNDLE_ROUTE = r"crmkit/static/(widgetbundle\.js)"
+WIDGET_BUNDLE_PATH = "crmkit/static/widgetbundle.js"
 BUSY_TEXT = {lang: i18n.t("server_busy", lang) for lang in i18n.LANGS}
 
 #: Nothing under the served folder is downloadable: /voila/files/ answers 403 for every path.
@@ -152,6 +157,15 @@ class CrmkitVoila(Voila):
             elif handler is TornadoVoilaTreeHandler and pattern == self.server_url:
                 handler = _LandingHandler
             handlers.append((pattern, handler, *rest))
+        # plotly's widget bundle (5 MB), fetched once and cached by the browser instead of
+        # travelling inside every FigureWidget's state (see crmkit.charts.FigureWidget)
+        handlers.append(
+            (
+                url_path_join(self.base_url, WIDGET_BUNDLE_ROUTE),
+                tornado.web.StaticFileHandler,
+                {"path": str(PLOTLY_BUNDLE.parent)},
+            )
+        )
         return handlers
 
     def start(self):
@@ -291,8 +305,9 @@ def voila_config(
 def server_environment(published: Path, role: str = "dashboard") -> dict[str, str]:
     """Environment variables ``serve()`` sets; the kernels inherit them.
 
-    ``CRMKIT_PUBLISHED`` (absolute) and ``CRMKIT_ROLE`` are for the pages; ``JUPYTER_PATH`` puts
-    the crmkit template first for Voila.
+    ``CRMKIT_PUBLISHED`` (absolute) and ``CRMKIT_ROLE`` are for the pages;
+    ``CRMKIT_WIDGET_BUNDLE`` tells ``crmkit.charts`` where the server offers plotly's widget
+    bundle; ``JUPYTER_PATH`` puts the crmkit template first for Voila.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -302,6 +317,7 @@ def server_environment(published: Path, role: str = "dashboard") -> dict[str, st
     return {
         "CRMKIT_PUBLISHED": str(Path(published).resolve()),
         "CRMKIT_ROLE": role,
+        "CRMKIT_WIDGET_BUNDLE": WIDGET_BUNDLE_PATH,
         "JUPYTER_PATH": os.pathsep.join(jupyter_path),
     }
 
