@@ -410,7 +410,8 @@ def _duplicates_in_scope(con: BaseBackend, scope: ir.Table, role: str) -> pd.Dat
 def _last_ingest(con: BaseBackend, runs: ir.Table | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols = ["table_name", "file", "finished_at", "rows_in", "loaded", "rejected"]
     if runs is None or runs.count().execute() == 0:
-        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["column_name", "reason", "rows"])
+        empty = pd.DataFrame(columns=["table_name", "column_name", "reason", "rows"])
+        return pd.DataFrame(columns=cols), empty
     last = runs.mutate(
         _rank=ibis.row_number().over(group_by="table_name", order_by=ibis.desc("run_id"))
     )
@@ -419,7 +420,7 @@ def _last_ingest(con: BaseBackend, runs: ir.Table | None) -> tuple[pd.DataFrame,
     reasons = (
         rj.mutate(reason=rj.reason.split(";")[0])
         .group_by(["table_name", "column_name", "reason"])
-        .aggregate(rows=rj.count())
+        .aggregate(rows=ibis._.count())
         .order_by(ibis.desc("rows"))
         .limit(10)
         .to_pandas()
@@ -546,7 +547,7 @@ class FilterBar:
             dd.observe(self._changed, names="value")
         self.widget = w.HBox(
             [self.period, self.province, self.city, self.segment, self.owner_team, self.language],
-            layout=w.Layout(flex_flow="row wrap", gap="6px"),
+            layout=w.Layout(flex_flow="row wrap"),
         )
 
     def _choices(self, name: str, values: list[str], lang: str) -> list[tuple[str, str | None]]:
@@ -779,6 +780,31 @@ class DataOverviewPage(Page):
         self.dups_export.value = export_links_html(
             dups.rename(columns=dup_headers), "duplicate_candidates", f, lang
         )
+
+
+#: Dashboard pages: notebook name (in dashboards/) -> (title key, description key).
+PAGES: dict[str, tuple[str, str]] = {
+    "data_overview": ("page_data_overview", "page_data_overview_desc"),
+}
+
+
+def landing(lang: str | None = None):  # noqa: ANN201
+    """The landing page: a link to every page, in both languages."""
+    import ipywidgets as w
+
+    items = []
+    for nb, (title, desc) in PAGES.items():
+        items.append(
+            f"<li class='crmkit-page-link'><a href='./{nb}.ipynb' data-page='{nb}'>"
+            f"{html.escape(t(title, 'zh'))} · {html.escape(t(title, 'en'))}</a>"
+            f"<div class='crmkit-sub'>{html.escape(t(desc, 'zh'))}<br>"
+            f"{html.escape(t(desc, 'en'))}</div></li>"
+        )
+    body = (
+        f"{CSS}<div class='crmkit-page'><div class='crmkit-title'>{t('page_index', 'zh')} · "
+        f"{t('page_index', 'en')}</div><ul>{''.join(items)}</ul></div>"
+    )
+    return w.HTML(body)
 
 
 def data_overview(

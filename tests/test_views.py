@@ -1,0 +1,171 @@
+"""Dashboard view data and widgets, checked against hand-worked numbers on the tiny snapshot.
+
+The tiny snapshot (tests/conftest.py): customers C001–C005 (上海, 北京, 广东×2 (C003 广州,
+C004 深圳), 浙江), 3 products, 6 orders from 2024-01-05 to 2024-04-02 10:30 (= as_of).
+"""
+
+import io
+import math
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from crmkit import db, views
+from crmkit.views import Filters
+
+
+@pytest.fixture()
+def con(tiny_snapshot):
+    c = db.connect(tiny_snapshot)
+    yield c
+    c.disconnect()
+
+
+def _rows(data):
+    return dict(zip(data["counts"].table, data["counts"].rows, strict=True))
+
+
+def test_overview_counts_and_cards(con):
+    """No filter: 5 customers, 3 products, 6 orders, nothing else.
+
+    Completeness: each customer fills name, created_at, phone, email, gender, province, city =
+    7 of the 11 expected columns -> 7/11 = 0.63636. Validity: every filled checked value is
+    valid -> 1.0. Nobody was ever verified -> all 5 stale (share 1.0), so
+    quality_score = (7/11 + 1) / 2 * 0.8 = 0.654545...
+    """
+    d = views.overview_data(con, Filters(), lang="en")
+    assert d["as_of"] == datetime(2024, 4, 2, 10, 30)
+    assert _rows(d) == {
+        "customers": 5,
+        "products": 3,
+        "orders": 6,
+        "interactions": 0,
+        "feedback": 0,
+        "tickets": 0,
+        "opportunities": 0,
+        "points_ledger": 0,
+        "referrals": 0,
+    }
+    cards = {k: v[0] for k, v in d["cards"].items()}
+    assert cards["customers"] == 5
+    assert math.isclose(cards["completeness"], 7 / 11)
+    assert cards["validity"] == 1.0
+    assert cards["stale_share"] == 1.0
+    assert math.isclose(cards["quality_score"], (7 / 11 + 1) / 2 * 0.8)
+    assert cards["duplicates"] == 0
+    assert "n = 5" in d["cards"]["completeness"][2]
+    assert d["bands"].set_index("band").customers.to_dict()["0.6–0.7"] == 5
+    cols = d["columns"].set_index("column").share
+    assert cols["phone"] == 1.0 and cols["birthday"] == 0.0
+
+
+def test_region_and_period_filters(con):
+    """广东 has C003 and C004, who placed O004 and O005; products are not customer-scoped.
+
+    Last 30 days before 2024-04-02 10:30 starts 2024-03-03 10:30: orders O005 (03-15) and O006
+    (04-02); no customer was created in that window.
+    """
+    d = views.overview_data(con, Filters(province="广东"))
+    assert _rows(d)["customers"] == 2 and _rows(d)["orders"] == 2 and _rows(d)["products"] == 3
+    d = views.overview_data(con, Filters(province="广东", city="深圳"))
+    assert _rows(d)["customers"] == 1 and _rows(d)["orders"] == 1
+    d = views.overview_data(con, Filters(period="30d"))
+    assert _rows(d)["orders"] == 2 and _rows(d)["customers"] == 0
+    assert d["cards"]["quality_score"][0] is None
+
+
+def test_last_ingest_is_reported(con):
+    d = views.overview_data(con)
+    li = d["last_ingest"].set_index("table_name")
+    assert li.loc["orders", "rows_in"] == 6 and li.loc["orders", "rejected"] == 0
+    assert set(li.index) == {"customers", "products", "orders"}
+
+
+def test_filters_describe_both_languages():
+    f = Filters(period="90d", province="广东", owner_team="sales")
+    assert f.describe("zh") == (
+        "时间段: 近90天; 省份: 广东; 城市: 全部; 客户分群: 全部; 负责团队: 销售团队"
+    )
+    assert f.describe("en").startswith("Period: Last 90 days; Province: 广东; City: All")
+    with pytest.raises(ValueError, match="unknown period 'week'"):
+        Filters(period="week")
+
+
+def test_exports_record_filters_and_time():
+    df = pd.DataFrame({"客户编号": ["007", "008"], "金额": [1.5, 2.0]})
+    f = Filters(province="广东")
+    raw = views.export_frame(df, "list", f, "zh", "csv")
+    assert raw.startswith("\ufeff".encode())
+    text = raw.decode("utf-8-sig")
+    assert "# 筛选条件: 时间段: 全部时间; 省份: 广东" in text
+    assert "# 导出时间: " in text
+    back = pd.read_csv(io.StringIO(text), comment="#", dtype=str)
+    assert back["客户编号"].tolist() == ["007", "008"]
+    xlsx = views.export_frame(df, "list", f, "en", "xlsx")
+    sheets = pd.read_excel(io.BytesIO(xlsx), sheet_name=None, dtype=str, engine="openpyxl")
+    assert sheets["data"]["客户编号"].tolist() == ["007", "008"]
+    about = dict(zip(sheets["about"].item, sheets["about"].value, strict=True))
+    assert about["Filters used"].startswith("Period: All time; Province: 广东")
+    with pytest.raises(ValueError, match="unknown export format"):
+        views.export_frame(df, "list", f, "en", "pdf")
+
+
+def test_page_widgets_follow_filters_and_language(con):
+    """Changing a filter updates cards and every chart; the switch relabels in English."""
+    page = views.data_overview(con, lang="zh", role="dashboard")
+    assert "data-key='customers' data-value='5'" in page.cards.value
+    counts = page.fig_counts.children[0]
+    assert list(counts.data[0].y)[:3] == [5, 3, 6]
+    assert counts.layout.title.text == "各表数据量"
+    bands_before = list(page.fig_bands.children[0].data[0].y)
+
+    page.filter_bar.province.value = "广东"
+    assert "data-key='customers' data-value='2'" in page.cards.value
+    assert list(counts.data[0].y)[:3] == [2, 3, 2]
+    assert list(page.fig_bands.children[0].data[0].y) != bands_before
+    assert page.fig_stale.children[0].data[0].x  # stale-by-team redrawn, same widget
+    assert "省份: 广东" in page.header.value
+
+    page.filter_bar.language.value = "en"
+    assert counts.layout.title.text == "Rows per table"
+    assert page.filter_bar.province.description == "Province"
+    assert page.filter_bar.province.value == "广东"  # the filter survives the switch
+    assert "Province: 广东" in page.header.value
+    assert "crmkit-error" not in page.status.value
+
+
+def test_duplicates_are_masked_for_the_dashboard_role(tmp_path):
+    """Two customers sharing phone 13812341234 form one candidate pair; the dashboard role sees
+    张** / 138****1234, the analyst role the real values."""
+    wh = tmp_path / "w.duckdb"
+    csv = tmp_path / "c.csv"
+    csv.write_text(
+        "customer_id,name,phone,email,created_at\n"
+        "A1,张三丰,13812341234,zs@example.com,2024-01-01\n"
+        "A2,张三,138-1234-1234,other@example.com,2024-01-02\n"
+        "A3,李四,13900000000,ls@example.com,2024-01-03\n",
+        encoding="utf-8",
+    )
+    from crmkit.ingest import ingest
+
+    c = db.connect(wh, read_only=False)
+    ingest(csv, "customers", con=c)
+    c.disconnect()
+    snap = db.connect(db.publish(wh, tmp_path / "p.duckdb").path)
+    masked = views.overview_data(snap, role="dashboard")["duplicates"]
+    assert masked[
+        ["customer_id_a", "name_a", "phone_a", "customer_id_b", "phone_b"]
+    ].values.tolist() == [["A1", "张**", "138****1234", "A2", "138****1234"]]
+    assert masked.email_a.tolist() == ["z***@example.com"]
+    clear = views.overview_data(snap, role="analyst")["duplicates"]
+    assert clear.name_a.tolist() == ["张三丰"] and clear.phone_b.tolist() == ["138-1234-1234"]
+    with pytest.raises(ValueError, match="unknown role 'boss'"):
+        views.overview_data(snap, role="boss")
+
+
+def test_landing_links_every_page():
+    html = views.landing().value
+    for nb in views.PAGES:
+        assert f"href='./{nb}.ipynb'" in html
+    assert "数据概览与数据质量" in html and "Data overview and quality" in html
