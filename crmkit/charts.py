@@ -132,9 +132,15 @@ def _served_widget_class(path: str) -> type:
     return type("FigureWidget", (go.FigureWidget,), {"_esm": _BUNDLE_STUB.replace("{path}", path)})
 
 
-def show_in(box, fig: go.Figure) -> go.FigureWidget:  # noqa: ANN001
+def show_in(box, fig: go.Figure, *, meta: str | None = None) -> go.FigureWidget:  # noqa: ANN001
     """Show ``fig`` in the ipywidgets ``box``: the first time as a new ``go.FigureWidget``,
-    afterwards by assigning the new data and layout to that same widget."""
+    afterwards by assigning the new data and layout to that same widget.
+
+    ``meta`` (e.g. the filters in words) is kept in ``layout.meta``, so the chart records what
+    produced it and a browser test can tell that it was redrawn.
+    """
+    if meta is not None:
+        fig.update_layout(meta={"filters": meta})
     if not box.children:
         widget = figure_widget(fig)
         box.children = (widget,)

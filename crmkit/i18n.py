@@ -42,6 +42,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "small_sample": ("样本量小，仅供参考", "Small sample: read with care"),
     "as_of": ("数据截至", "Data as of"),
     "published_at": ("发布时间", "Published at"),
+    "updating": ("正在更新…", "Updating…"),
     "no_data": ("没有符合条件的数据", "No data for these filters"),
     "server_busy": ("服务繁忙，请稍后重试", "Busy, please retry in a minute"),
     "error_short": (

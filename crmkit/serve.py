@@ -123,6 +123,10 @@ class _PageHandler(TornadoVoilaHandler):
 
     @tornado.web.authenticated
     async def get(self, path=None):
+        # Reading xsrf_token sets the _xsrf cookie. The page's beforeunload beacon must send it
+        # to /voila/api/shutdown, or closing a tab leaves its kernel running until culled and
+        # the kernel cap fills up (voila 0.5.13 renders pages without ever setting it).
+        self.xsrf_token  # noqa: B018
         try:
             await super().get(path)
         except KernelLimitReached:

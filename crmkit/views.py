@@ -644,6 +644,7 @@ class Page:
     def refresh(self, f: Filters, lang: str) -> None:
         """Recompute and redraw; on failure show a short message and log the traceback."""
         self.lang = lang
+        self.status.value = f"<div class='crmkit-busy crmkit-sub'>{t('updating', lang)}</div>"
         try:
             data = self.compute(f, lang)
             self.header.value = (
@@ -652,7 +653,11 @@ class Page:
                 f" · {html.escape(f.describe(lang))}</div>"
             )
             self.update(data, f, lang)
-            self.status.value = "<div class='crmkit-ready' data-ready='1'></div>"
+            # the marker names the filters it is ready for: tests (and scripts) wait on it
+            self.status.value = (
+                f"<div class='crmkit-ready' data-filters='{html.escape(f.describe('zh'))}' "
+                f"data-lang='{lang}'></div>"
+            )
         except Exception:
             log.error("page %s failed:\n%s", type(self).__name__, traceback.format_exc())
             self.status.value = (
@@ -703,6 +708,7 @@ class DataOverviewPage(Page):
 
     def update(self, data: dict, f: Filters, lang: str) -> None:
         n = data["n"]
+        stamp = f.describe(lang)
         fmts = {
             "customers": "int",
             "quality_score": "score",
@@ -719,10 +725,16 @@ class DataOverviewPage(Page):
             )
             + "</div>"
         )
-        charts.show_in(self.fig_counts, charts.plot_table_counts(data["counts"], lang))
-        charts.show_in(self.fig_bands, charts.plot_quality_distribution(data["bands"], lang))
-        charts.show_in(self.fig_columns, charts.plot_column_completeness(data["columns"], lang))
-        charts.show_in(self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang))
+        charts.show_in(self.fig_counts, charts.plot_table_counts(data["counts"], lang), meta=stamp)
+        charts.show_in(
+            self.fig_bands, charts.plot_quality_distribution(data["bands"], lang), meta=stamp
+        )
+        charts.show_in(
+            self.fig_columns, charts.plot_column_completeness(data["columns"], lang), meta=stamp
+        )
+        charts.show_in(
+            self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang), meta=stamp
+        )
 
         self.sec_ingest.value = f"<div class='crmkit-section'>{t('last_ingest', lang)}</div>"
         li = data["last_ingest"].copy()

@@ -13,7 +13,9 @@ def test_headers_are_unambiguous(name):
     seen: dict[str, str] = {}
     for c in t.columns:
         for h in {normalise_header(x) for x in (c.name, c.zh, c.en, *c.aliases)}:
-            assert seen.setdefault(h, c.name) == c.name, f"{name}: {h!r} means {seen[h]} and {c.name}"
+            assert seen.setdefault(h, c.name) == c.name, (
+                f"{name}: {h!r} means {seen[h]} and {c.name}"
+            )
     assert set(header_map(t).values()) == set(t.column_names)
 
 
