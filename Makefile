@@ -7,6 +7,7 @@ SHELL := /bin/bash
 VENV      ?= .venv
 CUSTOMERS ?= 20000
 SEED      ?= 42
+PORT      ?= 8866
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 
@@ -23,9 +24,10 @@ for p in $$(ls -d "$$root"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V)
 done; exit 1
 endef
 
-.PHONY: help venv demo publish test test-fast lint format bench clean
+.PHONY: help venv demo publish serve test test-fast browser-deps lint format bench clean
 help:
-	@echo "make demo    build the demo warehouse (CUSTOMERS=$(CUSTOMERS)) and publish it"
+	@echo "make demo    build the demo warehouse (CUSTOMERS=$(CUSTOMERS)), publish it, serve the dashboards"
+	@echo "make serve   serve the dashboards over the published snapshot (PORT=$(PORT))"
 	@echo "make test    run every test (installs what the tests need)"
 	@echo "make lint    ruff format --check + ruff check"
 	@echo "make bench   run the benchmarks (not part of CI)"
@@ -45,11 +47,25 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/crmkit demo --customers $(CUSTOMERS) --seed $(SEED) --replace
 	$(BIN)/crmkit publish
+	$(BIN)/crmkit serve --no-browser --port $(PORT)
+
+serve: $(STAMP)
+	$(BIN)/crmkit serve --no-browser --port $(PORT)
 
 publish: $(STAMP)
 	$(BIN)/crmkit publish
 
-test: $(STAMP)
+# Browser tests drive Debian's chromium (never `playwright install`); Chinese text needs a CJK
+# font. Installed with apt-get when missing (as root, or through sudo).
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  echo "installing chromium and fonts-noto-cjk with apt-get"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -92,6 +92,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "还没有导入记录（演示数据直接生成）",
         "No ingest runs yet (demo data is generated)",
     ),
+    "quality_by_table": ("各表数据质量", "Data quality per table"),
+    "def_quality_by_table": (
+        "全表口径（不受筛选影响）：各表全部记录的平均完整性、准确性与质量得分",
+        "Whole tables (filters do not apply): mean completeness, validity and score per record",
+    ),
     "stale_by_owner": ("待回访核实的客户（按负责人）", "Customers due for a re-check, by owner"),
     # periods
     "period_all": ("全部时间", "All time"),

@@ -365,7 +365,9 @@ def overview_data(
         "duplicates": dups,
         "last_ingest": last_ingest,
         "reject_reasons": reasons,
-        "quality_tables": con.table("quality_tables").to_pandas()
+        "quality_tables": con.table("quality_tables")
+        .to_pandas()
+        .rename(columns={"completeness": "completeness_share", "validity": "validity_share"})
         if "quality_tables" in present
         else pd.DataFrame(),
     }
@@ -683,6 +685,7 @@ class DataOverviewPage(Page):
             w.Box(layout=two) for _ in range(4)
         )
         self.sec_ingest, self.ingest_table = w.HTML(), w.HTML()
+        self.sec_tables, self.tables_table = w.HTML(), w.HTML()
         self.sec_dups, self.dups_table, self.dups_export = w.HTML(), w.HTML(), w.HTML()
         self.sec_owners, self.owners_table, self.owners_export = w.HTML(), w.HTML(), w.HTML()
         row1 = w.HBox([self.fig_counts, self.fig_bands])
@@ -692,6 +695,8 @@ class DataOverviewPage(Page):
                 self.cards,
                 row1,
                 row2,
+                self.sec_tables,
+                self.tables_table,
                 self.sec_ingest,
                 self.ingest_table,
                 self.sec_owners,
@@ -736,6 +741,25 @@ class DataOverviewPage(Page):
             self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang), meta=stamp
         )
 
+        self.sec_tables.value = (
+            f"<div class='crmkit-section'>{t('quality_by_table', lang)}</div>"
+            f"<div class='crmkit-sub'>{t('def_quality_by_table', lang)}</div>"
+        )
+        qt = data["quality_tables"].copy()
+        if not qt.empty:
+            qt["table"] = [table_label(x, lang) for x in qt.table]
+        self.tables_table.value = html_table(
+            qt,
+            {
+                "table": t("table", lang),
+                "rows": t("rows", lang),
+                "completeness_share": t("completeness", lang),
+                "validity_share": t("validity", lang),
+                "stale_share": t("stale_share", lang),
+                "quality_score": t("quality_score", lang),
+            },
+            empty=t("no_data", lang),
+        )
         self.sec_ingest.value = f"<div class='crmkit-section'>{t('last_ingest', lang)}</div>"
         li = data["last_ingest"].copy()
         li["table_name"] = [table_label(x, lang) for x in li.table_name]

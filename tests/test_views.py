@@ -56,6 +56,11 @@ def test_overview_counts_and_cards(con):
     assert cards["duplicates"] == 0
     assert "n = 5" in d["cards"]["completeness"][2]
     assert d["bands"].set_index("band").customers.to_dict()["0.6–0.7"] == 5
+    qt = d["quality_tables"].set_index("table")
+    assert qt.loc["customers", "rows"] == 5
+    assert math.isclose(qt.loc["customers", "completeness_share"], 7 / 11)
+    # orders fill 8 of their 11 non-key columns (no promised_date, delivered_at, return_reason)
+    assert math.isclose(qt.loc["orders", "completeness_share"], 8 / 11)
     cols = d["columns"].set_index("column").share
     assert cols["phone"] == 1.0 and cols["birthday"] == 0.0
 
@@ -115,6 +120,7 @@ def test_page_widgets_follow_filters_and_language(con):
     """Changing a filter updates cards and every chart; the switch relabels in English."""
     page = views.data_overview(con, lang="zh", role="dashboard")
     assert "data-key='customers' data-value='5'" in page.cards.value
+    assert "<td>客户</td><td>5</td><td>63.6%</td>" in page.tables_table.value
     counts = page.fig_counts.children[0]
     assert list(counts.data[0].y)[:3] == [5, 3, 6]
     assert counts.layout.title.text == "各表数据量"
