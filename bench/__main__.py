@@ -94,8 +94,10 @@ def bench_ingest(rows: int, repeat: int) -> dict:
 
         def bare_scan() -> None:
             c = duckdb.connect(str(root / "bare.duckdb"))
-            c.execute("CREATE OR REPLACE TABLE o AS SELECT * FROM read_csv($p)",
-                      {"p": str(files["orders"])})
+            c.execute(
+                "CREATE OR REPLACE TABLE o AS SELECT * FROM read_csv($p)",
+                {"p": str(files["orders"])},
+            )
             c.close()
 
         floor = _timed(bare_scan, repeat)

@@ -17,6 +17,15 @@ import ibis
 import ibis.expr.types as ir
 
 MASK = "*"
+#: Who is looking: the ``dashboard`` role sees personal data masked, the ``analyst`` role in full.
+ROLES = ("dashboard", "analyst")
+
+
+def check_role(role: str) -> str:
+    """Return ``role`` if it is one of ``ROLES``, else raise a clear error."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return role
 
 
 def mask_name(value: str | None) -> str | None:

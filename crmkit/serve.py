@@ -53,6 +53,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 from crmkit import db, i18n
+from crmkit.privacy import ROLES, check_role
 
 EXIT_OK, EXIT_FAILED = 0, 2
 
@@ -60,7 +61,6 @@ TEMPLATE = "crmkit"
 #: A Jupyter data directory holding the template (see crmkit/templates/README.md).
 TEMPLATE_ROOT = Path(__file__).parent / "templates"
 LANDING_PAGE = "index.ipynb"
-ROLES = ("dashboard", "analyst")
 RETRY_AFTER_SECONDS = 60
 #: Where the page fetches plotly's FigureWidget bundle; one file, public code, no data.
 PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
@@ -313,8 +313,7 @@ def server_environment(published: Path, role: str = "dashboard") -> dict[str, st
     ``CRMKIT_WIDGET_BUNDLE`` tells ``crmkit.charts`` where the server offers plotly's widget
     bundle; ``JUPYTER_PATH`` puts the crmkit template first for Voila.
     """
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    check_role(role)
     jupyter_path = [str(TEMPLATE_ROOT)]
     if os.environ.get("JUPYTER_PATH"):
         jupyter_path.append(os.environ["JUPYTER_PATH"])

@@ -22,6 +22,7 @@ import html
 import io
 import logging
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -29,16 +30,21 @@ from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
+
+# A dashboard kernel starts for every page opened. plotly's FigureWidget imports nbformat, whose
+# jsonschema builds an RFC 3987 grammar at import (~1 s) for an IRI format check no page uses;
+# under `crmkit serve` (which sets CRMKIT_WIDGET_BUNDLE) that optional import is skipped.
+if os.environ.get("CRMKIT_WIDGET_BUNDLE") and "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import charts, db, quality, schema
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t, table_label
-from crmkit.privacy import mask_expr
+from crmkit.privacy import check_role, mask_expr
 
 log = logging.getLogger("crmkit.views")
 
-ROLES = ("dashboard", "analyst")
 #: Period presets: key -> days back from the snapshot's as_of (None: everything).
 PERIODS: dict[str, int | None] = {"all": None, "30d": 30, "90d": 90, "365d": 365}
 MAX_EXPORT_ROWS = 100_000
@@ -49,10 +55,7 @@ MAX_TABLE_ROWS = 50
 
 def current_role(role: str | None = None) -> str:
     """The viewer's role: the argument, else ``$CRMKIT_ROLE``, else ``dashboard`` (masked)."""
-    role = role or os.environ.get("CRMKIT_ROLE") or "dashboard"
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    return role
+    return check_role(role or os.environ.get("CRMKIT_ROLE") or "dashboard")
 
 
 def open_snapshot(path: str | os.PathLike | None = None) -> BaseBackend:
