@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="build a seeded synthetic warehouse with planted signals")
     d.add_argument("--customers", type=int, default=10_000, help="number of customers")
     d.add_argument("--seed", type=int, default=42)
-    d.add_argument("--orders-per-customer", type=float, default=10.0)
+    d.add_argument("--orders-per-customer", type=float, default=10.5)
     d.add_argument(
         "--as-of",
         type=date.fromisoformat,

@@ -8,6 +8,7 @@ planted effects: e.g. 55 % vs 8 % SLA breaches is tested as > 40 % vs < 15 %).
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import date, datetime, timedelta
 
@@ -75,8 +76,11 @@ def test_result_counts_every_table(con, generated):
     result = generated[1]
     assert result.rows["customers"] == N
     assert result.rows["products"] == 40
-    # orders ≈ customers × orders_per_customer, less the quiet customers' last 200 days
-    assert 0.9 * N * 10 <= result.rows["orders"] <= 1.02 * N * 10
+    # orders ≈ customers × orders_per_customer (default 10.5), less the quiet customers' last
+    # 200 days and the churned customers' silence
+    per_customer = inspect.signature(demo.generate).parameters["orders_per_customer"].default
+    assert per_customer == 10.5
+    assert 0.9 * N * per_customer <= result.rows["orders"] <= 1.02 * N * per_customer
     for name in schema.DATA_TABLES:
         assert result.rows[name] == con.table(name).count().execute() > 0, name
     assert result.seconds > 0
