@@ -154,7 +154,8 @@ def publish(
     PublishResult
         Path, row count per table, seconds taken and file size.
     """
-    import crmkit.quality  # noqa: F401  (registers its publish step)
+    import crmkit.classification  # noqa: F401  (each registers its publish step)
+    import crmkit.quality  # noqa: F401
 
     t0 = time.perf_counter()
     src = warehouse_path(warehouse)

@@ -1,0 +1,725 @@
+"""Customer classification (客户分类, step 1): RFM, the 8 RFM classes, value tiers, customer type.
+
+Every function takes a table (or the connection) and returns an Ibis expression, so the work runs
+inside DuckDB; every result carries ``as_of`` and ``rules_version``. The defaults live in one
+versioned file, ``crmkit/config/classification_rules.json`` (:func:`load_rules`).
+
+The rules
+---------
+Counted orders
+    Orders with ``order_ts <= as_of`` whose ``status`` is not excluded (``returned``,
+    ``refunded``, ``cancelled`` by default; a null status or a missing ``customer_sk`` is not
+    counted either). A customer without a counted order is absent from :func:`rfm` and is
+    *potential* in :func:`classify`.
+recency_days, frequency, monetary
+    Calendar days from the date of the last counted order to ``as_of``'s date (0 = bought on
+    the ``as_of`` day); number of counted orders; sum of their ``amount``.
+Scores 1-5 (``r_score``, ``f_score``, ``m_score``)
+    Customers are ordered from worst to best (largest ``recency_days`` first; smallest
+    ``frequency`` / ``monetary`` first) and ``score = 1 + floor(5 * (rank_min - 1) / n)``, where
+    ``rank_min`` is the SQL ``RANK()`` (1-based; tied customers share the lowest rank of their
+    group) and ``n`` the number of customers scored. Consequences: equal values always get equal
+    scores, and a tie group takes the score of its worst position (ties are pulled *down*);
+    without ties and with ``n`` a multiple of 5 every score holds exactly ``n / 5`` customers
+    (``n = 10``: 1,1,2,2,3,3,4,4,5,5); the best customer gets 5 only when ``n >= 5`` (``n = 1``:
+    score 1; ``n = 3``: 1, 2, 4); when every customer has the same value they all get 1.
+High / low (``r_high``, ``f_high``, ``m_high``) and the 8 RFM classes
+    The split value of each measure is its mean (default) or median over the scored customers.
+    A customer is *high* when strictly better than the split: ``recency_days < split`` (more
+    recent), ``frequency > split``, ``monetary > split``. A value equal to the split is *low*
+    (with a median split and most customers at one order, ``>=`` would call everyone
+    frequent; and when every value is equal nobody stands out). The class follows
+    :data:`RFM_CLASSES` (重要价值客户 = R高F高M高 … 一般挽留客户 = R低F低M低).
+ABC value level (``abc_class``: A 高价值 / B 中价值 / C 低价值)
+    Customers are sorted by ``monetary`` descending. ``revenue_before`` is the revenue of all
+    customers with a *strictly greater* ``monetary``, ``before_share = revenue_before / total``.
+    A when ``before_share < 0.70``, B when ``< 0.90``, else C (cut-offs configurable). So the
+    customer whose revenue crosses 70 % is in A (A is the smallest set of top customers holding
+    at least 70 % of revenue), and customers with equal ``monetary`` always share a class. When
+    total revenue is 0 everyone is C.
+金 / 银 / 铜 tiers (``value_tier``: gold / silver / bronze)
+    ``method = "quantile"`` (default, gold 0.10, silver 0.30): ``top_share`` = share of scored
+    customers whose ``monetary`` is greater than or equal to the customer's own (ties and the
+    customer included); gold when ``top_share <= gold``, silver when ``<= gold + silver``, else
+    bronze — ties are pulled down, like the scores. ``method = "monetary"``: gold when
+    ``monetary >= gold``, silver when ``>= silver`` (amounts in the company's currency).
+Customer type (``customer_type``), first rule that applies
+    1. potential 潜在: no counted order as of ``as_of`` (including customers whose every order was
+       returned, refunded or cancelled);
+    2. churned 流失: ``recency_days > churn_days``; ``churn_days`` is explicit or ``"auto"``: the
+       data's purchase cycle times ``cycle_multiplier`` (3), rounded to whole days. A customer's
+       cycle is ``(last - first order date) / (frequency - 1)`` days (customers with 2+ counted
+       orders); the data's cycle is the median of those. With no such customer,
+       ``fallback_days`` (365) applies;
+    3. important 重要: ABC class in ``important.abc_classes`` (A) or created at least
+       ``min_tenure_years`` (3) calendar years before ``as_of``;
+    4. existing 现有: everyone else.
+Owner team and strategy
+    The customer type's ``owner_team`` / ``strategy`` when the rules set one (potential and
+    churned → marketing; important → success), else those of the customer's RFM class.
+
+Examples
+--------
+>>> from datetime import datetime
+>>> from crmkit import classification, db
+>>> con = db.connect(":memory:", read_only=False)
+>>> db.create_schema(con)
+>>> classification.load_rules()["version"]
+'2026.11-1'
+>>> classification.classify(con, as_of=datetime(2024, 6, 30)).count().execute()
+0
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from crmkit import db, quality, schema
+
+RULES_PATH = Path(__file__).parent / "config" / "classification_rules.json"
+
+#: The 8 RFM classes: code → (R high, F high, M high, zh, en).
+RFM_CLASSES: dict[str, tuple[bool, bool, bool, str, str]] = {
+    "important_value": (True, True, True, "重要价值客户", "Important value"),
+    "important_develop": (True, False, True, "重要发展客户", "Important develop"),
+    "important_keep": (False, True, True, "重要保持客户", "Important keep"),
+    "important_retain": (False, False, True, "重要挽留客户", "Important retain"),
+    "general_value": (True, True, False, "一般价值客户", "General value"),
+    "general_develop": (True, False, False, "一般发展客户", "General develop"),
+    "general_keep": (False, True, False, "一般保持客户", "General keep"),
+    "general_retain": (False, False, False, "一般挽留客户", "General retain"),
+}
+#: ABC value levels: code → (zh, en).
+ABC_CLASSES: dict[str, tuple[str, str]] = {
+    "A": ("高价值", "High value"),
+    "B": ("中价值", "Medium value"),
+    "C": ("低价值", "Low value"),
+}
+#: 金 / 银 / 铜 tiers: code → (zh, en).
+VALUE_TIERS: dict[str, tuple[str, str]] = {
+    "gold": ("金", "Gold"),
+    "silver": ("银", "Silver"),
+    "bronze": ("铜", "Bronze"),
+}
+#: Customer types in the order their rules are tried.
+CUSTOMER_TYPES: tuple[str, ...] = ("potential", "churned", "important", "existing")
+SPLITS: tuple[str, ...] = ("mean", "median")
+TIER_METHODS: tuple[str, ...] = ("quantile", "monetary")
+
+_TS = schema.IBIS_TYPES["timestamp"]
+_ORDER_COLUMNS = ("customer_sk", "customer_id", "order_ts", "amount", "status")
+_RFM_COLUMNS = ("customer_sk", "recency_days", "frequency", "monetary")
+
+
+# ---------------------------------------------------------------------------------------------
+# rules
+# ---------------------------------------------------------------------------------------------
+
+
+class RulesError(ValueError):
+    """The classification rules are malformed; the message says where and what is expected."""
+
+
+def load_rules(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read and validate a classification rules file.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A JSON file shaped like ``crmkit/config/classification_rules.json`` (the default).
+
+    Returns
+    -------
+    dict
+        The validated rules; ``rules["version"]`` is stored with every result.
+
+    Raises
+    ------
+    RulesError
+        When the file is not valid JSON or a rule is missing or out of range; the message names
+        the rule (e.g. ``abc.cutoffs``), the value found and what is expected.
+
+    Examples
+    --------
+    >>> load_rules()["rfm"]["split"]
+    'mean'
+    """
+    p = Path(path) if path is not None else RULES_PATH
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"classification rules file {str(p)!r} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise RulesError(f"classification rules file {str(p)!r} is not valid JSON: {e}") from None
+    return validate_rules(raw, source=str(p))
+
+
+def validate_rules(rules: Mapping[str, Any], *, source: str = "rules") -> dict[str, Any]:
+    """Check a rules mapping (see :func:`load_rules`) and return it as a plain dict."""
+
+    def fail(key: str, found: object, expected: str) -> None:
+        raise RulesError(f"{source}: {key} is {found!r}; expected {expected}")
+
+    def section(name: str) -> Mapping[str, Any]:
+        value = rules.get(name)
+        if not isinstance(value, Mapping):
+            fail(name, value, "an object (see crmkit/config/classification_rules.json)")
+        return value
+
+    if not isinstance(rules, Mapping):
+        raise RulesError(f"{source}: the rules must be a JSON object, got {type(rules).__name__}")
+    version = rules.get("version")
+    if not isinstance(version, str) or not version.strip():
+        fail("version", version, 'a non-empty string such as "2026.11-1"')
+
+    rfm_rules = section("rfm")
+    statuses = rfm_rules.get("exclude_statuses")
+    allowed_status = set(schema.TABLES["orders"]["status"].allowed)
+    if not isinstance(statuses, list) or not set(statuses) <= allowed_status:
+        fail("rfm.exclude_statuses", statuses, f"a list drawn from {sorted(allowed_status)}")
+    if rfm_rules.get("split") not in SPLITS:
+        fail("rfm.split", rfm_rules.get("split"), f"one of {list(SPLITS)}")
+
+    cutoffs = section("abc").get("cutoffs")
+    if not _valid_cutoffs(cutoffs):
+        fail("abc.cutoffs", cutoffs, "two increasing shares in (0, 1], e.g. [0.7, 0.9]")
+
+    tiers = section("tiers")
+    _check_tiers(tiers, fail)
+
+    churn = section("churn")
+    days = churn.get("days")
+    if days != "auto" and not _positive_int(days):
+        fail("churn.days", days, '"auto" or a whole number of days > 0')
+    mult = churn.get("cycle_multiplier")
+    if not _number(mult) or mult <= 0:
+        fail("churn.cycle_multiplier", mult, "a number > 0, e.g. 3")
+    if not _positive_int(churn.get("fallback_days")):
+        fail("churn.fallback_days", churn.get("fallback_days"), "a whole number of days > 0")
+
+    important = section("important")
+    abc = important.get("abc_classes")
+    if not isinstance(abc, list) or not set(abc) <= set(ABC_CLASSES):
+        fail("important.abc_classes", abc, f"a list drawn from {list(ABC_CLASSES)}")
+    years = important.get("min_tenure_years")
+    if years is not None and not _positive_int(years):
+        fail("important.min_tenure_years", years, "a whole number of years > 0, or null")
+
+    strategies = section("strategies")
+    for code, spec in strategies.items():
+        if not isinstance(spec, Mapping) or not all(
+            isinstance(spec.get(lang), str) and spec.get(lang) for lang in ("zh", "en")
+        ):
+            fail(f"strategies.{code}", spec, 'an object with "zh" and "en" labels')
+    teams = set(schema.OWNER_TEAMS)
+
+    def check_assignment(key: str, spec: Mapping[str, Any], required: bool) -> None:
+        team, strategy = spec.get("owner_team"), spec.get("strategy")
+        if (team is None and required) or (team is not None and team not in teams):
+            fail(f"{key}.owner_team", team, f"one of {sorted(teams)}")
+        if (strategy is None and required) or (strategy is not None and strategy not in strategies):
+            fail(f"{key}.strategy", strategy, f"one of the strategies {sorted(strategies)}")
+
+    types = section("customer_types")
+    if set(types) != set(CUSTOMER_TYPES):
+        fail("customer_types", sorted(types), f"exactly the keys {list(CUSTOMER_TYPES)}")
+    for code in CUSTOMER_TYPES:
+        spec = types[code]
+        if not isinstance(spec, Mapping) or not all(
+            isinstance(spec.get(lang), str) for lang in ("zh", "en")
+        ):
+            fail(f"customer_types.{code}", spec, 'an object with "zh" and "en" labels')
+        check_assignment(f"customer_types.{code}", spec, required=code == "potential")
+
+    classes = section("rfm_classes")
+    if set(classes) != set(RFM_CLASSES):
+        fail("rfm_classes", sorted(classes), f"exactly the keys {list(RFM_CLASSES)}")
+    for code in RFM_CLASSES:
+        if not isinstance(classes[code], Mapping):
+            fail(f"rfm_classes.{code}", classes[code], "an object with owner_team and strategy")
+        check_assignment(f"rfm_classes.{code}", classes[code], required=True)
+    return json.loads(json.dumps(rules))
+
+
+def _number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _positive_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x > 0
+
+
+def _valid_cutoffs(cutoffs: object) -> bool:
+    return (
+        isinstance(cutoffs, list | tuple)
+        and len(cutoffs) == 2
+        and all(_number(c) for c in cutoffs)
+        and 0 < cutoffs[0] < cutoffs[1] <= 1
+    )
+
+
+def _check_tiers(tiers: Mapping[str, Any], fail) -> None:
+    method, gold, silver = tiers.get("method"), tiers.get("gold"), tiers.get("silver")
+    if method not in TIER_METHODS:
+        fail("tiers.method", method, f"one of {list(TIER_METHODS)}")
+    if not _number(gold) or not _number(silver):
+        fail("tiers.gold / tiers.silver", (gold, silver), "two numbers")
+    if method == "quantile" and not (gold > 0 and silver >= 0 and gold + silver <= 1):
+        fail(
+            "tiers.gold / tiers.silver",
+            (gold, silver),
+            "shares of customers with gold > 0, silver >= 0 and gold + silver <= 1, "
+            "e.g. 0.10 and 0.30",
+        )
+    if method == "monetary" and not gold > silver >= 0:
+        fail("tiers.gold / tiers.silver", (gold, silver), "amounts with gold > silver >= 0")
+
+
+def _rules(rules: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any]:
+    if rules is None:
+        return load_rules()
+    if isinstance(rules, Mapping):
+        return validate_rules(rules)
+    return load_rules(rules)
+
+
+def _check_as_of(as_of: datetime) -> datetime:
+    if not isinstance(as_of, datetime):
+        raise TypeError(
+            f"as_of must be a datetime, got {type(as_of).__name__} {as_of!r}; "
+            "pass e.g. datetime(2026, 9, 30, 23, 59, 59)"
+        )
+    if as_of.tzinfo is not None:
+        raise ValueError(
+            f"as_of {as_of!r} has a time zone; the warehouse stores naive local times, "
+            "pass as_of.replace(tzinfo=None)"
+        )
+    return as_of
+
+
+def _require(t: ir.Table, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in t.columns]
+    if missing:
+        raise ValueError(
+            f"{what} lacks column(s) {missing}; expected at least {list(columns)} "
+            f"(got {list(t.columns)})"
+        )
+
+
+def _stamp(t: ir.Table, as_of: datetime, rules: Mapping[str, Any]) -> ir.Table:
+    return t.mutate(
+        as_of=ibis.literal(as_of, type=_TS),
+        rules_version=ibis.literal(rules["version"], type=dt.string),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# RFM
+# ---------------------------------------------------------------------------------------------
+
+
+def _score(value: ir.Value, *, worst_first_descending: bool) -> ir.IntegerValue:
+    """``1 + floor(5 * (rank_min - 1) / n)`` over values ordered worst → best."""
+    order = ibis.desc(value) if worst_first_descending else ibis.asc(value)
+    rank0 = ibis.rank().over(order_by=order)  # RANK() - 1: customers strictly worse
+    n = value.count().over()
+    return (1 + (rank0 * 5) // n).cast("int8")
+
+
+def rfm(
+    con_or_orders: BaseBackend | ir.Table,
+    *,
+    as_of: datetime,
+    exclude_statuses: tuple[str, ...] | None = None,
+    rules: Mapping[str, Any] | str | os.PathLike | None = None,
+) -> ir.Table:
+    """Recency, frequency, monetary and their 1-5 scores per customer, as of a moment.
+
+    Parameters
+    ----------
+    con_or_orders : ibis backend or table
+        The warehouse (its ``orders`` table is used) or an orders table with at least
+        ``customer_sk``, ``customer_id``, ``order_ts``, ``amount`` and ``status``.
+    as_of : datetime
+        Orders placed after this moment are ignored; recency counts days to its date.
+    exclude_statuses : tuple of str, optional
+        Order statuses not counted; default from the rules: returned, refunded, cancelled.
+    rules : mapping or path, optional
+        Classification rules (:func:`load_rules`); default the packaged file.
+
+    Returns
+    -------
+    ibis.Table
+        One row per customer with a counted order: ``customer_sk``, ``customer_id``,
+        ``first_order_ts``, ``last_order_ts``, ``recency_days``, ``frequency``, ``monetary``,
+        ``r_score``, ``f_score``, ``m_score``, ``as_of``, ``rules_version``. The scoring rule
+        (ties get equal scores, pulled down) is in the module docstring.
+
+    Examples
+    --------
+    >>> from crmkit import db
+    >>> con = db.connect(":memory:", read_only=False)
+    >>> db.create_schema(con)
+    >>> rfm(con, as_of=datetime(2024, 6, 30)).columns[:4]
+    ('customer_sk', 'customer_id', 'first_order_ts', 'last_order_ts')
+    """
+    as_of = _check_as_of(as_of)
+    rules = _rules(rules)
+    if exclude_statuses is None:
+        exclude_statuses = tuple(rules["rfm"]["exclude_statuses"])
+    if isinstance(exclude_statuses, str):
+        raise TypeError(
+            f"exclude_statuses must be a tuple of statuses, got the string {exclude_statuses!r}; "
+            f"write ({exclude_statuses!r},)"
+        )
+    is_table = isinstance(con_or_orders, ir.Table)
+    orders = con_or_orders if is_table else con_or_orders.table("orders")
+    _require(orders, _ORDER_COLUMNS, "the orders table")
+
+    counted = orders.filter(orders.order_ts <= ibis.literal(as_of, type=_TS))
+    if exclude_statuses:
+        counted = counted.filter(~counted.status.isin(list(exclude_statuses)))
+    else:
+        counted = counted.filter(counted.status.notnull())
+    counted = counted.filter(counted.customer_sk.notnull())
+    per = counted.group_by("customer_sk").aggregate(
+        customer_id=counted.customer_id.arbitrary(),
+        first_order_ts=counted.order_ts.min(),
+        last_order_ts=counted.order_ts.max(),
+        frequency=counted.count(),
+        monetary=counted.amount.sum().fill_null(0),
+    )
+    per = per.mutate(
+        recency_days=ibis.literal(as_of.date()).delta(per.last_order_ts.date(), unit="day")
+    )
+    scored = per.mutate(
+        r_score=_score(per.recency_days, worst_first_descending=True),
+        f_score=_score(per.frequency, worst_first_descending=False),
+        m_score=_score(per.monetary, worst_first_descending=False),
+    )
+    scored = scored.select(
+        "customer_sk",
+        "customer_id",
+        "first_order_ts",
+        "last_order_ts",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+    )
+    return _stamp(scored, as_of, rules)
+
+
+def rfm_classes(
+    rfm_table: ir.Table,
+    *,
+    split: str | None = None,
+    rules: Mapping[str, Any] | str | os.PathLike | None = None,
+) -> ir.Table:
+    """R/F/M high-low flags and the 8 Chinese RFM classes (重要价值客户 … 一般挽留客户).
+
+    Parameters
+    ----------
+    rfm_table : ibis.Table
+        The output of :func:`rfm` (at least ``customer_sk``, ``recency_days``, ``frequency``,
+        ``monetary``). The split values are computed over all of its rows.
+    split : {"mean", "median"}, optional
+        The split value of each measure; default from the rules (``"mean"``).
+    rules : mapping or path, optional
+        Classification rules (:func:`load_rules`).
+
+    Returns
+    -------
+    ibis.Table
+        ``rfm_table`` plus ``r_split``, ``f_split``, ``m_split`` (float), ``r_high``,
+        ``f_high``, ``m_high`` (high = strictly better than the split: ``recency_days <
+        r_split``, ``frequency > f_split``, ``monetary > m_split``), ``rfm_class`` (code, e.g.
+        ``important_keep``), ``rfm_class_zh``, ``rfm_class_en``, ``rules_version``.
+    """
+    rules = _rules(rules)
+    split = split if split is not None else rules["rfm"]["split"]
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    _require(rfm_table, _RFM_COLUMNS, "rfm_table")
+    t = rfm_table
+
+    def split_of(col: ir.NumericColumn) -> ir.FloatingValue:
+        col = col.cast("float64")
+        return (col.mean() if split == "mean" else col.median()).over()
+
+    t = t.mutate(
+        r_split=split_of(t.recency_days),
+        f_split=split_of(t.frequency),
+        m_split=split_of(t.monetary),
+    )
+    t = t.mutate(
+        r_high=t.recency_days.cast("float64") < t.r_split,
+        f_high=t.frequency.cast("float64") > t.f_split,
+        m_high=t.monetary.cast("float64") > t.m_split,
+    )
+    code = ibis.cases(
+        *[
+            ((t.r_high == r) & (t.f_high == f) & (t.m_high == m), name)
+            for name, (r, f, m, _, _) in RFM_CLASSES.items()
+        ]
+    )
+    t = t.mutate(rfm_class=code)
+    t = t.mutate(
+        rfm_class_zh=t.rfm_class.cases(*[(k, v[3]) for k, v in RFM_CLASSES.items()]),
+        rfm_class_en=t.rfm_class.cases(*[(k, v[4]) for k, v in RFM_CLASSES.items()]),
+        rules_version=ibis.literal(rules["version"], type=dt.string),
+    )
+    return t
+
+
+def value_tiers(
+    rfm_table: ir.Table,
+    *,
+    abc_cutoffs: tuple[float, float] | None = None,
+    tier_thresholds: Mapping[str, Any] | None = None,
+    rules: Mapping[str, Any] | str | os.PathLike | None = None,
+) -> ir.Table:
+    """ABC value level (高/中/低价值) by share of revenue and 金/银/铜 tiers per customer.
+
+    Parameters
+    ----------
+    rfm_table : ibis.Table
+        At least ``customer_sk`` and ``monetary`` (the output of :func:`rfm`).
+    abc_cutoffs : (float, float), optional
+        Cumulative revenue shares closing A and B; default from the rules, (0.7, 0.9).
+    tier_thresholds : mapping, optional
+        ``{"method": "quantile", "gold": 0.10, "silver": 0.30}`` (shares of customers) or
+        ``{"method": "monetary", "gold": 10000, "silver": 2000}`` (amounts); default from the
+        rules.
+    rules : mapping or path, optional
+        Classification rules (:func:`load_rules`).
+
+    Returns
+    -------
+    ibis.Table
+        ``rfm_table`` plus ``revenue_share`` (own monetary / total), ``before_share`` (share of
+        customers with strictly greater monetary), ``cum_share`` (``before_share`` plus the
+        share of the customer's tie group: the Pareto curve), ``abc_class`` (A/B/C),
+        ``abc_class_zh``, ``abc_class_en``, ``top_share``, ``value_tier``
+        (gold/silver/bronze), ``value_tier_zh``, ``value_tier_en``, ``rules_version``. Rules in
+        the module docstring: the customer crossing a cut-off belongs to the higher class.
+    """
+    rules = _rules(rules)
+    cutoffs = tuple(abc_cutoffs) if abc_cutoffs is not None else tuple(rules["abc"]["cutoffs"])
+    if not _valid_cutoffs(cutoffs):
+        raise ValueError(
+            f"abc_cutoffs must be two increasing shares in (0, 1], got {cutoffs!r}; e.g. (0.7, 0.9)"
+        )
+    tiers = dict(tier_thresholds) if tier_thresholds is not None else rules["tiers"]
+
+    def fail(key: str, found: object, expected: str) -> None:
+        raise ValueError(f"tier_thresholds: {key} is {found!r}; expected {expected}")
+
+    _check_tiers(tiers, fail)
+    _require(rfm_table, ("customer_sk", "monetary"), "rfm_table")
+    t = rfm_table
+
+    # Revenue per distinct monetary value, so that tied customers share one cumulative position.
+    groups = t.group_by(_m=t.monetary).aggregate(_group_rev=t.monetary.sum().cast("float64"))
+    groups = groups.mutate(
+        _before=groups._group_rev.cumsum(order_by=ibis.desc(groups._m)) - groups._group_rev,
+        _total=groups._group_rev.sum().over(),
+    )
+    t = t.join(groups, t.monetary == groups._m)
+    total = t._total.nullif(0)
+    t = t.mutate(
+        revenue_share=(t.monetary.cast("float64") / total).fill_null(0.0),
+        before_share=(t._before / total).fill_null(1.0),
+        cum_share=((t._before + t._group_rev) / total).fill_null(1.0),
+    )
+    t = t.mutate(
+        abc_class=ibis.cases(
+            (t.before_share < cutoffs[0], "A"), (t.before_share < cutoffs[1], "B"), else_="C"
+        )
+    )
+    rank0 = ibis.rank().over(order_by=ibis.asc(t.monetary))  # customers strictly below
+    n = t.count().over()
+    t = t.mutate(top_share=(n - rank0).cast("float64") / n.cast("float64"))
+    if tiers["method"] == "quantile":
+        gold_cut = round(tiers["gold"], 12)
+        silver_cut = round(tiers["gold"] + tiers["silver"], 12)
+        tier = ibis.cases(
+            (t.top_share <= gold_cut, "gold"), (t.top_share <= silver_cut, "silver"), else_="bronze"
+        )
+    else:
+        m = t.monetary.cast("float64")
+        tier = ibis.cases(
+            (m >= float(tiers["gold"]), "gold"),
+            (m >= float(tiers["silver"]), "silver"),
+            else_="bronze",
+        )
+    t = t.mutate(value_tier=tier)
+    t = t.mutate(
+        abc_class_zh=t.abc_class.cases(*[(k, v[0]) for k, v in ABC_CLASSES.items()]),
+        abc_class_en=t.abc_class.cases(*[(k, v[1]) for k, v in ABC_CLASSES.items()]),
+        value_tier_zh=t.value_tier.cases(*[(k, v[0]) for k, v in VALUE_TIERS.items()]),
+        value_tier_en=t.value_tier.cases(*[(k, v[1]) for k, v in VALUE_TIERS.items()]),
+        rules_version=ibis.literal(rules["version"], type=dt.string),
+    )
+    return t.drop("_m", "_group_rev", "_before", "_total")
+
+
+# ---------------------------------------------------------------------------------------------
+# customer type, owner and strategy
+# ---------------------------------------------------------------------------------------------
+
+
+def churn_days(rfm_table: ir.Table, rules: Mapping[str, Any] | None = None) -> ir.IntegerScalar:
+    """Days of silence after which a customer counts as churned (流失), as a scalar expression.
+
+    An explicit ``churn.days`` in the rules is returned as is. With ``"auto"``: each customer
+    with two or more counted orders has a purchase cycle of ``(last - first order date) /
+    (frequency - 1)`` days; the data's cycle is the median of those, times
+    ``churn.cycle_multiplier`` (3), rounded to whole days; ``churn.fallback_days`` (365) when no
+    customer has two orders.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"customer_sk": [1, 2], "recency_days": [0, 0], "frequency": [3, 2],
+    ...     "monetary": [1, 1], "first_order_ts": [datetime(2024, 1, 1), datetime(2024, 1, 1)],
+    ...     "last_order_ts": [datetime(2024, 1, 21), datetime(2024, 1, 31)]})
+    >>> churn_days(t).execute()  # cycles 10 and 30 days, median 20, times 3
+    60
+    """
+    rules = _rules(rules)
+    churn = rules["churn"]
+    if churn["days"] != "auto":
+        return ibis.literal(int(churn["days"]), type=dt.int64)
+    _require(rfm_table, ("frequency", "first_order_ts", "last_order_ts"), "rfm_table")
+    repeat = rfm_table.filter(rfm_table.frequency >= 2)
+    cycle = repeat.last_order_ts.date().delta(repeat.first_order_ts.date(), unit="day").cast(
+        "float64"
+    ) / (repeat.frequency - 1).cast("float64")
+    median = repeat.aggregate(_cycle=cycle.median())._cycle.as_scalar()
+    days = (median * float(churn["cycle_multiplier"])).round().cast("int64")
+    return days.fill_null(int(churn["fallback_days"]))
+
+
+def _years_before(as_of: datetime, years: int) -> datetime:
+    try:
+        return as_of.replace(year=as_of.year - years)
+    except ValueError:  # 29 February, and the year `years` back is not a leap year
+        return as_of.replace(year=as_of.year - years, day=28)
+
+
+def classify(
+    con: BaseBackend,
+    *,
+    as_of: datetime,
+    rules: Mapping[str, Any] | str | os.PathLike | None = None,
+) -> ir.Table:
+    """Classify every customer: RFM scores and class, value level and tier, type, owner, strategy.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The warehouse or a snapshot with ``customers`` and ``orders``.
+    as_of : datetime
+        Customers created after it are left out; orders after it are ignored.
+    rules : mapping or path, optional
+        Classification rules (:func:`load_rules`); default the packaged file.
+
+    Returns
+    -------
+    ibis.Table
+        One row per customer with ``created_at`` null or ``<= as_of``: ``customer_sk``,
+        ``customer_id``, ``created_at``, the columns of :func:`rfm`, :func:`rfm_classes` and
+        :func:`value_tiers` (null for customers without a counted order), ``churn_days``,
+        ``customer_type`` (potential / churned / important / existing) with ``_zh`` /
+        ``_en``, ``owner_team`` with ``_zh`` / ``_en``, ``strategy`` with ``_zh`` / ``_en``,
+        ``as_of`` and ``rules_version``. The rules are in the module docstring.
+
+    Examples
+    --------
+    >>> from crmkit import db
+    >>> con = db.connect(":memory:", read_only=False)
+    >>> db.create_schema(con)
+    >>> "customer_type" in classify(con, as_of=datetime(2024, 6, 30)).columns
+    True
+    """
+    as_of = _check_as_of(as_of)
+    rules = _rules(rules)
+    base = rfm(con, as_of=as_of, rules=rules)
+    scored = value_tiers(rfm_classes(base, rules=rules), rules=rules)
+    scored = scored.drop("customer_id", "as_of", "rules_version").rename(_sk="customer_sk")
+
+    customers = con.table("customers")
+    _require(customers, ("customer_sk", "customer_id", "created_at"), "the customers table")
+    customers = customers.filter(
+        customers.created_at.isnull() | (customers.created_at <= ibis.literal(as_of, type=_TS))
+    ).select("customer_sk", "customer_id", "created_at")
+    t = customers.left_join(scored, customers.customer_sk == scored._sk).drop("_sk")
+    t = t.mutate(churn_days=churn_days(base, rules))
+
+    important = rules["important"]
+    is_important = t.abc_class.isin(important["abc_classes"]).fill_null(False)
+    if important["min_tenure_years"] is not None:
+        since = _years_before(as_of, important["min_tenure_years"])
+        is_important |= (t.created_at <= ibis.literal(since, type=_TS)).fill_null(False)
+    t = t.mutate(
+        customer_type=ibis.cases(
+            (t.frequency.isnull(), "potential"),
+            (t.recency_days > t.churn_days, "churned"),
+            (is_important, "important"),
+            else_="existing",
+        )
+    )
+    types, classes, strategies = (
+        rules["customer_types"],
+        rules["rfm_classes"],
+        rules["strategies"],
+    )
+
+    def assigned(field: str) -> ir.StringValue:
+        by_class = t.rfm_class.cases(*[(k, v[field]) for k, v in classes.items()])
+        by_type = [(k, v[field]) for k, v in types.items() if v.get(field) is not None]
+        return t.customer_type.cases(*by_type, else_=by_class)
+
+    t = t.mutate(owner_team=assigned("owner_team"), strategy=assigned("strategy"))
+    team_labels = {
+        code: (spellings[0], code.capitalize()) for code, spellings in schema.OWNER_TEAMS.items()
+    }
+    team_labels["success"] = (schema.OWNER_TEAMS["success"][0], "Customer success")
+    t = t.mutate(
+        customer_type_zh=t.customer_type.cases(*[(k, v["zh"]) for k, v in types.items()]),
+        customer_type_en=t.customer_type.cases(*[(k, v["en"]) for k, v in types.items()]),
+        owner_team_zh=t.owner_team.cases(*[(k, v[0]) for k, v in team_labels.items()]),
+        owner_team_en=t.owner_team.cases(*[(k, v[1]) for k, v in team_labels.items()]),
+        strategy_zh=t.strategy.cases(*[(k, v["zh"]) for k, v in strategies.items()]),
+        strategy_en=t.strategy.cases(*[(k, v["en"]) for k, v in strategies.items()]),
+    )
+    return _stamp(t, as_of, rules)
+
+
+# ---------------------------------------------------------------------------------------------
+# publish
+# ---------------------------------------------------------------------------------------------
+
+
+@db.publish_step("classification")
+def publish_classification(con: BaseBackend) -> dict[str, ir.Table]:
+    """The ``classification`` table (:func:`classify` with the packaged rules) of the snapshot.
+
+    ``as_of`` is :func:`crmkit.quality.data_as_of` of the snapshot, so dashboards show the
+    classes as of the latest data without recomputing them when a page opens.
+    """
+    return {"classification": classify(con, as_of=quality.data_as_of(con))}
