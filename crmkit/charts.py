@@ -157,3 +157,115 @@ def show_in(box, fig: go.Figure, *, meta: str | None = None) -> go.FigureWidget:
             old.update(new.to_plotly_json(), overwrite=True)
         widget.layout.update(fig.layout.to_plotly_json(), overwrite=True)
     return widget
+
+
+def plot_segments(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Customers per segment with their share of revenue: ``label``, ``customers``,
+    ``revenue_share`` (0–1)."""
+    fig = go.Figure(
+        go.Bar(
+            x=df["label"].tolist(),
+            y=df["customers"].tolist(),
+            text=[f"{v:.0%}" for v in df["revenue_share"]],
+            textposition="outside",
+            customdata=df["revenue_share"].tolist(),
+            hovertemplate="%{x}: %{y:,} · "
+            + t("revenue_share", lang)
+            + " %{customdata:.1%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title=t("customers", lang), tickformat=",")
+    fig.update_xaxes(tickangle=-30)
+    return _layout(fig, t("fig_segments", lang), height=360)
+
+
+def plot_pareto(
+    df: pd.DataFrame, lang: str = "zh", cutoffs: tuple[float, ...] = (0.7, 0.9)
+) -> go.Figure:
+    """Cumulative share of revenue against share of customers (best first): ``x``, ``y``."""
+    fig = go.Figure(
+        go.Scatter(
+            x=df["x"].tolist(),
+            y=df["y"].tolist(),
+            mode="lines",
+            line={"color": PALETTE[0], "width": 2},
+            hovertemplate="%{x:.0%} → %{y:.1%}<extra></extra>",
+        )
+    )
+    for c in cutoffs:
+        fig.add_hline(
+            y=c,
+            line={"dash": "dot", "color": "#7b8794"},
+            annotation_text=f"{c:.0%}",
+            annotation_position="right",
+        )
+    fig.update_xaxes(title=t("share_of_customers", lang), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=t("share_of_revenue", lang), tickformat=".0%", range=[0, 1.02])
+    return _layout(fig, t("fig_pareto", lang), height=360)
+
+
+def plot_maintenance_map(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """The customer maintenance map (客户管理维护导图): lifecycle stage × customer type, bubble
+    size = customers, colour = owner team, hover = strategy. ``df`` has ``stage``, ``type``,
+    ``team``, ``strategy``, ``customers`` (labels already translated)."""
+    traces = []
+    biggest = max(df["customers"].max(), 1) if not df.empty else 1
+    for i, (team, g) in enumerate(df.groupby("team", sort=True)):
+        traces.append(
+            go.Scatter(
+                name=team,
+                x=g["stage"].tolist(),
+                y=g["type"].tolist(),
+                mode="markers",
+                marker={
+                    "size": [max(8, 60 * (v / biggest) ** 0.5) for v in g["customers"]],
+                    "color": PALETTE[i % len(PALETTE)],
+                    "opacity": 0.75,
+                },
+                customdata=list(zip(g["customers"], g["strategy"], strict=True)),
+                hovertemplate="%{x} · %{y}<br>%{customdata[0]:,} · %{customdata[1]}"
+                "<extra>" + team + "</extra>",
+            )
+        )
+    fig = go.Figure(traces)
+    fig.update_xaxes(title=t("lifecycle_stage", lang), type="category")
+    fig.update_yaxes(title=t("customer_type", lang), type="category")
+    fig = _layout(fig, t("fig_maintenance_map", lang), height=400)
+    fig.update_layout(showlegend=True)
+    return fig
+
+
+def plot_migration(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Migration matrix as a heat map: ``from_label``, ``to_label``, ``customers``."""
+    if df.empty:
+        fig = go.Figure(
+            go.Heatmap(
+                z=[[0]],
+                x=[""],
+                y=[""],
+                showscale=False,
+                colorscale=[[0, "#f5f7fa"], [1, "#f5f7fa"]],
+                hoverinfo="skip",
+            )
+        )
+        fig.add_annotation(
+            text=t("no_snapshots", lang), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
+        )
+        return _layout(fig, t("fig_migration", lang), height=420)
+    pivot = df.pivot_table(
+        index="from_label", columns="to_label", values="customers", aggfunc="sum", fill_value=0
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=pivot.values.tolist(),
+            x=pivot.columns.tolist(),
+            y=pivot.index.tolist(),
+            colorscale="Blues",
+            text=pivot.values.tolist(),
+            texttemplate="%{text:,}",
+            hovertemplate="%{y} → %{x}: %{z:,}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("to_segment", lang), tickangle=-30)
+    fig.update_yaxes(title=t("from_segment", lang))
+    return _layout(fig, t("fig_migration", lang), height=420)

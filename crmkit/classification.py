@@ -1,4 +1,4 @@
-"""Customer classification (客户分类, step 1): RFM, the 8 RFM classes, value tiers, customer type.
+"""Customer classification (客户分类, step 1): RFM, value, type, lifecycle, needs, migration.
 
 Every function takes a table (or the connection) and returns an Ibis expression, so the work runs
 inside DuckDB; every result carries ``as_of`` and ``rules_version``. The defaults live in one
@@ -57,6 +57,44 @@ Customer type (``customer_type``), first rule that applies
 Owner team and strategy
     The customer type's ``owner_team`` / ``strategy`` when the rules set one (potential and
     churned → marketing; important → success), else those of the customer's RFM class.
+Lifecycle stage (``lifecycle_stage``: 意识 → 考虑 → 购买 → 使用 → 忠诚 → 流失), first rule that applies
+    Days are calendar days between dates (``as_of``'s date minus the event's date); the
+    thresholds are in the rules' ``lifecycle`` section.
+
+    1. churn 流失: ``customer_type`` is churned;
+    2. loyalty 忠诚: at least one counted order and either (a) ``frequency >=
+       loyalty_min_orders`` (2), ``f_score >= loyalty_min_f_score`` (4) and the first counted
+       order ``>= loyalty_min_tenure_days`` (365) days before ``as_of``; or (b) with
+       ``loyalty_by_referral`` (true) at least one converted referral (``referrals`` with the
+       customer as referrer, ``converted`` true, ``ts <= as_of``);
+    3. purchase 购买: ``frequency`` is 1, or the first counted order is at most
+       ``purchase_days`` (30) days before ``as_of`` (a new buyer is still onboarding);
+    4. usage 使用: every other customer with a counted order (2+ orders, not loyal);
+    5. consideration 考虑: no counted order, but an opportunity open at ``as_of`` (``opened_at
+       <= as_of`` and either its stage is not won / lost, or it closed after ``as_of``) or an
+       inbound interaction at most ``consideration_days`` (90) days before ``as_of``;
+    6. awareness 意识: every other customer (known to us, no counted order, no recent inbound
+       contact and no open opportunity).
+Needs-based segments (客户需求), thresholds in the rules' ``needs`` section
+    ``need_type`` 产品需求客户 / 服务需求客户: ``contacts`` = interactions (any channel or
+    direction) plus tickets up to ``as_of``; ``service_contacts`` = interactions on the
+    ``service`` channel plus tickets; ``service_share = service_contacts / contacts``. *service*
+    when ``service_share >= service_share`` (0.5), else *product* (also with no contacts,
+    where ``service_share`` is null).
+    ``price_profile`` 价格敏感客户 / 新品爱好者 / 一般 over the counted orders:
+    ``discount_share`` = share with ``discount > 0`` (a null discount is no discount);
+    ``new_product_share`` = share placed within ``new_product_days`` (90) days of the product's
+    ``launch_date`` (``0 <= order date - launch_date <= 90``; a product without a launch date
+    is not new). *price_sensitive* when ``discount_share >= discount_share`` (0.5),
+    *new_product_fan* when ``new_product_share >= new_product_share`` (0.5); when both hold
+    the larger share wins and an exact tie goes to *price_sensitive* (the discount is the
+    directly observed behaviour); otherwise, and for customers without a counted order
+    (shares null), *neutral*.
+Snapshots and migration
+    :func:`snapshot_dates` gives quarter ends (23:59:59 on the last day of March, June,
+    September, December) strictly before ``as_of`` plus ``as_of``; :func:`snapshots` stacks
+    :func:`classify` at each date; :func:`migration_matrix` counts customers (and their
+    revenue at the later date) per pair of segments between two snapshots.
 
 Examples
 --------
@@ -65,7 +103,7 @@ Examples
 >>> con = db.connect(":memory:", read_only=False)
 >>> db.create_schema(con)
 >>> classification.load_rules()["version"]
-'2026.11-1'
+'2026.11-2'
 >>> classification.classify(con, as_of=datetime(2024, 6, 30)).count().execute()
 0
 """
@@ -75,8 +113,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +152,29 @@ VALUE_TIERS: dict[str, tuple[str, str]] = {
 }
 #: Customer types in the order their rules are tried.
 CUSTOMER_TYPES: tuple[str, ...] = ("potential", "churned", "important", "existing")
+#: Lifecycle stages (客户生命周期) in the customer's order of travel: code → (zh, en).
+LIFECYCLE_STAGES: dict[str, tuple[str, str]] = {
+    "awareness": ("意识", "Awareness"),
+    "consideration": ("考虑", "Consideration"),
+    "purchase": ("购买", "Purchase"),
+    "usage": ("使用", "Usage"),
+    "loyalty": ("忠诚", "Loyalty"),
+    "churn": ("流失", "Churn"),
+}
+#: Needs-based segments (客户需求): code → (zh, en).
+NEED_TYPES: dict[str, tuple[str, str]] = {
+    "product": ("产品需求客户", "Product-need"),
+    "service": ("服务需求客户", "Service-need"),
+}
+#: Price profiles: code → (zh, en).
+PRICE_PROFILES: dict[str, tuple[str, str]] = {
+    "price_sensitive": ("价格敏感客户", "Price-sensitive"),
+    "new_product_fan": ("新品爱好者", "New-product fan"),
+    "neutral": ("一般", "Neutral"),
+}
+#: ``from_segment`` of customers absent from the earlier snapshot in :func:`migration_matrix`;
+#: ``to_segment`` of customers absent from the later one; either side when the segment is null.
+NEW_SEGMENT, REMOVED_SEGMENT, NO_SEGMENT = "new", "removed", "none"
 SPLITS: tuple[str, ...] = ("mean", "median")
 TIER_METHODS: tuple[str, ...] = ("quantile", "monetary")
 
@@ -216,6 +277,26 @@ def validate_rules(rules: Mapping[str, Any], *, source: str = "rules") -> dict[s
     if years is not None and not _positive_int(years):
         fail("important.min_tenure_years", years, "a whole number of years > 0, or null")
 
+    lifecycle = section("lifecycle")
+    for key in ("consideration_days", "purchase_days", "loyalty_min_tenure_days"):
+        if not _non_negative_int(lifecycle.get(key)):
+            fail(f"lifecycle.{key}", lifecycle.get(key), "a whole number of days >= 0")
+    if not _positive_int(lifecycle.get("loyalty_min_orders")):
+        fail("lifecycle.loyalty_min_orders", lifecycle.get("loyalty_min_orders"), "an integer > 0")
+    f_min = lifecycle.get("loyalty_min_f_score")
+    if not _positive_int(f_min) or f_min > 5:
+        fail("lifecycle.loyalty_min_f_score", f_min, "a score from 1 to 5")
+    if not isinstance(lifecycle.get("loyalty_by_referral"), bool):
+        fail("lifecycle.loyalty_by_referral", lifecycle.get("loyalty_by_referral"), "true/false")
+
+    needs = section("needs")
+    for key in ("service_share", "discount_share", "new_product_share"):
+        share = needs.get(key)
+        if not _number(share) or not 0 < share <= 1:
+            fail(f"needs.{key}", share, "a share in (0, 1], e.g. 0.5")
+    if not _non_negative_int(needs.get("new_product_days")):
+        fail("needs.new_product_days", needs.get("new_product_days"), "a whole number of days >= 0")
+
     strategies = section("strategies")
     for code, spec in strategies.items():
         if not isinstance(spec, Mapping) or not all(
@@ -258,6 +339,10 @@ def _number(x: object) -> bool:
 
 def _positive_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x > 0
+
+
+def _non_negative_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
 def _valid_cutoffs(cutoffs: object) -> bool:
@@ -337,6 +422,18 @@ def _score(value: ir.Value, *, worst_first_descending: bool) -> ir.IntegerValue:
     return (1 + (rank0 * 5) // n).cast("int8")
 
 
+def _counted_orders(
+    orders: ir.Table, as_of: datetime, exclude_statuses: tuple[str, ...]
+) -> ir.Table:
+    """The counted orders (module docstring): placed by ``as_of``, status not excluded."""
+    counted = orders.filter(orders.order_ts <= ibis.literal(as_of, type=_TS))
+    if exclude_statuses:
+        counted = counted.filter(~counted.status.isin(list(exclude_statuses)))
+    else:
+        counted = counted.filter(counted.status.notnull())
+    return counted.filter(counted.customer_sk.notnull())
+
+
 def rfm(
     con_or_orders: BaseBackend | ir.Table,
     *,
@@ -386,13 +483,7 @@ def rfm(
     is_table = isinstance(con_or_orders, ir.Table)
     orders = con_or_orders if is_table else con_or_orders.table("orders")
     _require(orders, _ORDER_COLUMNS, "the orders table")
-
-    counted = orders.filter(orders.order_ts <= ibis.literal(as_of, type=_TS))
-    if exclude_statuses:
-        counted = counted.filter(~counted.status.isin(list(exclude_statuses)))
-    else:
-        counted = counted.filter(counted.status.notnull())
-    counted = counted.filter(counted.customer_sk.notnull())
+    counted = _counted_orders(orders, as_of, exclude_statuses)
     per = counted.group_by("customer_sk").aggregate(
         customer_id=counted.customer_id.arbitrary(),
         first_order_ts=counted.order_ts.min(),

@@ -103,6 +103,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "period_30d": ("近30天", "Last 30 days"),
     "period_90d": ("近90天", "Last 90 days"),
     "period_365d": ("近12个月", "Last 12 months"),
+    "seg_potential": ("潜在客户（未购买）", "Potential (no purchase yet)"),
     # membership tiers (the segment filter until classification segments land)
     "tier_regular": ("普通会员", "Regular"),
     "tier_silver": ("银卡会员", "Silver"),
@@ -146,6 +147,77 @@ LABELS: dict[str, tuple[str, str]] = {
         "Pairs of customers sharing a phone, email or name + company (placeholder values "
         "shared by more than 50 excluded)",
     ),
+    # classification page (step 1 客户分类)
+    "page_classification": ("客户分类与维护导图", "Customer classification and maintenance map"),
+    "page_classification_desc": (
+        "RFM八类客户、价值分层（ABC / 金银铜）、客户管理维护导图、分群迁移、各分群客户名单",
+        "8-class RFM, value tiers (ABC / gold-silver-bronze), maintenance map, migration, lists",
+    ),
+    "no_snapshots": ("尚无历史分群快照", "No earlier segment snapshots yet"),
+    "seg_new": ("新客户", "New customers"),
+    "revenue_share": ("收入占比", "Share of revenue"),
+    "share_of_customers": (
+        "客户占比（按消费金额从高到低）",
+        "Share of customers (highest spend first)",
+    ),
+    "share_of_revenue": ("累计收入占比", "Cumulative share of revenue"),
+    "fig_segments": (
+        "RFM八类客户：客户数（标签为收入占比）",
+        "8-class RFM: customers (labels: share of revenue)",
+    ),
+    "fig_pareto": (
+        "客户价值帕累托曲线（ABC分层：70% / 90%）",
+        "Customer value Pareto curve (ABC cut-offs 70% / 90%)",
+    ),
+    "fig_maintenance_map": (
+        "客户管理维护导图：生命周期 × 客户类型（颜色 = 负责团队）",
+        "Maintenance map: lifecycle stage × customer type (colour = owner team)",
+    ),
+    "fig_migration": (
+        "分群迁移矩阵（约一年前 → 截至日）",
+        "Segment migration (about a year ago → as of)",
+    ),
+    "from_segment": ("原分群", "From segment"),
+    "to_segment": ("现分群", "To segment"),
+    "lifecycle_stage": ("生命周期阶段", "Lifecycle stage"),
+    "customer_type": ("客户类型", "Customer type"),
+    "important_customers": ("重要客户", "Important customers"),
+    "a_revenue_share": ("A类（高价值）客户收入占比", "Revenue share of A (high-value) customers"),
+    "churned_share": ("流失客户占比", "Churned share"),
+    "rules_version": ("分类规则版本", "Rules version"),
+    "customer_list": ("客户名单", "Customer list"),
+    "def_cls_customers": (
+        "符合筛选条件的客户（含未购买的潜在客户；选择时间段时为该时间段内有购买的客户）；"
+        "数据截至 {as_of}",
+        "Customers matching the filters (incl. potential; with a period: those who bought in "
+        "it); as of {as_of}",
+    ),
+    "def_important": (
+        "客户类型为“重要”（A类高价值或客龄≥3年，且未流失）的客户数；分母 n = {n}",
+        "Customers typed important (class A or tenure ≥ 3 years, not churned); out of n = {n}",
+    ),
+    "def_a_revenue_share": (
+        "A类客户消费金额之和 / 全部客户消费金额 {revenue}（不含退货、退款、取消订单）",
+        "Spend of class-A customers / all spend {revenue} (returns, refunds, cancellations "
+        "excluded)",
+    ),
+    "def_churned_share": (
+        "流失客户 {churned} / 客户数 {n}；流失 = 超过流失天数（默认购买周期中位数×3）未购买",
+        "Churned {churned} / customers {n}; churned = no purchase for longer than 3× the "
+        "median cycle",
+    ),
+    "col_customer_id": ("客户编号", "Customer ID"),
+    "col_name": ("客户名称", "Name"),
+    "col_phone": ("手机", "Phone"),
+    "col_segment": ("分群", "Segment"),
+    "col_value_tier": ("价值等级", "Value tier"),
+    "col_customer_type": ("客户类型", "Customer type"),
+    "col_owner_team": ("负责团队", "Owner team"),
+    "col_owner": ("负责人", "Owner"),
+    "col_strategy": ("维护策略", "Strategy"),
+    "col_recency_days": ("距上次购买天数", "Days since last purchase"),
+    "col_frequency": ("购买次数", "Orders"),
+    "col_monetary": ("消费金额", "Spend"),
     # duplicate list columns
     "dup_customer_id_a": ("客户编号A", "Customer ID A"),
     "dup_name_a": ("姓名A", "Name A"),

@@ -39,8 +39,8 @@ if os.environ.get("CRMKIT_WIDGET_BUNDLE") and "jsonschema" not in sys.modules:
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, db, quality, schema
-from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t, table_label
+from crmkit import charts, classification, db, quality, schema
+from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t, table_label
 from crmkit.privacy import check_role, mask_expr
 
 log = logging.getLogger("crmkit.views")
@@ -90,9 +90,22 @@ class Filters:
             if name == "owner_team" and value:
                 shown = t(f"team_{value}", lang)
             if name == "segment" and value:
-                shown = t(f"tier_{value}", lang)
+                shown = segment_label(value, lang)
             parts.append(f"{t(name, lang)}: {shown}")
         return "; ".join(parts)
+
+
+#: The segment of customers without a counted purchase (RFM does not score them).
+POTENTIAL = "potential"
+
+
+def segment_label(code: str, lang: str = "zh") -> str:
+    """A customer segment's name: the Chinese 8-class RFM names (from ``crmkit.classification``)
+    or 潜在客户 for customers who have not bought yet."""
+    if code == POTENTIAL:
+        return t("seg_potential", lang)
+    zh, en = classification.RFM_CLASSES[code][3:]
+    return zh if lang == "zh" else en
 
 
 def data_as_of(con: BaseBackend) -> datetime:
@@ -108,11 +121,14 @@ def customers_in_scope(con: BaseBackend, f: Filters) -> ir.Table:
         preds.append(c.province == f.province)
     if f.city:
         preds.append(c.city == f.city)
-    if f.segment:
-        preds.append(c.membership_tier == f.segment)
     if f.owner_team:
         preds.append(c.owner_team == f.owner_team)
-    return c.filter(*preds) if preds else c
+    c = c.filter(*preds) if preds else c
+    if f.segment:
+        seg = con.table("classification")
+        seg = seg.filter(seg.rfm_class.fill_null(POTENTIAL) == f.segment)
+        c = c.semi_join(seg, "customer_id")
+    return c
 
 
 def in_period(tbl: ir.Table, table: str, f: Filters, as_of: datetime) -> ir.Table:
@@ -129,12 +145,11 @@ def filter_options(con: BaseBackend) -> dict[str, list[str]]:
     """Values offered by the filter bar, from the snapshot; cities keyed by province."""
     c = con.table("customers")
     df = c.select("province", "city").distinct().to_pandas().dropna(subset=["province"])
-    tiers = [t_ for t_ in schema.TABLES["customers"]["membership_tier"].allowed]
     teams = list(schema.TABLES["customers"]["owner_team"].allowed)
     return {
         "province": sorted(df.province.unique().tolist()),
         "city": sorted(df.city.dropna().unique().tolist()),
-        "segment": tiers,
+        "segment": [*classification.RFM_CLASSES, POTENTIAL],
         "owner_team": teams,
         **{
             f"city:{p}": sorted(g.city.dropna().unique().tolist())
@@ -557,7 +572,7 @@ class FilterBar:
 
     def _choices(self, name: str, values: list[str], lang: str) -> list[tuple[str, str | None]]:
         label = {
-            "segment": lambda v: t(f"tier_{v}", lang),
+            "segment": lambda v: segment_label(v, lang),
             "owner_team": lambda v: t(f"team_{v}", lang),
         }.get(name, lambda v: v)
         return [(t("all", lang), ALL)] + [(label(v), v) for v in values]
@@ -824,6 +839,7 @@ class DataOverviewPage(Page):
 #: Dashboard pages: notebook name (in dashboards/) -> (title key, description key).
 PAGES: dict[str, tuple[str, str]] = {
     "data_overview": ("page_data_overview", "page_data_overview_desc"),
+    "classification": ("page_classification", "page_classification_desc"),
 }
 
 
@@ -867,3 +883,318 @@ def _safe(cls: type[Page], con: BaseBackend | None, **kw) -> Page:
             f"<div class='crmkit-error'>{html.escape(t('error_short', lang))}</div>"
         )
         return page
+
+
+# ---------------------------------------------------------------------------------------------
+# Page 2: customer classification and the maintenance map (step 1 客户分类, 责任人, 维护策略)
+# ---------------------------------------------------------------------------------------------
+
+LIST_COLUMNS = (
+    "customer_id",
+    "name",
+    "phone",
+    "segment",
+    "value_tier",
+    "customer_type",
+    "owner_team",
+    "owner",
+    "strategy",
+    "recency_days",
+    "frequency",
+    "monetary",
+)
+PARETO_POINTS = 200
+
+
+def _label(col: str, lang: str) -> str:
+    return f"{col}_{'zh' if lang == 'zh' else 'en'}"
+
+
+def classified_in_scope(con: BaseBackend, f: Filters, as_of: datetime) -> ir.Table:
+    """The published classification of customers in scope. A period keeps the customers who
+    bought in it (their last counted purchase falls in the period)."""
+    cls = con.table("classification").semi_join(customers_in_scope(con, f), "customer_id")
+    days = PERIODS[f.period]
+    if days is not None:
+        cls = cls.filter(cls.last_order_ts > as_of - timedelta(days=days))
+    return cls
+
+
+def classification_data(
+    con: BaseBackend,
+    f: Filters = Filters(),
+    *,
+    lang: str = "zh",
+    role: str | None = None,
+    list_segment: str = "important_value",
+) -> dict[str, object]:
+    """Everything the classification page shows, for these filters.
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``n``, ``rules_version``, ``cards``; ``segments`` (segment, label, customers,
+        revenue, revenue_share); ``pareto`` (x = share of customers, best first; y = cumulative
+        share of revenue); ``map`` (lifecycle stage × customer type: owner team, strategy,
+        customers); ``migration`` (from_label, to_label, customers, revenue) between the
+        snapshot a year before and ``as_of``; ``customers`` (the list for ``list_segment``,
+        most valuable first, PII masked for the dashboard role).
+    """
+    role = current_role(role)
+    as_of = data_as_of(con)
+    cls = classified_in_scope(con, f, as_of)
+    seg = cls.rfm_class.fill_null(POTENTIAL)
+    money = cls.monetary.cast("float64").fill_null(0)
+    totals = (
+        cls.aggregate(
+            n=cls.count(),
+            revenue=money.sum(),
+            important=(cls.customer_type == "important").cast("int64").sum(),
+            churned=(cls.customer_type == "churned").cast("int64").sum(),
+            a_revenue=ibis.ifelse(cls.abc_class == "A", money, 0).sum(),
+            buyers=cls.rfm_class.notnull().cast("int64").sum(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    n = int(totals.n)
+    revenue = float(totals.revenue or 0)
+    rules_version = (
+        cls.rules_version.max().execute()
+        if n
+        else con.table("classification").rules_version.max().execute()
+    )
+
+    seg_df = (
+        cls.group_by(segment=seg)
+        .aggregate(customers=ibis._.count(), revenue=money.sum())
+        .to_pandas()
+    )
+    order = [*classification.RFM_CLASSES, POTENTIAL]
+    seg_df = (
+        pd.DataFrame({"segment": order})
+        .merge(seg_df, on="segment", how="left")
+        .fillna({"customers": 0, "revenue": 0.0})
+        .astype({"customers": "int64"})
+    )
+    seg_df["label"] = [segment_label(s, lang) for s in seg_df.segment]
+    seg_df["revenue_share"] = seg_df.revenue / revenue if revenue else 0.0
+
+    buyers = cls.filter(cls.rfm_class.notnull())
+    ranked = buyers.select(
+        m=buyers.monetary.cast("float64"),
+        i=ibis.row_number().over(order_by=[ibis.desc(buyers.monetary), buyers.customer_id]),
+    )
+    nb = int(totals.buyers)
+    step = max(nb // PARETO_POINTS, 1)
+    curve = ranked.mutate(cum=ranked.m.cumsum(order_by=ranked.i))
+    curve = curve.filter((curve.i % step == 0) | (curve.i == nb - 1)).order_by("i").to_pandas()
+    pareto = pd.DataFrame(
+        {
+            "x": [0.0, *((curve.i + 1) / nb).tolist()] if nb else [0.0],
+            "y": [0.0, *(curve.cum / revenue).tolist()] if nb and revenue else [0.0],
+        }
+    )
+
+    stage_col = "lifecycle_stage" if "lifecycle_stage" in cls.columns else "customer_type"
+    grid = (
+        cls.group_by(
+            stage=cls[_label(stage_col, lang)],
+            stage_code=cls[stage_col],
+            type=cls[_label("customer_type", lang)],
+            team=cls[_label("owner_team", lang)],
+            strategy=cls[_label("strategy", lang)],
+        )
+        .aggregate(customers=ibis._.count())
+        .to_pandas()
+    )
+    # one bubble per stage × type × team; its strategy is the one most of its customers get
+    grid = grid.sort_values("customers", ascending=False)
+    grid = grid.groupby(["stage", "stage_code", "type", "team"], as_index=False).agg(
+        customers=("customers", "sum"), strategy=("strategy", "first")
+    )
+    stage_order = (
+        list(classification.LIFECYCLE_STAGES)
+        if hasattr(classification, "LIFECYCLE_STAGES")
+        else sorted(grid.stage_code.unique())
+    )
+    grid["_o"] = [stage_order.index(c) if c in stage_order else 99 for c in grid.stage_code]
+    grid = grid.sort_values(["_o", "type"]).drop(columns="_o").reset_index(drop=True)
+
+    migration = _migration_in_scope(con, f, lang, as_of)
+
+    lst = cls.filter(seg == list_segment)
+    c = con.table("customers")
+    shown = {
+        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
+        if role == "dashboard"
+        else c[col]
+        for col in ("name", "phone")
+    }
+    people = c.select("customer_id", "owner", **shown)
+    lst = lst.join(people, "customer_id").order_by([ibis.desc("monetary"), "customer_id"])
+    customers = (
+        lst.select(
+            "customer_id",
+            "name",
+            "phone",
+            segment=ibis.literal(segment_label(list_segment, lang)),
+            value_tier=lst[_label("value_tier", lang)],
+            customer_type=lst[_label("customer_type", lang)],
+            owner_team=lst[_label("owner_team", lang)],
+            owner=lst.owner,
+            strategy=lst[_label("strategy", lang)],
+            recency_days=lst.recency_days,
+            frequency=lst.frequency,
+            monetary=lst.monetary.cast("float64"),
+        )
+        .limit(MAX_EXPORT_ROWS)
+        .to_pandas()
+    )
+
+    window = fmt_date(as_of, lang)
+    cards = {
+        "customers": (n, t("customers", lang), t("def_cls_customers", lang, as_of=window)),
+        "important": (
+            int(totals.important),
+            t("important_customers", lang),
+            t("def_important", lang, n=fmt_int(n)),
+        ),
+        "a_revenue_share": (
+            float(totals.a_revenue) / revenue if revenue else None,
+            t("a_revenue_share", lang),
+            t("def_a_revenue_share", lang, revenue=fmt_money(revenue, lang)),
+        ),
+        "churned_share": (
+            int(totals.churned) / n if n else None,
+            t("churned_share", lang),
+            t("def_churned_share", lang, churned=fmt_int(totals.churned), n=fmt_int(n)),
+        ),
+    }
+    return {
+        "as_of": as_of,
+        "n": n,
+        "rules_version": rules_version,
+        "cards": cards,
+        "segments": seg_df,
+        "pareto": pareto,
+        "map": grid,
+        "migration": migration,
+        "customers": customers,
+        "list_segment": list_segment,
+    }
+
+
+def _migration_in_scope(con: BaseBackend, f: Filters, lang: str, as_of: datetime) -> pd.DataFrame:
+    """Segment migration from the snapshot about a year before ``as_of`` to ``as_of``."""
+    cols = ["from_segment", "to_segment", "from_label", "to_label", "customers", "revenue"]
+    if "classification_snapshots" not in con.list_tables():
+        return pd.DataFrame(columns=cols)
+    snaps = con.table("classification_snapshots").semi_join(
+        customers_in_scope(con, f), "customer_id"
+    )
+    dates = sorted(pd.to_datetime(snaps.snapshot_at.distinct().to_pandas().snapshot_at))
+    if len(dates) < 2:
+        return pd.DataFrame(columns=cols)
+    frm, to = dates[0].to_pydatetime(), dates[-1].to_pydatetime()
+    m = classification.migration_matrix(snaps, frm, to, by="rfm_class").to_pandas()
+    m["from_segment"] = m.from_segment.fillna(POTENTIAL)
+    m["to_segment"] = m.to_segment.fillna(POTENTIAL)
+    new = t("seg_new", lang)
+    m["from_label"] = [new if s == "new" else segment_label(s, lang) for s in m.from_segment]
+    m["to_label"] = [segment_label(s, lang) if s != "new" else new for s in m.to_segment]
+    m.attrs["from_at"], m.attrs["to_at"] = frm, to
+    return m[cols]
+
+
+class ClassificationPage(Page):
+    """Page 2 — classification, value tiers, the maintenance map, migration, customer lists."""
+
+    title_key = "page_classification"
+
+    def build(self):  # noqa: ANN201
+        w = self.w
+        half = w.Layout(width="50%")
+        self.cards = w.HTML()
+        self.fig_segments, self.fig_pareto, self.fig_map, self.fig_migration = (
+            w.Box(layout=half) for _ in range(4)
+        )
+        self.list_segment = "important_value"
+        self.segment_buttons = w.ToggleButtons(style={"button_width": "170px"})
+        self.segment_buttons.add_class("crmkit-segment-buttons")
+        self.segment_buttons.observe(self._segment_clicked, names="value")
+        self.sec_list, self.list_export, self.list_table = w.HTML(), w.HTML(), w.HTML()
+        self._f = Filters()
+        return w.VBox(
+            [
+                self.cards,
+                w.HBox([self.fig_segments, self.fig_pareto]),
+                w.HBox([self.fig_map, self.fig_migration]),
+                self.sec_list,
+                self.segment_buttons,
+                self.list_export,
+                self.list_table,
+            ]
+        )
+
+    def compute(self, f: Filters, lang: str) -> dict:
+        self._f = f
+        return classification_data(
+            self.con, f, lang=lang, role=self.role, list_segment=self.list_segment
+        )
+
+    def _segment_clicked(self, change: dict) -> None:
+        if change["new"] and change["new"] != self.list_segment:
+            self.list_segment = change["new"]
+            self.refresh(self._f, self.lang)
+
+    def update(self, data: dict, f: Filters, lang: str) -> None:
+        stamp = f.describe(lang)
+        fmts = {
+            "customers": "int",
+            "important": "int",
+            "a_revenue_share": "pct",
+            "churned_share": "pct",
+        }
+        self.cards.value = (
+            "<div class='crmkit-cards'>"
+            + "".join(
+                card_html(k, v, label, d, fmt=fmts[k], n=data["n"], lang=lang)
+                for k, (v, label, d) in data["cards"].items()
+            )
+            + f"</div><div class='crmkit-sub'>{t('rules_version', lang)}: "
+            f"{html.escape(str(data['rules_version']))}</div>"
+        )
+        charts.show_in(self.fig_segments, charts.plot_segments(data["segments"], lang), meta=stamp)
+        charts.show_in(self.fig_pareto, charts.plot_pareto(data["pareto"], lang), meta=stamp)
+        charts.show_in(self.fig_map, charts.plot_maintenance_map(data["map"], lang), meta=stamp)
+        charts.show_in(
+            self.fig_migration, charts.plot_migration(data["migration"], lang), meta=stamp
+        )
+
+        segs = data["segments"]
+        options = [(f"{row.label} ({row.customers:,})", row.segment) for row in segs.itertuples()]
+        self.segment_buttons.unobserve(self._segment_clicked, names="value")
+        try:
+            self.segment_buttons.options = options
+            self.segment_buttons.value = data["list_segment"]
+        finally:
+            self.segment_buttons.observe(self._segment_clicked, names="value")
+        self.sec_list.value = (
+            f"<div class='crmkit-section'>{t('customer_list', lang)}: "
+            f"{html.escape(segment_label(data['list_segment'], lang))}</div>"
+        )
+        headers = {c: t(f"col_{c}", lang) for c in LIST_COLUMNS}
+        lst = data["customers"].copy()
+        shown = lst.assign(monetary=[fmt_money(v, lang) for v in lst.monetary])
+        self.list_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.list_export.value = export_links_html(
+            lst.rename(columns=headers), f"customers_{data['list_segment']}", f, lang
+        )
+
+
+def customer_classification(
+    con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
+) -> Page:
+    """The classification and maintenance-map page (``dashboards/classification.ipynb``)."""
+    return _safe(ClassificationPage, con, lang=lang, role=role)
