@@ -57,7 +57,7 @@ Customer type (``customer_type``), first rule that applies
 Owner team and strategy
     The customer type's ``owner_team`` / ``strategy`` when the rules set one (potential and
     churned → marketing; important → success), else those of the customer's RFM class.
-Lifecycle stage (``lifecycle_stage``: 意识 → 考虑 → 购买 → 使用 → 忠诚 → 流失), first rule that applies
+Lifecycle stage (``lifecycle_stage``: 意识 考虑 购买 使用 忠诚 流失), first rule that applies
     Days are calendar days between dates (``as_of``'s date minus the event's date); the
     thresholds are in the rules' ``lifecycle`` section.
 
@@ -181,6 +181,17 @@ TIER_METHODS: tuple[str, ...] = ("quantile", "monetary")
 _TS = schema.IBIS_TYPES["timestamp"]
 _ORDER_COLUMNS = ("customer_sk", "customer_id", "order_ts", "amount", "status")
 _RFM_COLUMNS = ("customer_sk", "recency_days", "frequency", "monetary")
+#: The measures behind the lifecycle stage and the needs, in :func:`classify`'s output order.
+_ACTIVITY_COLUMNS = (
+    "contacts",
+    "service_contacts",
+    "service_share",
+    "recent_inbound",
+    "open_opportunities",
+    "converted_referrals",
+    "discount_share",
+    "new_product_share",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -712,6 +723,173 @@ def _years_before(as_of: datetime, years: int) -> datetime:
         return as_of.replace(year=as_of.year - years, day=28)
 
 
+def _day_start(d: date) -> ir.TimestampValue:
+    return ibis.literal(datetime.combine(d, time.min), type=_TS)
+
+
+def _activity(
+    con: BaseBackend, as_of: datetime, rules: Mapping[str, Any]
+) -> list[tuple[ir.Table, dict[str, Any]]]:
+    """Per-customer measures behind the lifecycle stage and the needs (keyed ``_sk``).
+
+    Returns (table, {column: value when the customer has no row}) pairs; a table missing from
+    the connection contributes nothing (its counts are 0, its shares null).
+    """
+    present = set(con.list_tables())
+    cutoff = ibis.literal(as_of, type=_TS)
+    out: list[tuple[ir.Table, dict[str, Any]]] = []
+    contact_parts = []
+    if "interactions" in present:
+        i = con.table("interactions")
+        _require(i, ("customer_sk", "ts", "channel", "direction"), "the interactions table")
+        i = i.filter((i.ts <= cutoff) & i.customer_sk.notnull())
+        since = _day_start(as_of.date() - timedelta(days=rules["lifecycle"]["consideration_days"]))
+        contact_parts.append(
+            i.group_by(_sk=i.customer_sk).aggregate(
+                _contacts=i.count(),
+                _service=(i.channel == "service").sum().fill_null(0),
+                recent_inbound=((i.direction == "inbound") & (i.ts >= since)).sum().fill_null(0),
+            )
+        )
+    if "tickets" in present:
+        k = con.table("tickets")
+        _require(k, ("customer_sk", "opened_at"), "the tickets table")
+        k = k.filter((k.opened_at <= cutoff) & k.customer_sk.notnull())
+        contact_parts.append(
+            k.group_by(_sk=k.customer_sk).aggregate(
+                _contacts=k.count(), _service=k.count(), recent_inbound=ibis.literal(0, dt.int64)
+            )
+        )
+    if contact_parts:
+        c = ibis.union(*contact_parts) if len(contact_parts) > 1 else contact_parts[0]
+        c = c.group_by("_sk").aggregate(
+            contacts=c._contacts.sum(),
+            service_contacts=c._service.sum(),
+            recent_inbound=c.recent_inbound.sum(),
+        )
+        c = c.mutate(service_share=c.service_contacts.cast("float64") / c.contacts.cast("float64"))
+        out.append((c, {"contacts": 0, "service_contacts": 0, "recent_inbound": 0}))
+    if "opportunities" in present:
+        o = con.table("opportunities")
+        _require(o, ("customer_sk", "stage", "opened_at", "closed_at"), "the opportunities table")
+        still_open = ~o.stage.isin(["won", "lost"]) | (o.closed_at > cutoff).fill_null(False)
+        o = o.filter((o.opened_at <= cutoff) & o.customer_sk.notnull() & still_open)
+        out.append(
+            (
+                o.group_by(_sk=o.customer_sk).aggregate(open_opportunities=o.count()),
+                {"open_opportunities": 0},
+            )
+        )
+    if "referrals" in present:
+        r = con.table("referrals")
+        _require(r, ("referrer_sk", "ts", "converted"), "the referrals table")
+        r = r.filter((r.ts <= cutoff) & r.referrer_sk.notnull() & r.converted.fill_null(False))
+        out.append(
+            (
+                r.group_by(_sk=r.referrer_sk).aggregate(converted_referrals=r.count()),
+                {"converted_referrals": 0},
+            )
+        )
+    orders = con.table("orders")
+    _require(orders, ("customer_sk", "order_ts", "status", "discount", "product_id"), "orders")
+    counted = _counted_orders(orders, as_of, tuple(rules["rfm"]["exclude_statuses"]))
+    discounted = (counted.discount > 0).fill_null(False).cast("float64")
+    if "products" in present:
+        p = con.table("products")
+        _require(p, ("product_id", "launch_date"), "the products table")
+        p = p.select(_pid=p.product_id, _launch=p.launch_date)
+        counted = counted.left_join(p, counted.product_id == p._pid)
+        age = counted.order_ts.date().delta(counted._launch, unit="day")
+        is_new = age.between(0, rules["needs"]["new_product_days"]).fill_null(False)
+    else:
+        is_new = ibis.literal(False)
+    out.append(
+        (
+            counted.group_by(_sk=counted.customer_sk).aggregate(
+                discount_share=discounted.mean(), new_product_share=is_new.cast("float64").mean()
+            ),
+            {},
+        )
+    )
+    return out
+
+
+def _lifecycle_and_needs(
+    con: BaseBackend, t: ir.Table, as_of: datetime, rules: Mapping[str, Any]
+) -> ir.Table:
+    """Join the activity measures onto the classified customers and derive the new segments."""
+    head = list(t.columns)
+    for part, zeros in _activity(con, as_of, rules):
+        part = part.rename(_k="_sk")
+        t = t.left_join(part, t.customer_sk == part._k).drop("_k")
+        t = t.mutate(**{col: t[col].fill_null(v) for col, v in zeros.items()})
+    for col, typ in (
+        ("contacts", dt.int64),
+        ("service_contacts", dt.int64),
+        ("recent_inbound", dt.int64),
+        ("service_share", dt.float64),
+        ("open_opportunities", dt.int64),
+        ("converted_referrals", dt.int64),
+    ):
+        if col not in t.columns:
+            t = t.mutate(**{col: ibis.literal(0 if typ.is_integer() else None, type=typ)})
+    t = t.mutate(
+        contacts=t.contacts.cast("int64"),
+        service_contacts=t.service_contacts.cast("int64"),
+        recent_inbound=t.recent_inbound.cast("int64"),
+        open_opportunities=t.open_opportunities.cast("int64"),
+        converted_referrals=t.converted_referrals.cast("int64"),
+    )
+
+    life, needs = rules["lifecycle"], rules["needs"]
+    bought = t.frequency.notnull()
+    first_days = ibis.literal(as_of.date()).delta(t.first_order_ts.date(), unit="day")
+    loyal = (
+        (t.frequency >= life["loyalty_min_orders"])
+        & (t.f_score >= life["loyalty_min_f_score"])
+        & (first_days >= life["loyalty_min_tenure_days"])
+    )
+    if life["loyalty_by_referral"]:
+        loyal |= t.converted_referrals > 0
+    t = t.mutate(
+        lifecycle_stage=ibis.cases(
+            (t.customer_type == "churned", "churn"),
+            (bought & loyal.fill_null(False), "loyalty"),
+            (bought & ((t.frequency == 1) | (first_days <= life["purchase_days"])), "purchase"),
+            (bought, "usage"),
+            ((t.open_opportunities > 0) | (t.recent_inbound > 0), "consideration"),
+            else_="awareness",
+        ),
+        need_type=ibis.cases(
+            ((t.service_share >= needs["service_share"]).fill_null(False), "service"),
+            else_="product",
+        ),
+    )
+    sensitive = (t.discount_share >= needs["discount_share"]).fill_null(False)
+    fan = (t.new_product_share >= needs["new_product_share"]).fill_null(False)
+    t = t.mutate(
+        price_profile=ibis.cases(
+            (fan & (~sensitive | (t.new_product_share > t.discount_share)), "new_product_fan"),
+            (sensitive, "price_sensitive"),
+            else_="neutral",
+        )
+    )
+    labels = {
+        "lifecycle_stage": LIFECYCLE_STAGES,
+        "need_type": NEED_TYPES,
+        "price_profile": PRICE_PROFILES,
+    }
+    t = t.mutate(
+        **{
+            f"{col}_{lang}": t[col].cases(*[(k, v[i]) for k, v in table.items()])
+            for col, table in labels.items()
+            for i, lang in enumerate(("zh", "en"))
+        }
+    )
+    segments = [f"{col}{suffix}" for col in labels for suffix in ("", "_zh", "_en")]
+    return t.select(*head, *segments, *_ACTIVITY_COLUMNS)
+
+
 def classify(
     con: BaseBackend,
     *,
@@ -798,6 +976,7 @@ def classify(
         strategy_zh=t.strategy.cases(*[(k, v["zh"]) for k, v in strategies.items()]),
         strategy_en=t.strategy.cases(*[(k, v["en"]) for k, v in strategies.items()]),
     )
+    t = _lifecycle_and_needs(con, t, as_of, rules)
     return _stamp(t, as_of, rules)
 
 

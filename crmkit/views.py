@@ -956,9 +956,10 @@ def classification_data(
         )
         .to_pandas()
         .iloc[0]
+        .fillna(0)  # sums over no rows are NULL
     )
     n = int(totals.n)
-    revenue = float(totals.revenue or 0)
+    revenue = float(totals.revenue)
     rules_version = (
         cls.rules_version.max().execute()
         if n

@@ -175,3 +175,70 @@ def test_landing_links_every_page():
     for nb in views.PAGES:
         assert f"href='./{nb}.ipynb'" in html
     assert "数据概览与数据质量" in html and "Data overview and quality" in html
+
+
+def test_classification_data_worked_by_hand(con):
+    """Counted orders (returned / refunded / cancelled excluded): C001 O001 99 + O002 279 = 378
+    over 2 orders, last 2024-02-10; C003 O004 297, 2024-03-01. C002, C004, C005 only have
+    excluded orders: potential.
+
+    Recency at 2024-04-02: C001 52 days, C003 32. Mean splits: R 42, F 1.5, M 337.5.
+    C001: R low, F high, M high -> important_keep; C003: R high, F low, M low ->
+    general_develop. Revenue 675: shares 378/675 = 0.56 and 297/675 = 0.44. ABC: C001 has 0 %
+    before it, C003 56 % (< 70 %): both A, so the A share of revenue is 1.0 and both are
+    important (C001's cycle 36 days -> churn after 108; nobody churned).
+    """
+    d = views.classification_data(
+        con, Filters(), lang="zh", role="dashboard", list_segment="important_keep"
+    )
+    cards = {k: v[0] for k, v in d["cards"].items()}
+    assert cards == {"customers": 5, "important": 2, "a_revenue_share": 1.0, "churned_share": 0.0}
+    seg = d["segments"].set_index("segment")
+    assert seg.customers.to_dict() == {
+        "important_value": 0,
+        "important_develop": 0,
+        "important_keep": 1,
+        "important_retain": 0,
+        "general_value": 0,
+        "general_develop": 1,
+        "general_keep": 0,
+        "general_retain": 0,
+        "potential": 3,
+    }
+    assert math.isclose(seg.loc["important_keep", "revenue_share"], 378 / 675)
+    assert seg.loc["potential", "label"] == "潜在客户（未购买）"
+    assert d["pareto"].x.tolist() == [0, 0.5, 1]
+    assert d["pareto"].y.tolist() == pytest.approx([0, 378 / 675, 1])
+    lst = d["customers"]
+    assert lst[["customer_id", "name", "phone", "frequency", "monetary"]].values.tolist() == [
+        ["C001", "张**", "138****1234", 2, 378.0]
+    ]
+    assert lst.segment.tolist() == ["重要保持客户"]
+
+
+def test_classification_filters(con):
+    """广东 = C003 (general_develop, important) and C004 (potential). The segment filter keeps
+    customers of one RFM class; a 30-day period keeps those who bought after 2024-03-03
+    10:30: nobody (C003 last bought on 2024-03-01)."""
+    d = views.classification_data(con, Filters(province="广东"))
+    assert d["cards"]["customers"][0] == 2 and d["cards"]["important"][0] == 1
+    d = views.classification_data(con, Filters(segment="potential"))
+    assert d["cards"]["customers"][0] == 3
+    assert views.overview_data(con, Filters(segment="important_keep"))["cards"]["customers"][0] == 1
+    d = views.classification_data(con, Filters(period="30d"))
+    assert d["cards"]["customers"][0] == 0 and d["cards"]["a_revenue_share"][0] is None
+    assert (
+        Filters(segment="important_keep")
+        .describe("zh")
+        .endswith("客户分群: 重要保持客户; 负责团队: 全部")
+    )
+
+
+def test_classification_page_lists_the_clicked_segment(con):
+    page = views.customer_classification(con, lang="zh", role="analyst")
+    assert "data-key='important' data-value='2'" in page.cards.value
+    assert page.segment_buttons.value == "important_value"
+    page.segment_buttons.value = "important_keep"
+    assert "张伟" in page.list_table.value  # analyst role: not masked
+    assert "重要保持客户" in page.sec_list.value
+    assert "crmkit-error" not in page.status.value
