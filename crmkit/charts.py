@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 
 from crmkit.i18n import t
 
+#: Chart width in pixels: two side by side fit a 1280-pixel screen.
+WIDTH = 610
 PALETTE = ["#2f6db5", "#e0803a", "#4a9a5c", "#c2464b", "#8a67b8", "#8c6d5a", "#d17fb8"]
 FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, Helvetica, Arial, sans-serif"
 
@@ -24,6 +26,7 @@ def _layout(fig: go.Figure, title: str, *, height: int = 320) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0.01, "font": {"size": 15}},
         height=height,
+        width=WIDTH,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         font={"family": FONT, "size": 12},
         template="plotly_white",
@@ -228,15 +231,28 @@ def plot_maintenance_map(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
             )
         )
     fig = go.Figure(traces)
-    fig.update_xaxes(title=t("lifecycle_stage", lang), type="category")
-    fig.update_yaxes(title=t("customer_type", lang), type="category")
+    # plotly orders categories by first appearance across traces; keep the frame's order
+    # (lifecycle 意识 → … → 流失)
+    fig.update_xaxes(
+        title=t("lifecycle_stage", lang),
+        type="category",
+        categoryorder="array",
+        categoryarray=list(dict.fromkeys(df["stage"])),
+    )
+    fig.update_yaxes(
+        title=t("customer_type", lang),
+        type="category",
+        categoryorder="array",
+        categoryarray=list(dict.fromkeys(df["type"])),
+    )
     fig = _layout(fig, t("fig_maintenance_map", lang), height=400)
     fig.update_layout(showlegend=True)
     return fig
 
 
-def plot_migration(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
-    """Migration matrix as a heat map: ``from_label``, ``to_label``, ``customers``."""
+def plot_migration(df: pd.DataFrame, lang: str = "zh", order: list[str] | None = None) -> go.Figure:
+    """Migration matrix as a heat map: ``from_label``, ``to_label``, ``customers``; rows and
+    columns follow ``order`` (segment labels), else alphabetical."""
     if df.empty:
         fig = go.Figure(
             go.Heatmap(
@@ -255,6 +271,12 @@ def plot_migration(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
     pivot = df.pivot_table(
         index="from_label", columns="to_label", values="customers", aggfunc="sum", fill_value=0
     )
+    order = order or sorted(set(pivot.index) | set(pivot.columns))
+    pivot = pivot.reindex(
+        index=[x for x in order if x in pivot.index],
+        columns=[x for x in order if x in pivot.columns],
+        fill_value=0,
+    )
     fig = go.Figure(
         go.Heatmap(
             z=pivot.values.tolist(),
@@ -267,5 +289,5 @@ def plot_migration(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
         )
     )
     fig.update_xaxes(title=t("to_segment", lang), tickangle=-30)
-    fig.update_yaxes(title=t("from_segment", lang))
+    fig.update_yaxes(title=t("from_segment", lang), autorange="reversed")
     return _layout(fig, t("fig_migration", lang), height=420)

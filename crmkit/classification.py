@@ -802,7 +802,7 @@ def _activity(
         age = counted.order_ts.date().delta(counted._launch, unit="day")
         is_new = age.between(0, rules["needs"]["new_product_days"]).fill_null(False)
     else:
-        is_new = ibis.literal(False)
+        is_new = counted.order_ts.isnull()  # never true: counted orders have an order_ts
     out.append(
         (
             counted.group_by(_sk=counted.customer_sk).aggregate(
@@ -903,7 +903,8 @@ def classify(
     con : ibis backend
         The warehouse or a snapshot with ``customers`` and ``orders``.
     as_of : datetime
-        Customers created after it are left out; orders after it are ignored.
+        Customers created after it are left out; orders, contacts, opportunities and
+        referrals after it are ignored.
     rules : mapping or path, optional
         Classification rules (:func:`load_rules`); default the packaged file.
 
@@ -914,8 +915,17 @@ def classify(
         ``customer_id``, ``created_at``, the columns of :func:`rfm`, :func:`rfm_classes` and
         :func:`value_tiers` (null for customers without a counted order), ``churn_days``,
         ``customer_type`` (potential / churned / important / existing) with ``_zh`` /
-        ``_en``, ``owner_team`` with ``_zh`` / ``_en``, ``strategy`` with ``_zh`` / ``_en``,
-        ``as_of`` and ``rules_version``. The rules are in the module docstring.
+        ``_en``, ``owner_team`` with ``_zh`` / ``_en``, ``strategy`` with ``_zh`` / ``_en``;
+        then ``lifecycle_stage`` (:data:`LIFECYCLE_STAGES`), ``need_type``
+        (:data:`NEED_TYPES`) and ``price_profile`` (:data:`PRICE_PROFILES`), each with
+        ``_zh`` / ``_en``; the measures behind them: ``contacts``, ``service_contacts``
+        (int64, 0 when none), ``service_share`` (float, null without contacts),
+        ``recent_inbound`` (inbound interactions in the last ``consideration_days``),
+        ``open_opportunities`` (open at ``as_of``), ``converted_referrals`` (int64),
+        ``discount_share``, ``new_product_share`` (float, null without a counted order);
+        finally ``as_of`` and ``rules_version``. The rules are in the module docstring. The
+        ``interactions``, ``tickets``, ``opportunities``, ``referrals`` and ``products``
+        tables are used when present; a missing one counts as empty.
 
     Examples
     --------
@@ -987,9 +997,179 @@ def classify(
 
 @db.publish_step("classification")
 def publish_classification(con: BaseBackend) -> dict[str, ir.Table]:
-    """The ``classification`` table (:func:`classify` with the packaged rules) of the snapshot.
+    """The ``classification`` and ``classification_snapshots`` tables of the snapshot.
 
-    ``as_of`` is :func:`crmkit.quality.data_as_of` of the snapshot, so dashboards show the
-    classes as of the latest data without recomputing them when a page opens.
+    ``classification`` is :func:`classify` with the packaged rules at ``as_of`` =
+    :func:`crmkit.quality.data_as_of` of the snapshot; ``classification_snapshots`` is
+    :func:`snapshots` at :func:`snapshot_dates` ``(as_of, 4)`` (four quarter ends and
+    ``as_of``), so dashboards show the classes and their migration (:func:`migration_matrix`)
+    without recomputing them when a page opens.
     """
-    return {"classification": classify(con, as_of=quality.data_as_of(con))}
+    as_of = quality.data_as_of(con)
+    return {
+        "classification": classify(con, as_of=as_of),
+        "classification_snapshots": snapshots(con, snapshot_dates(as_of, 4)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# snapshots and migration
+# ---------------------------------------------------------------------------------------------
+
+
+def snapshot_dates(as_of: datetime, quarters: int = 4) -> list[datetime]:
+    """The ends of the last ``quarters`` complete quarters before ``as_of``, then ``as_of``.
+
+    A quarter ends at 23:59:59 on 31 March, 30 June, 30 September or 31 December (the warehouse
+    keeps whole seconds, like the demo's ``as_of``). A quarter counts when its end is strictly
+    before ``as_of``, so an ``as_of`` that is itself a quarter end appears once, as the last
+    date.
+
+    Parameters
+    ----------
+    as_of : datetime
+        The latest snapshot, usually :func:`crmkit.quality.data_as_of`.
+    quarters : int
+        How many quarter ends to go back (>= 0).
+
+    Returns
+    -------
+    list of datetime
+        ``quarters + 1`` moments in ascending order.
+
+    Examples
+    --------
+    >>> [d.strftime("%Y-%m-%d") for d in snapshot_dates(datetime(2026, 9, 30, 23, 59, 59), 4)]
+    ['2025-09-30', '2025-12-31', '2026-03-31', '2026-06-30', '2026-09-30']
+    >>> snapshot_dates(datetime(2026, 10, 1, 8), 1)
+    [datetime.datetime(2026, 9, 30, 23, 59, 59), datetime.datetime(2026, 10, 1, 8, 0)]
+    """
+    as_of = _check_as_of(as_of)
+    if not _non_negative_int(quarters):
+        raise ValueError(f"quarters must be a whole number >= 0, got {quarters!r}; e.g. 4")
+    ends: list[datetime] = []
+    year, q = as_of.year, (as_of.month - 1) // 3 + 1  # the quarter as_of falls in
+    while len(ends) < quarters:
+        last_month = 3 * q
+        first_of_next = date(year + (last_month == 12), last_month % 12 + 1, 1)
+        end = datetime.combine(first_of_next - timedelta(days=1), time(23, 59, 59))
+        if end < as_of:
+            ends.append(end)
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    return [*reversed(ends), as_of]
+
+
+def snapshots(
+    con: BaseBackend,
+    dates: Sequence[datetime],
+    *,
+    rules: Mapping[str, Any] | str | os.PathLike | None = None,
+) -> ir.Table:
+    """:func:`classify` at several moments, stacked: the segment history (分类快照).
+
+    Parameters
+    ----------
+    con : ibis backend
+        The warehouse or a snapshot.
+    dates : sequence of datetime
+        The moments to classify at, e.g. :func:`snapshot_dates`; duplicates are rejected.
+    rules : mapping or path, optional
+        Classification rules (:func:`load_rules`); the same rules for every date.
+
+    Returns
+    -------
+    ibis.Table
+        ``snapshot_at`` (the moment, a timestamp) followed by every column of :func:`classify`
+        at that moment, one row per (snapshot, customer existing then).
+
+    Examples
+    --------
+    >>> from crmkit import db
+    >>> con = db.connect(":memory:", read_only=False)
+    >>> db.create_schema(con)
+    >>> snapshots(con, snapshot_dates(datetime(2024, 6, 30), 2)).columns[:2]
+    ('snapshot_at', 'customer_sk')
+    """
+    dates = [_check_as_of(d) for d in dates]
+    if not dates:
+        raise ValueError("dates is empty; pass at least one datetime, e.g. snapshot_dates(as_of)")
+    if len(set(dates)) != len(dates):
+        raise ValueError(f"dates {dates!r} repeat a moment; pass each snapshot date once")
+    rules = _rules(rules)
+    parts = []
+    for d in sorted(dates):
+        t = classify(con, as_of=d, rules=rules)
+        stamped = t.mutate(snapshot_at=ibis.literal(d, type=_TS))
+        parts.append(stamped.select("snapshot_at", *t.columns))
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def migration_matrix(
+    snaps: ir.Table, from_at: datetime, to_at: datetime, *, by: str = "rfm_class"
+) -> ir.Table:
+    """Who moved from which segment to which between two snapshots (客户迁移矩阵).
+
+    Parameters
+    ----------
+    snaps : ibis.Table
+        The output of :func:`snapshots` (or the published ``classification_snapshots``): at
+        least ``snapshot_at``, ``customer_sk``, ``monetary`` and the ``by`` column.
+    from_at, to_at : datetime
+        The earlier and the later snapshot; both must be ``snapshot_at`` values of ``snaps``.
+    by : str
+        The segment column: ``rfm_class`` (default), ``customer_type``, ``lifecycle_stage``,
+        ``abc_class``, ``value_tier``, ``need_type``, ``price_profile`` …
+
+    Returns
+    -------
+    ibis.Table
+        One row per (``from_segment``, ``to_segment``) pair that occurs, with ``customers``
+        (int64, number of customers) and ``revenue`` (float64: the sum of their ``monetary``
+        at ``to_at`` — revenue from counted orders up to the later date — 0 for customers
+        without a counted order). ``from_segment`` is ``"new"`` for customers absent from the
+        earlier snapshot (created in between), ``to_segment`` is ``"removed"`` for customers
+        absent from the later one; a null segment (e.g. no RFM class without a counted order)
+        reads ``"none"``. Sorted by ``from_segment``, ``to_segment``.
+
+    Raises
+    ------
+    ValueError
+        When ``by`` is not a column of ``snaps``, ``from_at`` is not before ``to_at``, or a
+        date is not a snapshot in ``snaps`` (the message lists the snapshots there).
+
+    Examples
+    --------
+    A customer in 重要价值 at the first snapshot and 重要挽留 at the second, with 300 of revenue
+    by then, is the cell (important_value → important_retain, 1 customer, 300.0).
+    """
+    from_at, to_at = _check_as_of(from_at), _check_as_of(to_at)
+    _require(snaps, ("snapshot_at", "customer_sk", "monetary", by), "snaps")
+    if not from_at < to_at:
+        raise ValueError(f"from_at {from_at} must be before to_at {to_at}")
+    available = set(snaps.select("snapshot_at").distinct().to_pandas().snapshot_at)
+    missing = [str(d) for d in (from_at, to_at) if d not in available]
+    if missing:
+        raise ValueError(
+            f"snapshot(s) {missing} are not in snaps; available: {sorted(map(str, available))}"
+        )
+
+    def side(at: datetime, name: str) -> ir.Table:
+        s = snaps.filter(snaps.snapshot_at == ibis.literal(at, type=_TS))
+        return s.select(
+            _sk=s.customer_sk,
+            **{name: s[by].cast("string").fill_null(NO_SEGMENT)},
+            **({"_m": s.monetary} if name == "to_segment" else {}),
+        )
+
+    before, after = side(from_at, "from_segment"), side(to_at, "to_segment")
+    before = before.rename(_sk_from="_sk")
+    j = before.outer_join(after, before._sk_from == after._sk)
+    j = j.select(
+        from_segment=j.from_segment.fill_null(NEW_SEGMENT),
+        to_segment=j.to_segment.fill_null(REMOVED_SEGMENT),
+        _m=j._m.cast("float64").fill_null(0.0),
+    )
+    out = j.group_by("from_segment", "to_segment").aggregate(
+        customers=j.count(), revenue=j._m.sum()
+    )
+    return out.order_by("from_segment", "to_segment")

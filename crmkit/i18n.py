@@ -155,6 +155,7 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "no_snapshots": ("尚无历史分群快照", "No earlier segment snapshots yet"),
     "seg_new": ("新客户", "New customers"),
+    "seg_removed": ("已移除", "Removed"),
     "revenue_share": ("收入占比", "Share of revenue"),
     "share_of_customers": (
         "客户占比（按消费金额从高到低）",

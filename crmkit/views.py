@@ -477,6 +477,20 @@ table.crmkit-table th{background:#f0f4f8}
 SMALL_N = 30
 
 
+def chart_box_layout():  # noqa: ANN201
+    """A box for one chart: the chart's fixed width (``charts.WIDTH``) plus a margin."""
+    import ipywidgets as w
+
+    return w.Layout(width=f"{charts.WIDTH + 10}px", overflow="hidden")
+
+
+def _chart_row():  # noqa: ANN202
+    import ipywidgets as w
+
+    # two charts side by side on a wide screen, one above the other on a narrow one
+    return w.Layout(flex_flow="row wrap")
+
+
 def html_table(
     df: pd.DataFrame, headers: dict[str, str], *, max_rows: int = MAX_TABLE_ROWS, empty: str = ""
 ) -> str:
@@ -698,7 +712,7 @@ class DataOverviewPage(Page):
     def build(self):  # noqa: ANN201
         w = self.w
         self.cards = w.HTML()
-        two = w.Layout(width="50%")
+        two = chart_box_layout()
         self.fig_counts, self.fig_bands, self.fig_columns, self.fig_stale = (
             w.Box(layout=two) for _ in range(4)
         )
@@ -706,8 +720,8 @@ class DataOverviewPage(Page):
         self.sec_tables, self.tables_table = w.HTML(), w.HTML()
         self.sec_dups, self.dups_table, self.dups_export = w.HTML(), w.HTML(), w.HTML()
         self.sec_owners, self.owners_table, self.owners_export = w.HTML(), w.HTML(), w.HTML()
-        row1 = w.HBox([self.fig_counts, self.fig_bands])
-        row2 = w.HBox([self.fig_columns, self.fig_stale])
+        row1 = w.HBox([self.fig_counts, self.fig_bands], layout=_chart_row())
+        row2 = w.HBox([self.fig_columns, self.fig_stale], layout=_chart_row())
         return w.VBox(
             [
                 self.cards,
@@ -1094,17 +1108,27 @@ def _migration_in_scope(con: BaseBackend, f: Filters, lang: str, as_of: datetime
     snaps = con.table("classification_snapshots").semi_join(
         customers_in_scope(con, f), "customer_id"
     )
-    dates = sorted(pd.to_datetime(snaps.snapshot_at.distinct().to_pandas().snapshot_at))
+    dates = sorted(pd.to_datetime(snaps.select("snapshot_at").distinct().to_pandas().snapshot_at))
     if len(dates) < 2:
         return pd.DataFrame(columns=cols)
     frm, to = dates[0].to_pydatetime(), dates[-1].to_pydatetime()
     m = classification.migration_matrix(snaps, frm, to, by="rfm_class").to_pandas()
-    m["from_segment"] = m.from_segment.fillna(POTENTIAL)
-    m["to_segment"] = m.to_segment.fillna(POTENTIAL)
-    new = t("seg_new", lang)
-    m["from_label"] = [new if s == "new" else segment_label(s, lang) for s in m.from_segment]
-    m["to_label"] = [segment_label(s, lang) if s != "new" else new for s in m.to_segment]
-    m.attrs["from_at"], m.attrs["to_at"] = frm, to
+    # classification.migration_matrix names the missing: "new" (not yet a customer at the
+    # earlier date), "removed" (gone by the later one) and "none" (no purchase: potential)
+    special = {"new": t("seg_new", lang), "removed": t("seg_removed", lang)}
+    for side in ("from", "to"):
+        codes = m[f"{side}_segment"].replace({"none": POTENTIAL})
+        m[f"{side}_segment"] = codes
+        m[f"{side}_label"] = [special.get(c) or segment_label(c, lang) for c in codes]
+    order = [
+        special["new"],
+        *(segment_label(c, lang) for c in [*classification.RFM_CLASSES, POTENTIAL]),
+        special["removed"],
+    ]
+    m["_f"] = [order.index(x) for x in m.from_label]
+    m["_t"] = [order.index(x) for x in m.to_label]
+    m = m.sort_values(["_f", "_t"]).drop(columns=["_f", "_t"]).reset_index(drop=True)
+    m.attrs["from_at"], m.attrs["to_at"], m.attrs["order"] = frm, to, order
     return m[cols]
 
 
@@ -1115,7 +1139,7 @@ class ClassificationPage(Page):
 
     def build(self):  # noqa: ANN201
         w = self.w
-        half = w.Layout(width="50%")
+        half = chart_box_layout()
         self.cards = w.HTML()
         self.fig_segments, self.fig_pareto, self.fig_map, self.fig_migration = (
             w.Box(layout=half) for _ in range(4)
@@ -1129,8 +1153,8 @@ class ClassificationPage(Page):
         return w.VBox(
             [
                 self.cards,
-                w.HBox([self.fig_segments, self.fig_pareto]),
-                w.HBox([self.fig_map, self.fig_migration]),
+                w.HBox([self.fig_segments, self.fig_pareto], layout=_chart_row()),
+                w.HBox([self.fig_map, self.fig_migration], layout=_chart_row()),
                 self.sec_list,
                 self.segment_buttons,
                 self.list_export,
@@ -1170,7 +1194,9 @@ class ClassificationPage(Page):
         charts.show_in(self.fig_pareto, charts.plot_pareto(data["pareto"], lang), meta=stamp)
         charts.show_in(self.fig_map, charts.plot_maintenance_map(data["map"], lang), meta=stamp)
         charts.show_in(
-            self.fig_migration, charts.plot_migration(data["migration"], lang), meta=stamp
+            self.fig_migration,
+            charts.plot_migration(data["migration"], lang, data["migration"].attrs.get("order")),
+            meta=stamp,
         )
 
         segs = data["segments"]

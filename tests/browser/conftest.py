@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from crmkit import db, views
+from crmkit.ingest import ingest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -206,3 +210,66 @@ def _screenshot(page, name: str) -> Path:
 def screenshot():
     """``screenshot(page, name) -> Path``: a full-page PNG in tests/browser/screenshots/."""
     return _screenshot
+
+
+# ---------------------------------------------------------------------------------------------
+# crmkit pages over a small hand-checkable snapshot
+# ---------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+READY = ".crmkit-ready"
+CHARTS = 4
+
+
+@pytest.fixture(scope="session")
+def snapshot(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("overview")
+    wh = root / "warehouse.duckdb"
+    con = db.connect(wh, read_only=False)
+    for table, name in [
+        ("customers", "customers"),
+        ("customers", "customers_duplicate_phone"),
+        ("products", "products"),
+        ("orders", "orders"),
+    ]:
+        assert ingest(FIXTURES / f"{name}.csv", table, con=con).ok
+    con.disconnect()
+    return db.publish(wh, root / "published.duckdb").path
+
+
+@pytest.fixture(scope="session")
+def expected(snapshot):
+    con = db.connect(snapshot)
+    try:
+        return views.overview_data(con, views.Filters(), lang="zh", role="dashboard")
+    finally:
+        con.disconnect()
+
+
+@pytest.fixture
+def server(served, snapshot, tmp_path):
+    root = tmp_path / "dashboards"
+    shutil.copytree(ROOT / "dashboards", root)
+    return served(root, snapshot)
+
+
+CHARTS_DRAWN = """n => {
+    const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+    return plots.length >= n && plots.every(g => g.querySelector('g.trace, g.hm'));
+}"""
+
+
+def _open_page(page, url: str, charts: int = CHARTS, timeout_ms: int = 90_000) -> float:
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(READY, state="attached", timeout=timeout_ms)
+    page.wait_for_function(CHARTS_DRAWN, arg=charts, timeout=timeout_ms)
+    return time.perf_counter() - t0
+
+
+@pytest.fixture
+def open_page():
+    """``open_page(page, url, charts=4) -> seconds``: open a crmkit page and wait until it is
+    ready and every one of its ``charts`` charts has drawn a trace."""
+    return _open_page

@@ -6,68 +6,17 @@ personal data must appear masked (张** / 138****1234) on the page and in the ex
 """
 
 import json
-import shutil
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from crmkit import db, views
-from crmkit.ingest import ingest
-
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
 READY = ".crmkit-ready"
 CHARTS = 4
 CHART_STATE = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
     g => JSON.stringify({data: g.data, meta: g.layout.meta, title: g.layout.title}))"""
-
-
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("overview")
-    wh = root / "warehouse.duckdb"
-    con = db.connect(wh, read_only=False)
-    for table, name in [
-        ("customers", "customers"),
-        ("customers", "customers_duplicate_phone"),
-        ("products", "products"),
-        ("orders", "orders"),
-    ]:
-        assert ingest(FIXTURES / f"{name}.csv", table, con=con).ok
-    con.disconnect()
-    return db.publish(wh, root / "published.duckdb").path
-
-
-@pytest.fixture(scope="module")
-def expected(snapshot):
-    con = db.connect(snapshot)
-    try:
-        return views.overview_data(con, views.Filters(), lang="zh", role="dashboard")
-    finally:
-        con.disconnect()
-
-
-@pytest.fixture
-def server(served, snapshot, tmp_path):
-    root = tmp_path / "dashboards"
-    shutil.copytree(ROOT / "dashboards", root)
-    return served(root, snapshot)
-
-
-def _open(page, url: str, timeout_ms: int = 90_000) -> float:
-    """Open a page and wait until the page is ready and every chart has drawn its bars."""
-    t0 = time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector(READY, state="attached", timeout=timeout_ms)
-    page.wait_for_function(
-        f"document.querySelectorAll('.js-plotly-plot .bars').length >= {CHARTS}",
-        timeout=timeout_ms,
-    )
-    return time.perf_counter() - t0
 
 
 def _cards(page) -> dict[str, str]:
@@ -77,8 +26,10 @@ def _cards(page) -> dict[str, str]:
     )
 
 
-def test_page_draws_offline_and_matches_crmkit(server, page, requests_seen, expected, screenshot):
-    _open(page, server.page("data_overview"))
+def test_page_draws_offline_and_matches_crmkit(
+    server, page, requests_seen, expected, screenshot, open_page
+):
+    open_page(page, server.page("data_overview"))
     cards = _cards(page)
     for key, (value, _label, _definition) in expected["cards"].items():
         assert cards[key] == repr(value), key
@@ -93,8 +44,8 @@ def test_page_draws_offline_and_matches_crmkit(server, page, requests_seen, expe
     assert shot.stat().st_size > 10_000
 
 
-def test_filter_change_updates_every_chart_and_table(server, page):
-    _open(page, server.page("data_overview"))
+def test_filter_change_updates_every_chart_and_table(server, page, open_page):
+    open_page(page, server.page("data_overview"))
     before = page.evaluate(CHART_STATE)
     page.select_option(".crmkit-filter-province select", label="广东")
     page.wait_for_selector(".crmkit-ready[data-filters*='省份: 广东']", state="attached")
@@ -114,8 +65,8 @@ def test_filter_change_updates_every_chart_and_table(server, page):
     assert cities == ["全部", "广州", "深圳"]
 
 
-def test_language_switch_relabels_page_and_charts(server, page):
-    _open(page, server.page("data_overview"))
+def test_language_switch_relabels_page_and_charts(server, page, open_page):
+    open_page(page, server.page("data_overview"))
     assert "各表数据量" in page.inner_text(".js-plotly-plot >> nth=0")
     page.click(".crmkit-language button:has-text('English')")
     page.wait_for_selector("text=Data overview and quality", timeout=30_000)
@@ -128,8 +79,8 @@ def test_language_switch_relabels_page_and_charts(server, page):
     page.wait_for_selector("text=数据概览与数据质量", timeout=30_000)
 
 
-def test_pii_masked_on_page_and_in_export(server, page, tmp_path):
-    _open(page, server.page("data_overview"))
+def test_pii_masked_on_page_and_in_export(server, page, tmp_path, open_page):
+    open_page(page, server.page("data_overview"))
     body = page.inner_text("body")
     assert "张**" in body and "138****1234" in body
     for secret in ("张伟", "13812341234", "138-1234-1234", "zhangwei@example.com"):
@@ -145,8 +96,8 @@ def test_pii_masked_on_page_and_in_export(server, page, tmp_path):
     assert "张伟" not in text and "13812341234" not in text
 
 
-def test_export_records_the_filters_that_produced_it(server, page, tmp_path):
-    _open(page, server.page("data_overview"))
+def test_export_records_the_filters_that_produced_it(server, page, tmp_path, open_page):
+    open_page(page, server.page("data_overview"))
     page.select_option(".crmkit-filter-province select", label="上海")
     page.wait_for_selector(".crmkit-ready[data-filters*='省份: 上海']", state="attached")
     with page.expect_download() as dl:
@@ -159,7 +110,7 @@ def test_export_records_the_filters_that_produced_it(server, page, tmp_path):
     assert sheets["data"]["客户数"].astype(int).sum() == 2  # C001 and C006 live in 上海
 
 
-def test_twenty_page_loads_in_a_row_do_not_hang(server, browser):
+def test_twenty_page_loads_in_a_row_do_not_hang(server, browser, open_page):
     """20 loads, each closed as a manager closes a tab (beforeunload tells Voila to shut the
     kernel down), so the kernel cap is never reached and no load hangs."""
     times = []
@@ -167,7 +118,7 @@ def test_twenty_page_loads_in_a_row_do_not_hang(server, browser):
         context = browser.new_context()
         page = context.new_page()
         try:
-            times.append(_open(page, server.page("data_overview"), 60_000))
+            times.append(open_page(page, server.page("data_overview"), 60_000))
         finally:
             page.close(run_before_unload=True)
             time.sleep(0.5)  # let the shutdown beacon arrive before the context goes
