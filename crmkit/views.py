@@ -17,7 +17,6 @@ server log only.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import logging
@@ -191,20 +190,102 @@ def export_frame(df: pd.DataFrame, name: str, f: Filters, lang: str, fmt: str) -
     raise ValueError(f"unknown export format {fmt!r}; expected 'csv' or 'xlsx'")
 
 
-def export_links_html(df: pd.DataFrame, name: str, f: Filters, lang: str) -> str:
-    """Download links (data URIs, so nothing is served from disk) for CSV and Excel."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    links = []
-    for fmt, mime in (
-        ("csv", "text/csv"),
-        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ):
-        data = base64.b64encode(export_frame(df, name, f, lang, fmt)).decode()
-        links.append(
-            f'<a class="crmkit-export" data-format="{fmt}" download="{name}-{stamp}.{fmt}" '
-            f'href="data:{mime};base64,{data}">{t("export_" + fmt, lang)}</a>'
-        )
-    return '<div class="crmkit-exports">' + " ".join(links) + "</div>"
+MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+# A button that asks the kernel for the file only when clicked and hands it to the browser as a
+# download: the page never carries every table's CSV and Excel copies in advance (at a million
+# customers a segment list alone is megabytes).
+_DOWNLOAD_ESM = """
+function render({ model, el }) {
+  const button = document.createElement("button");
+  button.className = "crmkit-export";
+  const sync = () => {
+    button.textContent = model.get("label");
+    button.dataset.format = model.get("format");
+    button.dataset.name = model.get("name");
+  };
+  sync();
+  model.on("change", sync);
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    model.send({ event: "export" });
+  });
+  model.on("msg:custom", (msg, buffers) => {
+    if (msg.event !== "file") return;
+    const url = URL.createObjectURL(new Blob([buffers[0]], { type: msg.mime }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = msg.filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    button.disabled = false;
+  });
+  el.appendChild(button);
+}
+export default { render };
+"""
+
+
+def _download_button_class() -> type:
+    import anywidget
+    import traitlets
+
+    class DownloadButton(anywidget.AnyWidget):
+        """Export one table as CSV or Excel on click (see :func:`export_frame`)."""
+
+        _esm = _DOWNLOAD_ESM
+        label = traitlets.Unicode("").tag(sync=True)
+        format = traitlets.Unicode("csv").tag(sync=True)
+        name = traitlets.Unicode("").tag(sync=True)
+
+        def __init__(self, fmt: str) -> None:
+            super().__init__(format=fmt)
+            self.source: tuple[pd.DataFrame, Filters, str] | None = None
+            self.on_msg(self._on_click)
+
+        def _on_click(self, _widget, content: dict, _buffers) -> None:  # noqa: ANN001
+            if content.get("event") != "export" or self.source is None:
+                return
+            try:
+                df, f, lang = self.source
+                data = export_frame(df, self.name, f, lang, self.format)
+                stamp = datetime.now().strftime("%Y%m%d-%H%M")
+                self.send(
+                    {
+                        "event": "file",
+                        "filename": f"{self.name}-{stamp}.{self.format}",
+                        "mime": MIME[self.format],
+                    },
+                    [data],
+                )
+            except Exception:
+                log.error("export %s failed:\n%s", self.name, traceback.format_exc())
+
+    return DownloadButton
+
+
+class ExportButtons:
+    """CSV and Excel export buttons for one table; ``show(df, name, filters, lang)`` points them
+    at the table currently on the page."""
+
+    def __init__(self) -> None:
+        import ipywidgets as w
+
+        cls = _download_button_class()
+        self.buttons = [cls("csv"), cls("xlsx")]
+        self.widget = w.HBox(self.buttons)
+        self.widget.add_class("crmkit-exports")
+
+    def show(self, df: pd.DataFrame, name: str, f: Filters, lang: str) -> None:
+        for b in self.buttons:
+            b.source = (df, f, lang)
+            b.name = name
+            b.label = t(f"export_{b.format}", lang)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,7 +550,7 @@ table.crmkit-table{border-collapse:collapse;font-size:12px;margin:4px 0}
 table.crmkit-table th,table.crmkit-table td{border-bottom:1px solid #e4e7eb;padding:3px 8px;
  text-align:left}
 table.crmkit-table th{background:#f0f4f8}
-.crmkit-exports a{margin-right:12px;font-size:12px}
+.crmkit-exports button{margin:2px 10px 2px 0;font-size:12px;cursor:pointer}
 .crmkit-section{font-size:16px;font-weight:600;margin:14px 0 4px}
 .crmkit-error{color:#c2464b;font-size:14px;padding:8px}
 </style>
@@ -718,8 +799,9 @@ class DataOverviewPage(Page):
         )
         self.sec_ingest, self.ingest_table = w.HTML(), w.HTML()
         self.sec_tables, self.tables_table = w.HTML(), w.HTML()
-        self.sec_dups, self.dups_table, self.dups_export = w.HTML(), w.HTML(), w.HTML()
-        self.sec_owners, self.owners_table, self.owners_export = w.HTML(), w.HTML(), w.HTML()
+        self.sec_dups, self.dups_table, self.dups_export = w.HTML(), w.HTML(), ExportButtons()
+        self.sec_owners, self.owners_table = w.HTML(), w.HTML()
+        self.owners_export = ExportButtons()
         row1 = w.HBox([self.fig_counts, self.fig_bands], layout=_chart_row())
         row2 = w.HBox([self.fig_columns, self.fig_stale], layout=_chart_row())
         return w.VBox(
@@ -732,10 +814,10 @@ class DataOverviewPage(Page):
                 self.sec_ingest,
                 self.ingest_table,
                 self.sec_owners,
-                self.owners_export,
+                self.owners_export.widget,
                 self.owners_table,
                 self.sec_dups,
-                self.dups_export,
+                self.dups_export.widget,
                 self.dups_table,
             ]
         )
@@ -835,9 +917,7 @@ class DataOverviewPage(Page):
         }
         self.sec_owners.value = f"<div class='crmkit-section'>{t('stale_by_owner', lang)}</div>"
         self.owners_table.value = html_table(owners, owner_headers, empty=t("no_data", lang))
-        self.owners_export.value = export_links_html(
-            owners.rename(columns=owner_headers), "stale_by_owner", f, lang
-        )
+        self.owners_export.show(owners.rename(columns=owner_headers), "stale_by_owner", f, lang)
 
         dups = data["duplicates"]
         dup_headers = {c: t(f"dup_{c}", lang) for c in dups.columns}
@@ -845,9 +925,7 @@ class DataOverviewPage(Page):
             f"<div class='crmkit-section'>{t('duplicates', lang)} ({fmt_int(len(dups))})</div>"
         )
         self.dups_table.value = html_table(dups, dup_headers, empty=t("no_data", lang))
-        self.dups_export.value = export_links_html(
-            dups.rename(columns=dup_headers), "duplicate_candidates", f, lang
-        )
+        self.dups_export.show(dups.rename(columns=dup_headers), "duplicate_candidates", f, lang)
 
 
 #: Dashboard pages: notebook name (in dashboards/) -> (title key, description key).
@@ -1148,7 +1226,8 @@ class ClassificationPage(Page):
         self.segment_buttons = w.ToggleButtons(style={"button_width": "170px"})
         self.segment_buttons.add_class("crmkit-segment-buttons")
         self.segment_buttons.observe(self._segment_clicked, names="value")
-        self.sec_list, self.list_export, self.list_table = w.HTML(), w.HTML(), w.HTML()
+        self.sec_list, self.list_table = w.HTML(), w.HTML()
+        self.list_export = ExportButtons()
         self._f = Filters()
         return w.VBox(
             [
@@ -1157,7 +1236,7 @@ class ClassificationPage(Page):
                 w.HBox([self.fig_map, self.fig_migration], layout=_chart_row()),
                 self.sec_list,
                 self.segment_buttons,
-                self.list_export,
+                self.list_export.widget,
                 self.list_table,
             ]
         )
@@ -1215,7 +1294,7 @@ class ClassificationPage(Page):
         lst = data["customers"].copy()
         shown = lst.assign(monetary=[fmt_money(v, lang) for v in lst.monetary])
         self.list_table.value = html_table(shown, headers, empty=t("no_data", lang))
-        self.list_export.value = export_links_html(
+        self.list_export.show(
             lst.rename(columns=headers), f"customers_{data['list_segment']}", f, lang
         )
 

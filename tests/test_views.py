@@ -242,3 +242,22 @@ def test_classification_page_lists_the_clicked_segment(con):
     assert "张伟" in page.list_table.value  # analyst role: not masked
     assert "重要保持客户" in page.sec_list.value
     assert "crmkit-error" not in page.status.value
+
+
+def test_export_buttons_build_the_file_only_when_clicked(monkeypatch):
+    """The page holds no file until a click; then the kernel sends one CSV (or xlsx) whose
+    first lines record the filters."""
+    buttons = views.ExportButtons()
+    df = pd.DataFrame({"客户编号": ["007"]})
+    buttons.show(df, "list", Filters(province="广东"), "zh")
+    csv_button, xlsx_button = buttons.buttons
+    assert (csv_button.label, xlsx_button.label) == ("导出 CSV", "导出 Excel")
+    sent = []
+    monkeypatch.setattr(
+        csv_button, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
+    csv_button._on_click(None, {"event": "export"}, [])
+    ((content, (data,)),) = sent
+    assert content["event"] == "file" and content["mime"] == "text/csv"
+    assert content["filename"].startswith("list-") and content["filename"].endswith(".csv")
+    assert "# 筛选条件: 时间段: 全部时间; 省份: 广东" in data.decode("utf-8-sig")

@@ -45,7 +45,7 @@ def test_classification_page_segment_list_and_export(
 
     with page.expect_download() as dl:
         page.locator(
-            "a.crmkit-export[data-format='csv'][download^='customers_important_keep']"
+            "button.crmkit-export[data-format='csv'][data-name='customers_important_keep']"
         ).click()
     path = tmp_path / "list.csv"
     dl.value.save_as(path)

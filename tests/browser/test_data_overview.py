@@ -86,7 +86,9 @@ def test_pii_masked_on_page_and_in_export(server, page, tmp_path, open_page):
     for secret in ("张伟", "13812341234", "138-1234-1234", "zhangwei@example.com"):
         assert secret not in page.content()
     with page.expect_download() as dl:
-        page.locator("a.crmkit-export[data-format='csv'][download^='duplicate_candidates']").click()
+        page.locator(
+            "button.crmkit-export[data-format='csv'][data-name='duplicate_candidates']"
+        ).click()
     path = tmp_path / "dups.csv"
     dl.value.save_as(path)
     text = path.read_text(encoding="utf-8-sig")
@@ -101,7 +103,7 @@ def test_export_records_the_filters_that_produced_it(server, page, tmp_path, ope
     page.select_option(".crmkit-filter-province select", label="上海")
     page.wait_for_selector(".crmkit-ready[data-filters*='省份: 上海']", state="attached")
     with page.expect_download() as dl:
-        page.locator("a.crmkit-export[data-format='xlsx'][download^='stale_by_owner']").click()
+        page.locator("button.crmkit-export[data-format='xlsx'][data-name='stale_by_owner']").click()
     path = tmp_path / "stale.xlsx"
     dl.value.save_as(path)
     sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
