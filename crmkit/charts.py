@@ -291,3 +291,30 @@ def plot_migration(df: pd.DataFrame, lang: str = "zh", order: list[str] | None =
     fig.update_xaxes(title=t("to_segment", lang), tickangle=-30)
     fig.update_yaxes(title=t("from_segment", lang), autorange="reversed")
     return _layout(fig, t("fig_migration", lang), height=420)
+
+
+def plot_rfm_heatmap(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Customers by R score (rows) × F score (columns), colour = customers, hover = mean spend:
+    ``r_score``, ``f_score``, ``customers``, ``monetary`` (mean)."""
+    scores = [1, 2, 3, 4, 5]
+    grid = df.pivot_table(
+        index="r_score", columns="f_score", values="customers", aggfunc="sum", fill_value=0
+    ).reindex(index=scores, columns=scores, fill_value=0)
+    spend = df.pivot_table(
+        index="r_score", columns="f_score", values="monetary", aggfunc="mean"
+    ).reindex(index=scores, columns=scores)
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.values.tolist(),
+            x=[f"F{s}" for s in scores],
+            y=[f"R{s}" for s in scores],
+            colorscale="Blues",
+            text=grid.values.tolist(),
+            texttemplate="%{text:,}",
+            customdata=spend.fillna(0).round(0).values.tolist(),
+            hovertemplate="%{y} %{x}: %{z:,} · ¥%{customdata:,.0f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("f_score", lang))
+    fig.update_yaxes(title=t("r_score", lang))
+    return _layout(fig, t("fig_rfm_heatmap", lang), height=380)

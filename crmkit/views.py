@@ -1019,6 +1019,8 @@ def classification_data(
     lang: str = "zh",
     role: str | None = None,
     list_segment: str = "important_value",
+    migration_from: datetime | None = None,
+    migration_to: datetime | None = None,
 ) -> dict[str, object]:
     """Everything the classification page shows, for these filters.
 
@@ -1029,8 +1031,11 @@ def classification_data(
         revenue, revenue_share); ``pareto`` (x = share of customers, best first; y = cumulative
         share of revenue); ``map`` (lifecycle stage × customer type: owner team, strategy,
         customers); ``migration`` (from_label, to_label, customers, revenue) between the
-        snapshot a year before and ``as_of``; ``customers`` (the list for ``list_segment``,
-        most valuable first, PII masked for the dashboard role).
+        snapshot a year before and ``as_of``, or between ``migration_from`` and
+        ``migration_to`` (two of ``snapshot_dates``); ``rfm_grid`` (R score × F score:
+        customers, mean spend); ``class_table`` (per segment: customers, spend, share, mean
+        recency / orders / spend, main owner team and strategy); ``customers`` (the list for
+        ``list_segment``, most valuable first, PII masked for the dashboard role).
     """
     role = current_role(role)
     as_of = data_as_of(con)
@@ -1114,7 +1119,25 @@ def classification_data(
     grid["_o"] = [stage_order.index(c) if c in stage_order else 99 for c in grid.stage_code]
     grid = grid.sort_values(["_o", "type"]).drop(columns="_o").reset_index(drop=True)
 
-    migration = _migration_in_scope(con, f, lang, as_of)
+    migration = _migration_in_scope(con, f, lang, as_of, migration_from, migration_to)
+
+    rfm_grid = (
+        buyers.group_by(["r_score", "f_score"])
+        .aggregate(customers=ibis._.count(), monetary=buyers.monetary.cast("float64").mean())
+        .to_pandas()
+    )
+    stats = (
+        cls.group_by(segment=seg)
+        .aggregate(
+            mean_recency=cls.recency_days.mean(),
+            mean_frequency=cls.frequency.mean(),
+            mean_monetary=money.mean(),
+            owner_team=cls[_label("owner_team", lang)].mode(),
+            strategy=cls[_label("strategy", lang)].mode(),
+        )
+        .to_pandas()
+    )
+    class_table = seg_df.merge(stats, on="segment", how="left")
 
     lst = cls.filter(seg == list_segment)
     c = con.table("customers")
@@ -1173,13 +1196,24 @@ def classification_data(
         "pareto": pareto,
         "map": grid,
         "migration": migration,
+        "snapshot_dates": migration.attrs.get("dates", []),
+        "rfm_grid": rfm_grid,
+        "class_table": class_table,
         "customers": customers,
         "list_segment": list_segment,
     }
 
 
-def _migration_in_scope(con: BaseBackend, f: Filters, lang: str, as_of: datetime) -> pd.DataFrame:
-    """Segment migration from the snapshot about a year before ``as_of`` to ``as_of``."""
+def _migration_in_scope(
+    con: BaseBackend,
+    f: Filters,
+    lang: str,
+    as_of: datetime,
+    frm: datetime | None = None,
+    to: datetime | None = None,
+) -> pd.DataFrame:
+    """Segment migration between two published snapshots: by default the earliest (about a
+    year before ``as_of``) and the latest."""
     cols = ["from_segment", "to_segment", "from_label", "to_label", "customers", "revenue"]
     if "classification_snapshots" not in con.list_tables():
         return pd.DataFrame(columns=cols)
@@ -1189,7 +1223,9 @@ def _migration_in_scope(con: BaseBackend, f: Filters, lang: str, as_of: datetime
     dates = sorted(pd.to_datetime(snaps.select("snapshot_at").distinct().to_pandas().snapshot_at))
     if len(dates) < 2:
         return pd.DataFrame(columns=cols)
-    frm, to = dates[0].to_pydatetime(), dates[-1].to_pydatetime()
+    dates = [d.to_pydatetime() for d in dates]
+    frm = frm if frm in dates else dates[0]
+    to = to if to in dates else dates[-1]
     m = classification.migration_matrix(snaps, frm, to, by="rfm_class").to_pandas()
     # classification.migration_matrix names the missing: "new" (not yet a customer at the
     # earlier date), "removed" (gone by the later one) and "none" (no purchase: potential)
@@ -1206,7 +1242,7 @@ def _migration_in_scope(con: BaseBackend, f: Filters, lang: str, as_of: datetime
     m["_f"] = [order.index(x) for x in m.from_label]
     m["_t"] = [order.index(x) for x in m.to_label]
     m = m.sort_values(["_f", "_t"]).drop(columns=["_f", "_t"]).reset_index(drop=True)
-    m.attrs["from_at"], m.attrs["to_at"], m.attrs["order"] = frm, to, order
+    m.attrs.update(from_at=frm, to_at=to, order=order, dates=dates)
     return m[cols]
 
 
@@ -1222,6 +1258,15 @@ class ClassificationPage(Page):
         self.fig_segments, self.fig_pareto, self.fig_map, self.fig_migration = (
             w.Box(layout=half) for _ in range(4)
         )
+        self.fig_rfm = w.Box(layout=half)
+        self.class_table = w.HTML(layout=w.Layout(width=f"{charts.WIDTH + 10}px"))
+        self.migration_from = w.Dropdown(layout=w.Layout(width="230px"))
+        self.migration_to = w.Dropdown(layout=w.Layout(width="230px"))
+        self.migration_from.add_class("crmkit-migration-from")
+        self.migration_to.add_class("crmkit-migration-to")
+        for dd in (self.migration_from, self.migration_to):
+            dd.observe(self._dates_changed, names="value")
+        self.dates: tuple[datetime | None, datetime | None] = (None, None)
         self.list_segment = "important_value"
         self.segment_buttons = w.ToggleButtons(style={"button_width": "170px"})
         self.segment_buttons.add_class("crmkit-segment-buttons")
@@ -1233,7 +1278,16 @@ class ClassificationPage(Page):
             [
                 self.cards,
                 w.HBox([self.fig_segments, self.fig_pareto], layout=_chart_row()),
-                w.HBox([self.fig_map, self.fig_migration], layout=_chart_row()),
+                w.HBox([self.fig_rfm, self.class_table], layout=_chart_row()),
+                w.HBox(
+                    [
+                        self.fig_map,
+                        w.VBox(
+                            [w.HBox([self.migration_from, self.migration_to]), self.fig_migration]
+                        ),
+                    ],
+                    layout=_chart_row(),
+                ),
                 self.sec_list,
                 self.segment_buttons,
                 self.list_export.widget,
@@ -1244,8 +1298,20 @@ class ClassificationPage(Page):
     def compute(self, f: Filters, lang: str) -> dict:
         self._f = f
         return classification_data(
-            self.con, f, lang=lang, role=self.role, list_segment=self.list_segment
+            self.con,
+            f,
+            lang=lang,
+            role=self.role,
+            list_segment=self.list_segment,
+            migration_from=self.dates[0],
+            migration_to=self.dates[1],
         )
+
+    def _dates_changed(self, change: dict) -> None:
+        dates = (self.migration_from.value, self.migration_to.value)
+        if None not in dates and dates != self.dates:
+            self.dates = dates
+            self.refresh(self._f, self.lang)
 
     def _segment_clicked(self, change: dict) -> None:
         if change["new"] and change["new"] != self.list_segment:
@@ -1278,6 +1344,44 @@ class ClassificationPage(Page):
             meta=stamp,
         )
 
+        charts.show_in(self.fig_rfm, charts.plot_rfm_heatmap(data["rfm_grid"], lang), meta=stamp)
+        ct = data["class_table"].copy()
+        for col in ("revenue", "mean_monetary"):
+            ct[col] = [fmt_money(v, lang) for v in ct[col]]
+        for col in ("mean_recency", "mean_frequency"):
+            ct[col] = [fmt_int(v, lang) for v in ct[col]]
+        cols = [
+            "label",
+            "customers",
+            "revenue",
+            "revenue_share",
+            "mean_recency",
+            "mean_frequency",
+            "mean_monetary",
+            "owner_team",
+            "strategy",
+        ]
+        self.class_table.value = (
+            f"<div class='crmkit-section'>{t('class_table', lang)}</div>"
+            + html_table(ct, {c: t(f"col_{c}", lang) for c in cols})
+        )
+        migration = data["migration"]
+        dates = data["snapshot_dates"]
+        if dates:
+            options = [(fmt_date(d.date(), lang), d) for d in dates]
+            chosen = (migration.attrs["from_at"], migration.attrs["to_at"])
+            for dd in (self.migration_from, self.migration_to):
+                dd.unobserve(self._dates_changed, names="value")
+            try:
+                self.migration_from.options = options
+                self.migration_to.options = options
+                self.migration_from.value, self.migration_to.value = chosen
+                self.migration_from.description = t("migration_from", lang)
+                self.migration_to.description = t("migration_to", lang)
+            finally:
+                for dd in (self.migration_from, self.migration_to):
+                    dd.observe(self._dates_changed, names="value")
+            self.dates = chosen
         segs = data["segments"]
         options = [(f"{row.label} ({row.customers:,})", row.segment) for row in segs.itertuples()]
         self.segment_buttons.unobserve(self._segment_clicked, names="value")

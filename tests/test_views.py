@@ -261,3 +261,47 @@ def test_export_buttons_build_the_file_only_when_clicked(monkeypatch):
     assert content["event"] == "file" and content["mime"] == "text/csv"
     assert content["filename"].startswith("list-") and content["filename"].endswith(".csv")
     assert "# 筛选条件: 时间段: 全部时间; 省份: 广东" in data.decode("utf-8-sig")
+
+
+def test_migration_between_chosen_snapshots(con):
+    """Snapshots: the quarter ends 2023-06-30 … 2024-03-31 and as_of 2024-04-02 10:30. On
+    2023-06-30 all five customers existed and none had bought (potential); by as_of C001 is
+    important_keep and C003 general_develop. Between 2024-03-31 and as_of nobody moved: at
+    2024-03-31 C001 (50 days, 2 orders, 378) vs C003 (30 days, 1 order, 297) split the same way.
+    """
+    d = views.classification_data(con, Filters())
+    cells = {(r.from_segment, r.to_segment): r.customers for r in d["migration"].itertuples()}
+    assert cells == {
+        ("potential", "important_keep"): 1,
+        ("potential", "general_develop"): 1,
+        ("potential", "potential"): 3,
+    }
+    dates = d["snapshot_dates"]
+    assert [x.date().isoformat() for x in dates] == [
+        "2023-06-30",
+        "2023-09-30",
+        "2023-12-31",
+        "2024-03-31",
+        "2024-04-02",
+    ]
+    d = views.classification_data(con, Filters(), migration_from=dates[3], migration_to=dates[4])
+    cells = {(r.from_segment, r.to_segment): r.customers for r in d["migration"].itertuples()}
+    assert cells == {
+        ("important_keep", "important_keep"): 1,
+        ("general_develop", "general_develop"): 1,
+        ("potential", "potential"): 3,
+    }
+    grid = d["rfm_grid"].set_index(["r_score", "f_score"]).customers.to_dict()
+    assert sum(grid.values()) == 2
+    ct = d["class_table"].set_index("segment")
+    assert ct.loc["important_keep", "mean_frequency"] == 2.0
+
+
+def test_classification_page_migration_dropdowns(con):
+    page = views.customer_classification(con, lang="zh")
+    assert len(page.migration_from.options) == 5
+    before = page.fig_migration.children[0].data[0].z
+    page.migration_from.value = page.migration_from.options[3][1]
+    after = page.fig_migration.children[0].data[0].z
+    assert before != after
+    assert "crmkit-error" not in page.status.value
