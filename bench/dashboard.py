@@ -34,7 +34,10 @@ CHROMIUM_ARGS = [
 ]
 REDRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
     .every(g => (g.layout.meta || {}).filters?.includes('CHOICE'))"""
-CHARTS_DRAWN = "document.querySelectorAll('.js-plotly-plot .bars').length >= {n}"
+CHARTS_DRAWN = """n => {
+    const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+    return plots.length >= n && plots.every(g => g.querySelector('g.trace, g.hm'));
+}"""
 
 
 def _free_port() -> int:
@@ -84,7 +87,7 @@ def measure(published: Path, page_name: str, loads: int, filters: int, charts: i
                 t0 = time.perf_counter()
                 page.goto(url)
                 page.wait_for_selector(".crmkit-ready", state="attached", timeout=180_000)
-                page.wait_for_function(CHARTS_DRAWN.format(n=charts), timeout=180_000)
+                page.wait_for_function(CHARTS_DRAWN, arg=charts, timeout=180_000)
                 if i:
                     load_times.append(time.perf_counter() - t0)
                 if i == loads:
@@ -131,7 +134,7 @@ def main() -> None:
             f"n {m['n']})"
         )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{date.today():%Y-%m-%d}-dashboard.json"
+    out = RESULTS / f"{date.today():%Y-%m-%d}-dashboard-{args.page}.json"
     out.write_text(json.dumps(res, indent=2))
     print(f"written {out}")
 
