@@ -390,20 +390,6 @@ def _rules(rules: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any
     return load_rules(rules)
 
 
-def _check_as_of(as_of: datetime) -> datetime:
-    if not isinstance(as_of, datetime):
-        raise TypeError(
-            f"as_of must be a datetime, got {type(as_of).__name__} {as_of!r}; "
-            "pass e.g. datetime(2026, 9, 30, 23, 59, 59)"
-        )
-    if as_of.tzinfo is not None:
-        raise ValueError(
-            f"as_of {as_of!r} has a time zone; the warehouse stores naive local times, "
-            "pass as_of.replace(tzinfo=None)"
-        )
-    return as_of
-
-
 def _require(t: ir.Table, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in t.columns]
     if missing:
@@ -482,7 +468,7 @@ def rfm(
     >>> rfm(con, as_of=datetime(2024, 6, 30)).columns[:4]
     ('customer_sk', 'customer_id', 'first_order_ts', 'last_order_ts')
     """
-    as_of = _check_as_of(as_of)
+    as_of = schema.check_as_of(as_of)
     rules = _rules(rules)
     if exclude_statuses is None:
         exclude_statuses = tuple(rules["rfm"]["exclude_statuses"])
@@ -935,7 +921,7 @@ def classify(
     >>> "customer_type" in classify(con, as_of=datetime(2024, 6, 30)).columns
     True
     """
-    as_of = _check_as_of(as_of)
+    as_of = schema.check_as_of(as_of)
     rules = _rules(rules)
     base = rfm(con, as_of=as_of, rules=rules)
     scored = value_tiers(rfm_classes(base, rules=rules), rules=rules)
@@ -1044,7 +1030,7 @@ def snapshot_dates(as_of: datetime, quarters: int = 4) -> list[datetime]:
     >>> snapshot_dates(datetime(2026, 10, 1, 8), 1)
     [datetime.datetime(2026, 9, 30, 23, 59, 59), datetime.datetime(2026, 10, 1, 8, 0)]
     """
-    as_of = _check_as_of(as_of)
+    as_of = schema.check_as_of(as_of)
     if not _non_negative_int(quarters):
         raise ValueError(f"quarters must be a whole number >= 0, got {quarters!r}; e.g. 4")
     ends: list[datetime] = []
@@ -1090,7 +1076,7 @@ def snapshots(
     >>> snapshots(con, snapshot_dates(datetime(2024, 6, 30), 2)).columns[:2]
     ('snapshot_at', 'customer_sk')
     """
-    dates = [_check_as_of(d) for d in dates]
+    dates = [schema.check_as_of(d) for d in dates]
     if not dates:
         raise ValueError("dates is empty; pass at least one datetime, e.g. snapshot_dates(as_of)")
     if len(set(dates)) != len(dates):
@@ -1142,7 +1128,7 @@ def migration_matrix(
     A customer in 重要价值 at the first snapshot and 重要挽留 at the second, with 300 of revenue
     by then, is the cell (important_value → important_retain, 1 customer, 300.0).
     """
-    from_at, to_at = _check_as_of(from_at), _check_as_of(to_at)
+    from_at, to_at = schema.check_as_of(from_at), schema.check_as_of(to_at)
     _require(snaps, ("snapshot_at", "customer_sk", "monetary", by), "snaps")
     if not from_at < to_at:
         raise ValueError(f"from_at {from_at} must be before to_at {to_at}")

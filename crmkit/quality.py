@@ -183,19 +183,7 @@ def _has_check(decl: schema.Table, c: schema.Column) -> bool:
 
 
 def _resolve_as_of(con: BaseBackend, as_of: datetime | None) -> datetime:
-    if as_of is None:
-        return data_as_of(con)
-    if not isinstance(as_of, datetime):
-        raise TypeError(
-            f"as_of must be a datetime, got {type(as_of).__name__} {as_of!r}; "
-            "pass e.g. datetime(2024, 6, 30, 23, 59) or None for the latest time in the data"
-        )
-    if as_of.tzinfo is not None:
-        raise ValueError(
-            f"as_of {as_of!r} has a time zone; the warehouse stores naive local times, "
-            "pass as_of.replace(tzinfo=None)"
-        )
-    return as_of
+    return data_as_of(con) if as_of is None else schema.check_as_of(as_of)
 
 
 def _check_days(stale_after_days: int) -> int:

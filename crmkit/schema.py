@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 import ibis
@@ -987,6 +988,22 @@ SYSTEM_SCHEMAS: dict[str, ibis.Schema] = {
         }
     ),
 }
+
+
+def check_as_of(as_of: datetime) -> datetime:
+    """Return ``as_of`` if it is a naive ``datetime`` (the warehouse stores naive local times),
+    else raise a clear error saying how to pass one."""
+    if not isinstance(as_of, datetime):
+        raise TypeError(
+            f"as_of must be a datetime, got {type(as_of).__name__} {as_of!r}; "
+            "pass e.g. datetime(2026, 9, 30, 23, 59, 59)"
+        )
+    if as_of.tzinfo is not None:
+        raise ValueError(
+            f"as_of {as_of!r} has a time zone; the warehouse stores naive local times, "
+            "pass as_of.replace(tzinfo=None)"
+        )
+    return as_of
 
 
 def table(name: str) -> Table:

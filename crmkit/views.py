@@ -624,6 +624,17 @@ def card_html(
     )
 
 
+def cards_html(data: dict, formats: dict[str, str], lang: str) -> str:
+    """The row of KPI cards for ``data["cards"]`` (key -> value, label, definition), each
+    formatted as ``formats[key]`` ("int", "pct", "score") and flagged when ``data["n"]`` is
+    small."""
+    cards = "".join(
+        card_html(k, v, label, d, fmt=formats[k], n=data["n"], lang=lang)
+        for k, (v, label, d) in data["cards"].items()
+    )
+    return f"<div class='crmkit-cards'>{cards}</div>"
+
+
 class FilterBar:
     """Period, province, city, segment and owner-team dropdowns plus the language switch.
 
@@ -826,23 +837,18 @@ class DataOverviewPage(Page):
         return overview_data(self.con, f, lang=lang, role=self.role)
 
     def update(self, data: dict, f: Filters, lang: str) -> None:
-        n = data["n"]
         stamp = f.describe(lang)
-        fmts = {
-            "customers": "int",
-            "quality_score": "score",
-            "completeness": "pct",
-            "validity": "pct",
-            "stale_share": "pct",
-            "duplicates": "int",
-        }
-        self.cards.value = (
-            "<div class='crmkit-cards'>"
-            + "".join(
-                card_html(k, v, label, d, fmt=fmts[k], n=n, lang=lang)
-                for k, (v, label, d) in data["cards"].items()
-            )
-            + "</div>"
+        self.cards.value = cards_html(
+            data,
+            {
+                "customers": "int",
+                "quality_score": "score",
+                "completeness": "pct",
+                "validity": "pct",
+                "stale_share": "pct",
+                "duplicates": "int",
+            },
+            lang,
         )
         charts.show_in(self.fig_counts, charts.plot_table_counts(data["counts"], lang), meta=stamp)
         charts.show_in(
@@ -1320,19 +1326,18 @@ class ClassificationPage(Page):
 
     def update(self, data: dict, f: Filters, lang: str) -> None:
         stamp = f.describe(lang)
-        fmts = {
-            "customers": "int",
-            "important": "int",
-            "a_revenue_share": "pct",
-            "churned_share": "pct",
-        }
         self.cards.value = (
-            "<div class='crmkit-cards'>"
-            + "".join(
-                card_html(k, v, label, d, fmt=fmts[k], n=data["n"], lang=lang)
-                for k, (v, label, d) in data["cards"].items()
+            cards_html(
+                data,
+                {
+                    "customers": "int",
+                    "important": "int",
+                    "a_revenue_share": "pct",
+                    "churned_share": "pct",
+                },
+                lang,
             )
-            + f"</div><div class='crmkit-sub'>{t('rules_version', lang)}: "
+            + f"<div class='crmkit-sub'>{t('rules_version', lang)}: "
             f"{html.escape(str(data['rules_version']))}</div>"
         )
         charts.show_in(self.fig_segments, charts.plot_segments(data["segments"], lang), meta=stamp)
