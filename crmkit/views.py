@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+import math
 import os
 import sys
 import traceback
@@ -584,7 +585,9 @@ def html_table(
         cells = []
         for c in headers:
             v = row[c]
-            if isinstance(v, float):
+            if isinstance(v, float) and math.isnan(v):
+                v = "—"
+            elif isinstance(v, float):
                 v = f"{v:.1%}" if c.endswith("share") else f"{v:,.2f}"
             elif isinstance(v, int) and not isinstance(v, bool):
                 v = f"{v:,}"
@@ -1278,6 +1281,7 @@ class ClassificationPage(Page):
         self.segment_buttons.add_class("crmkit-segment-buttons")
         self.segment_buttons.observe(self._segment_clicked, names="value")
         self.sec_list, self.list_table = w.HTML(), w.HTML()
+        self.list_table.add_class("crmkit-customer-list")
         self.list_export = ExportButtons()
         self._f = Filters()
         return w.VBox(

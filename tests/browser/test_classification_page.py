@@ -39,7 +39,7 @@ def test_classification_page_segment_list_and_export(
 
     page.click(".crmkit-segment-buttons button:has-text('重要保持客户')")
     page.wait_for_selector("text=客户名单: 重要保持客户", timeout=30_000)
-    rows = page.locator("table.crmkit-table tr").all_inner_texts()
+    rows = page.locator(".crmkit-customer-list table.crmkit-table tr").all_inner_texts()
     assert len(rows) == 2 and "C001" in rows[1] and "张**" in rows[1] and "¥378" in rows[1]
     assert "张伟" not in page.content()
 
