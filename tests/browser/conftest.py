@@ -260,7 +260,7 @@ CHARTS_DRAWN = """n => {
 }"""
 
 
-def _open_page(page, url: str, charts: int = CHARTS, timeout_ms: int = 90_000) -> float:
+def _open_page(page, url: str, *, charts: int = CHARTS, timeout_ms: int = 90_000) -> float:
     t0 = time.perf_counter()
     page.goto(url)
     page.wait_for_selector(READY, state="attached", timeout=timeout_ms)

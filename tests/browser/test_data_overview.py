@@ -120,7 +120,7 @@ def test_twenty_page_loads_in_a_row_do_not_hang(server, browser, open_page):
         context = browser.new_context()
         page = context.new_page()
         try:
-            times.append(open_page(page, server.page("data_overview"), 60_000))
+            times.append(open_page(page, server.page("data_overview"), timeout_ms=60_000))
         finally:
             page.close(run_before_unload=True)
             time.sleep(0.5)  # let the shutdown beacon arrive before the context goes
