@@ -1,0 +1,417 @@
+"""Page 1 — data overview and quality (step 2 信息收集与维护: 准确性和完整性)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from crmkit import charts, quality, schema
+from crmkit.i18n import fmt_date, fmt_int, t, table_label
+from crmkit.privacy import mask_expr
+from crmkit.views.base import (
+    MAX_EXPORT_ROWS,
+    ExportButtons,
+    Filters,
+    Page,
+    cards_html,
+    chart_box_layout,
+    chart_row,
+    current_role,
+    customers_in_scope,
+    data_as_of,
+    html_table,
+    in_period,
+    safe_page,
+)
+
+log = logging.getLogger("crmkit.views")
+
+# ---------------------------------------------------------------------------------------------
+# Page 1: data overview and quality (step 2 信息收集与维护)
+# ---------------------------------------------------------------------------------------------
+
+QUALITY_BANDS = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001]
+
+
+def _scoped(con: BaseBackend, table: str, f: Filters, as_of: datetime) -> ir.Table:
+    """Rows of a data table that belong to customers in scope and fall in the period."""
+    tbl = con.table(table)
+    spec = schema.table(table)
+    if table == "products":
+        return in_period(tbl, table, f, as_of)
+    scope = customers_in_scope(con, f)
+    if table != "customers" and (f.province or f.city or f.segment or f.owner_team):
+        ref = spec.foreign_keys[0].name  # every fact table's first reference is its customer
+        tbl = tbl.semi_join(scope, tbl[ref] == scope.customer_id)
+    elif table == "customers":
+        tbl = scope
+    return in_period(tbl, table, f, as_of)
+
+
+def overview_data(
+    con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
+) -> dict[str, object]:
+    """Everything the data-overview page shows, for these filters.
+
+    Returns
+    -------
+    dict
+        ``as_of``; ``cards`` (key → value, label, definition); ``counts`` (table, label, rows);
+        ``last_ingest`` (one row per table: last run's file, time, rows in, loaded, rejected);
+        ``reject_reasons`` (column, reason, rows — over the last run of each table);
+        ``quality_tables``; ``bands`` (quality-score band, customers); ``columns`` (customer
+        profile column, label, filled share); ``stale_teams``; ``stale_owners``; ``duplicates``
+        (masked for the dashboard role).
+    """
+    role = current_role(role)
+    as_of = data_as_of(con)
+    present = set(con.list_tables())
+    counts = pd.DataFrame(
+        [
+            {
+                "table": name,
+                "label": table_label(name, lang),
+                "rows": int(_scoped(con, name, f, as_of).count().execute()),
+            }
+            for name in schema.DATA_TABLES
+            if name in present
+        ]
+    )
+    scope = _scoped(con, "customers", f, as_of)
+    rq = con.table("quality_records")
+    rq = rq.semi_join(scope, "customer_id")
+    scored = rq.join(
+        scope.select("customer_id", "owner_team", "owner"),
+        "customer_id",
+    )
+    summary = (
+        scored.aggregate(
+            n=scored.count(),
+            completeness=scored.completeness.mean(),
+            validity=scored.validity.mean(),
+            stale=scored.stale.cast("int64").sum(),
+            score=scored.quality_score.mean(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    n = int(summary.n)
+
+    band = ibis.cases(
+        *[
+            (scored.quality_score < hi, f"{lo:.1f}–{min(hi, 1):.1f}")
+            for lo, hi in zip(QUALITY_BANDS, QUALITY_BANDS[1:], strict=False)
+        ]
+    )
+    bands = scored.group_by(band=band).aggregate(customers=scored.count()).to_pandas()
+    all_bands = [
+        f"{lo:.1f}–{min(hi, 1):.1f}"
+        for lo, hi in zip(QUALITY_BANDS, QUALITY_BANDS[1:], strict=False)
+    ]
+    bands = (
+        pd.DataFrame({"band": all_bands})
+        .merge(bands, on="band", how="left")
+        .fillna({"customers": 0})
+        .astype({"customers": "int64"})
+    )
+
+    filled = {
+        c: quality._filled(scope[c], schema.TABLES["customers"][c].dtype).cast("int64").mean()
+        for c in quality.expected_columns("customers")
+    }
+    shares = scope.aggregate(**filled).to_pandas().iloc[0] if n else pd.Series(dtype=float)
+    columns = pd.DataFrame(
+        {
+            "column": list(filled),
+            "label": [
+                schema.TABLES["customers"][c].zh
+                if lang == "zh"
+                else schema.TABLES["customers"][c].en
+                for c in filled
+            ],
+            "share": [float(shares.get(c, 0.0) or 0.0) for c in filled],
+        }
+    )
+
+    teams = (
+        scored.group_by(owner_team=scored.owner_team)
+        .aggregate(customers=scored.count(), stale=scored.stale.cast("int64").sum())
+        .to_pandas()
+    )
+    teams["fresh"] = teams.customers - teams.stale
+    teams["label"] = [
+        t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)
+        for x in teams.owner_team
+    ]
+    teams = teams.sort_values("customers", ascending=False).reset_index(drop=True)
+
+    owners = (
+        scored.group_by(["owner_team", "owner"])
+        .aggregate(customers=scored.count(), stale=scored.stale.cast("int64").sum())
+        .mutate(stale_share=ibis._.stale / ibis._.customers)
+        .order_by([ibis.desc("stale"), "owner_team", "owner"])
+        .to_pandas()
+    )
+
+    dups = _duplicates_in_scope(con, scope, role)
+
+    runs = con.table("ingest_runs") if "ingest_runs" in present else None
+    last_ingest, reasons = _last_ingest(con, runs)
+
+    cards = {
+        "customers": (
+            n,
+            t("customers", lang),
+            t("def_customers", lang, as_of=fmt_date(as_of, lang)),
+        ),
+        "quality_score": (
+            float(summary.score) if n else None,
+            t("quality_score", lang),
+            t("def_quality_score", lang, n=fmt_int(n)),
+        ),
+        "completeness": (
+            float(summary.completeness) if n else None,
+            t("completeness", lang),
+            t("def_completeness", lang, n=fmt_int(n)),
+        ),
+        "validity": (
+            float(summary.validity) if n else None,
+            t("validity", lang),
+            t("def_validity", lang, n=fmt_int(n)),
+        ),
+        "stale_share": (
+            float(summary.stale) / n if n else None,
+            t("stale_share", lang),
+            t("def_stale_share", lang, stale=fmt_int(summary.stale if n else 0), n=fmt_int(n)),
+        ),
+        "duplicates": (
+            int(dups.shape[0]),
+            t("duplicates", lang),
+            t("def_duplicates", lang),
+        ),
+    }
+    return {
+        "as_of": as_of,
+        "n": n,
+        "cards": cards,
+        "counts": counts,
+        "bands": bands,
+        "columns": columns,
+        "stale_teams": teams,
+        "stale_owners": owners,
+        "duplicates": dups,
+        "last_ingest": last_ingest,
+        "reject_reasons": reasons,
+        "quality_tables": con.table("quality_tables")
+        .to_pandas()
+        .rename(columns={"completeness": "completeness_share", "validity": "validity_share"})
+        if "quality_tables" in present
+        else pd.DataFrame(),
+    }
+
+
+def _duplicates_in_scope(con: BaseBackend, scope: ir.Table, role: str) -> pd.DataFrame:
+    d = con.table("quality_duplicates")
+    d = d.filter(d.customer_id_b.notnull())
+    ids = scope.select("customer_id")
+    d = d.filter(d.customer_id_a.isin(ids.customer_id) | d.customer_id_b.isin(ids.customer_id))
+    c = con.table("customers")
+    show = {
+        col: (
+            mask_expr(c[col], schema.TABLES["customers"][col].pii)
+            if role == "dashboard"
+            else c[col]
+        )
+        for col in ("name", "phone", "email")
+    }
+    side = c.select("customer_id", **show, company=c.company)
+    a = side.rename(lambda x: f"{x}_a")
+    b = side.rename(lambda x: f"{x}_b")
+    out = (
+        d.join(a, d.customer_id_a == a.customer_id_a)
+        .join(b, d.customer_id_b == b.customer_id_b)
+        .select(
+            "customer_id_a",
+            "name_a",
+            "phone_a",
+            "email_a",
+            "customer_id_b",
+            "name_b",
+            "phone_b",
+            "email_b",
+            "match_on",
+        )
+        .order_by(["customer_id_a", "customer_id_b"])
+    )
+    return out.limit(MAX_EXPORT_ROWS).to_pandas()
+
+
+def _last_ingest(con: BaseBackend, runs: ir.Table | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cols = ["table_name", "file", "finished_at", "rows_in", "loaded", "rejected"]
+    if runs is None or runs.count().execute() == 0:
+        empty = pd.DataFrame(columns=["table_name", "column_name", "reason", "rows"])
+        return pd.DataFrame(columns=cols), empty
+    last = runs.mutate(
+        _rank=ibis.row_number().over(group_by="table_name", order_by=ibis.desc("run_id"))
+    )
+    last = last.filter(last._rank == 0)
+    rj = con.table("ingest_rejects").semi_join(last, "run_id")
+    reasons = (
+        rj.mutate(reason=rj.reason.split(";")[0])
+        .group_by(["table_name", "column_name", "reason"])
+        .aggregate(rows=ibis._.count())
+        .order_by(ibis.desc("rows"))
+        .limit(10)
+        .to_pandas()
+    )
+    return last.select(*cols).order_by("table_name").to_pandas(), reasons
+
+
+class DataOverviewPage(Page):
+    """Page 1 — data overview and quality (step 2 信息收集与维护: 准确性和完整性)."""
+
+    title_key = "page_data_overview"
+
+    def build(self):  # noqa: ANN201
+        w = self.w
+        self.cards = w.HTML()
+        two = chart_box_layout()
+        self.fig_counts, self.fig_bands, self.fig_columns, self.fig_stale = (
+            w.Box(layout=two) for _ in range(4)
+        )
+        self.sec_ingest, self.ingest_table = w.HTML(), w.HTML()
+        self.sec_tables, self.tables_table = w.HTML(), w.HTML()
+        self.sec_dups, self.dups_table, self.dups_export = w.HTML(), w.HTML(), ExportButtons()
+        self.sec_owners, self.owners_table = w.HTML(), w.HTML()
+        self.owners_export = ExportButtons()
+        row1 = w.HBox([self.fig_counts, self.fig_bands], layout=chart_row())
+        row2 = w.HBox([self.fig_columns, self.fig_stale], layout=chart_row())
+        return w.VBox(
+            [
+                self.cards,
+                row1,
+                row2,
+                self.sec_tables,
+                self.tables_table,
+                self.sec_ingest,
+                self.ingest_table,
+                self.sec_owners,
+                self.owners_export.widget,
+                self.owners_table,
+                self.sec_dups,
+                self.dups_export.widget,
+                self.dups_table,
+            ]
+        )
+
+    def compute(self, f: Filters, lang: str) -> dict:
+        return overview_data(self.con, f, lang=lang, role=self.role)
+
+    def update(self, data: dict, f: Filters, lang: str) -> None:
+        stamp = f.describe(lang)
+        self.cards.value = cards_html(
+            data,
+            {
+                "customers": "int",
+                "quality_score": "score",
+                "completeness": "pct",
+                "validity": "pct",
+                "stale_share": "pct",
+                "duplicates": "int",
+            },
+            lang,
+        )
+        charts.show_in(self.fig_counts, charts.plot_table_counts(data["counts"], lang), meta=stamp)
+        charts.show_in(
+            self.fig_bands, charts.plot_quality_distribution(data["bands"], lang), meta=stamp
+        )
+        charts.show_in(
+            self.fig_columns, charts.plot_column_completeness(data["columns"], lang), meta=stamp
+        )
+        charts.show_in(
+            self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang), meta=stamp
+        )
+
+        self.sec_tables.value = (
+            f"<div class='crmkit-section'>{t('quality_by_table', lang)}</div>"
+            f"<div class='crmkit-sub'>{t('def_quality_by_table', lang)}</div>"
+        )
+        qt = data["quality_tables"].copy()
+        if not qt.empty:
+            qt["table"] = [table_label(x, lang) for x in qt.table]
+        self.tables_table.value = html_table(
+            qt,
+            {
+                "table": t("table", lang),
+                "rows": t("rows", lang),
+                "completeness_share": t("completeness", lang),
+                "validity_share": t("validity", lang),
+                "stale_share": t("stale_share", lang),
+                "quality_score": t("quality_score", lang),
+            },
+            empty=t("no_data", lang),
+        )
+        self.sec_ingest.value = f"<div class='crmkit-section'>{t('last_ingest', lang)}</div>"
+        li = data["last_ingest"].copy()
+        li["table_name"] = [table_label(x, lang) for x in li.table_name]
+        rr = data["reject_reasons"]
+        self.ingest_table.value = html_table(
+            li,
+            {
+                "table_name": t("table", lang),
+                "file": t("file", lang),
+                "finished_at": t("finished_at", lang),
+                "rows_in": t("rows_in", lang),
+                "loaded": t("loaded", lang),
+                "rejected": t("rejected", lang),
+            },
+            empty=t("no_ingest", lang),
+        ) + (
+            f"<div class='crmkit-sub'>{t('top_reject_reasons', lang)}</div>"
+            + html_table(
+                rr,
+                {
+                    "column_name": t("column", lang),
+                    "reason": t("reason", lang),
+                    "rows": t("rows", lang),
+                },
+            )
+            if not rr.empty
+            else ""
+        )
+
+        owners = data["stale_owners"].copy()
+        owners["owner_team"] = [
+            t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)
+            for x in owners.owner_team
+        ]
+        owner_headers = {
+            "owner_team": t("owner_team", lang),
+            "owner": t("owner", lang),
+            "customers": t("customers", lang),
+            "stale": t("stale", lang),
+            "stale_share": t("stale_share", lang),
+        }
+        self.sec_owners.value = f"<div class='crmkit-section'>{t('stale_by_owner', lang)}</div>"
+        self.owners_table.value = html_table(owners, owner_headers, empty=t("no_data", lang))
+        self.owners_export.show(owners.rename(columns=owner_headers), "stale_by_owner", f, lang)
+
+        dups = data["duplicates"]
+        dup_headers = {c: t(f"dup_{c}", lang) for c in dups.columns}
+        self.sec_dups.value = (
+            f"<div class='crmkit-section'>{t('duplicates', lang)} ({fmt_int(len(dups))})</div>"
+        )
+        self.dups_table.value = html_table(dups, dup_headers, empty=t("no_data", lang))
+        self.dups_export.show(dups.rename(columns=dup_headers), "duplicate_candidates", f, lang)
+
+
+def data_overview(
+    con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
+) -> Page:
+    """The data overview and quality page (for ``dashboards/data_overview.ipynb``)."""
+    return safe_page(DataOverviewPage, con, lang=lang, role=role)
