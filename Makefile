@@ -44,6 +44,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# PySpark (~400 MB) only for the Spark parity test: `make demo` does not need it.
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/crmkit demo --customers $(CUSTOMERS) --seed $(SEED) --replace
 	$(BIN)/crmkit publish
@@ -65,7 +71,7 @@ browser-deps:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
-test: $(STAMP) browser-deps
+test: $(STAMP) $(SPARK_STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
