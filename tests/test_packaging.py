@@ -28,6 +28,7 @@ def test_environment_yml_matches_pyproject():
             *project["dependencies"],
             *project["optional-dependencies"]["dev"],
             *project["optional-dependencies"]["spark"],
+            *project["optional-dependencies"]["bench"],
         ]
     )
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
@@ -40,7 +41,7 @@ def test_environment_yml_matches_pyproject():
             assert dep == "python=3.12"
     assert conda == pip_reqs
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert pip_section == ["-e .[dev,spark]"]
+    assert pip_section == ["-e .[dev,spark,bench]"]
 
 
 def test_known_good_trio_is_pinned():
