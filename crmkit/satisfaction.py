@@ -74,6 +74,8 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
+# classification registers its publish step first: the responses read its segments
+from crmkit import classification as _classification  # noqa: F401
 from crmkit import db, quality, stats
 
 MIN_N = stats.MIN_N

@@ -382,7 +382,13 @@ class SatisfactionPage(Page):
         ]
         q["flag"] = [t("sat_small", lang) if s else "" for s in q["small_sample"]]
         self.quality.value = f"<div class='crmkit-section'>{t('sat_sec_quality', lang)}</div>" + (
-            html_table(q, {c: t(f"sat_col_{c}", lang) for c in QUALITY_COLUMNS})
+            html_table(
+                q,
+                {
+                    c: t("sat_col_team" if c == "label" else f"sat_col_{c}", lang)
+                    for c in QUALITY_COLUMNS
+                },
+            )
         )
 
         br = data["breaches"]
