@@ -731,6 +731,27 @@ def _driver_label(r, lang: str) -> str:  # noqa: ANN001
 # Alerts
 # ---------------------------------------------------------------------------------------------
 
+#: Columns and types of :func:`score_alerts` (an empty result keeps them).
+ALERT_COLUMNS = {
+    "dimension": "string", "slice": "string", "metric": "string", "before": "float64",
+    "now": "float64", "change": "float64", "n_before": "int64", "n_now": "int64",
+    "test": "string", "statistic": "float64", "p_value": "float64", "q_value": "float64",
+    "worse": "bool", "alert": "bool", "likely_drivers": "string",
+}  # fmt: skip
+#: Columns and types of :func:`key_drivers`.
+DRIVER_COLUMNS = {
+    "driver": "string", "kind": "string", "level": "string", "reference": "string",
+    "effect": "float64", "lo": "float64", "hi": "float64", "p_value": "float64",
+    "n_with": "int64", "share": "float64", "detractor_effect": "float64",
+    "detractor_lo": "float64", "detractor_hi": "float64", "significant": "bool",
+    "small_sample": "bool", "rank": "float64", "label_zh": "string", "label_en": "string",
+}  # fmt: skip
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in columns.items()})
+
+
 ALERT_DIMENSIONS = ("overall", "province", "segment", "channel", "category", "owner_team")
 
 
@@ -818,7 +839,7 @@ def score_alerts(
         "likely_drivers",
     ]
     if g.empty:
-        return pd.DataFrame(columns=cols)
+        return _empty(ALERT_COLUMNS)
     g = g.fillna({c: 0 for c in ("n_nps", "det", "prom", "n_csat", "sat", "n_ces")})
     wide = g.pivot_table(index=["dimension", "slice"], columns="_now", aggfunc="first")
     out = []
@@ -900,6 +921,8 @@ def score_alerts(
                     m1 > m0,
                 )
             )
+    if not out:
+        return _empty(ALERT_COLUMNS)
     res = pd.DataFrame(out, columns=cols[:11] + ["worse"])
     res["n_before"] = res.n_before.astype("int64")
     res["n_now"] = res.n_now.astype("int64")
@@ -1348,29 +1371,8 @@ def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]
     sla = ticket_sla(con.table("tickets"), policy, as_of=as_of)
     try:
         drivers = key_drivers(resp)
-    except ValueError:
-        drivers = pd.DataFrame(
-            columns=[
-                "driver",
-                "kind",
-                "level",
-                "reference",
-                "effect",
-                "lo",
-                "hi",
-                "p_value",
-                "n_with",
-                "share",
-                "detractor_effect",
-                "detractor_lo",
-                "detractor_hi",
-                "significant",
-                "small_sample",
-                "rank",
-                "label_zh",
-                "label_en",
-            ]
-        )
+    except ValueError:  # too few NPS answers (e.g. no surveys yet): an empty, typed table
+        drivers = _empty(DRIVER_COLUMNS)
     alerts = score_alerts(
         resp,
         as_of=as_of,

@@ -429,3 +429,18 @@ def test_demo_page_numbers_match_crmkit(demo_con):
     assert len(breaches) == data["scores"]["sla"].breached.iloc[0]
     assert breaches["name"].str.contains(r"\*").all()
     assert data["sla"].iloc[0].channel == "social"
+
+
+def test_publish_without_feedback_or_tickets(tiny_snapshot):
+    """The tiny snapshot has customers, products and orders only: the satisfaction tables are
+    published empty (typed), and the page's numbers are empty rather than an error."""
+    con = db.connect(tiny_snapshot)
+    try:
+        assert con.table("satisfaction_drivers").count().execute() == 0
+        assert con.table("satisfaction_alerts").count().execute() == 0
+        assert con.table("satisfaction_alerts").schema()["alert"].is_boolean()
+        data = views.satisfaction_data(con, views.Filters(), lang="en")
+        assert data["cards"]["nps"]["n"] == 0 and data["cards"]["nps"]["value"] is None
+        assert data["breaches"].empty
+    finally:
+        con.disconnect()
