@@ -161,6 +161,7 @@ def publish(
     """
     import crmkit.classification  # noqa: F401  (each registers its publish step)
     import crmkit.quality  # noqa: F401
+    import crmkit.satisfaction  # noqa: F401
 
     t0 = time.perf_counter()
     src = warehouse_path(warehouse)
