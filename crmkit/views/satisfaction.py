@@ -290,6 +290,7 @@ class SatisfactionPage(Page):
         self.breach_table = w.HTML(layout=wide)
         self.breach_table.add_class("crmkit-breach-list")
         self.breach_export = ExportButtons()
+        self.backlog_export = ExportButtons()
         return w.VBox(
             [
                 self.cards,
@@ -297,6 +298,7 @@ class SatisfactionPage(Page):
                 w.HBox([self.fig_drivers, self.alerts], layout=chart_row()),
                 self.drivers_note,
                 w.HBox([self.fig_sla, self.fig_backlog], layout=chart_row()),
+                self.backlog_export.widget,
                 self.quality,
                 self.sec_breaches,
                 self.breach_export.widget,
@@ -316,6 +318,15 @@ class SatisfactionPage(Page):
         charts.show_in(
             self.fig_backlog, charts.plot_backlog_ageing(data["backlog"], lang), meta=stamp
         )
+        backlog = (
+            data["backlog"]
+            .pivot(index="team", columns="bucket", values="tickets")
+            .reindex(columns=list(sat.AGE_BUCKETS))
+            .reset_index()
+            .rename(columns={"team": t("sat_col_team", lang)})
+        )
+        backlog.columns.name = None
+        self.backlog_export.show(backlog, "open_backlog_by_team", f, lang)
         info = data["info"]
         self.drivers_note.value = (
             "<div class='crmkit-sub'>"
