@@ -334,7 +334,7 @@ class SatisfactionPage(Page):
                 t(
                     "sat_sec_drivers_note",
                     lang,
-                    method=info.get("drivers_method", ""),
+                    method=t("sat_drivers_method", lang),
                     n=fmt_int(info.get("drivers_n", 0)),
                 )
             )
@@ -358,12 +358,12 @@ class SatisfactionPage(Page):
             )
         )
 
+        tested = len(data["alerts"])
         al = data["alerts"]
         al = al[al["alert"]] if len(al) else al
         if al.empty:
-            alerts_html = (
-                f"<div class='crmkit-sub crmkit-no-alerts'>{t('sat_no_alerts', lang)}</div>"
-            )
+            none = t("sat_no_alerts", lang, n=tested)
+            alerts_html = f"<div class='crmkit-sub crmkit-no-alerts'>{none}</div>"
         else:
             shown = al.copy()
             for c in ("before", "now", "change"):
