@@ -242,6 +242,13 @@ def _fmt_score(metric: str, v: float | None, lang: str) -> str:
     return fmt_pct(v, lang)
 
 
+def _driver_words(text: str, lang: str) -> str:
+    """``late 12.0% -> 30.0%; …`` (as published) with the features' names in ``lang``."""
+    for code, (zh, en) in sat.DRIVER_FEATURES.items():
+        text = text.replace(f"{code} ", f"{zh if lang == 'zh' else en} ")
+    return text
+
+
 def score_cards_html(cards: dict, lang: str) -> str:
     """Score cards: value, 95 % interval and n, the definition on hover (``title``);
     ``data-key`` / ``data-value`` / ``data-n`` let tests read the exact numbers."""
@@ -372,6 +379,7 @@ class SatisfactionPage(Page):
                     for m, v in zip(shown.metric, shown[c], strict=True)
                 ]
             shown["q_value"] = [f"{q:.2g}" for q in shown.q_value]
+            shown["likely_drivers"] = [_driver_words(x, lang) for x in shown.likely_drivers]
             shown["metric"] = [t(f"sat_{m}", lang) for m in shown.metric]
             alerts_html = html_table(
                 shown, {c: t(f"sat_col_{c}", lang) for c in ALERT_COLUMNS}, max_rows=20
