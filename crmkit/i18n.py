@@ -280,6 +280,10 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "sat_window": ("时间窗 {start} – {end}", "window {start} – {end}"),
     "sat_policy": ("首次响应≤{hours}小时（全天计时）", "first response ≤ {hours} h (24/7 clock)"),
+    "sat_policy_bh": (
+        "首次响应≤{hours}小时（仅计工作时间 {bh}）",
+        "first response ≤ {hours} h (business hours {bh} only)",
+    ),
     "fig_score_trend": ("{metric} 趋势（阴影: 95%置信区间）", "{metric} trend (band: 95% CI)"),
     "fig_drivers": ("NPS关键驱动因素（效应及95%置信区间）", "Key drivers of NPS (effect, 95% CI)"),
     "fig_sla": ("各渠道首次响应超时率", "First-response SLA breach rate by channel"),

@@ -1385,6 +1385,7 @@ def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]
             "as_of": [as_of],
             "sla_policy": [policy.describe()],
             "first_response_hours": [policy.first_response_hours],
+            "business_hours": ["-".join(policy.business_hours or ())],
             "min_n": [MIN_N],
             "alert_window_days": [ALERT_WINDOW_DAYS],
             "alert_history_days": [ALERT_HISTORY_DAYS],

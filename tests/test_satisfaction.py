@@ -470,3 +470,19 @@ def test_kpi_contract_for_the_registry():
     assert cols <= set(r.columns)
     assert (r.numerator.iloc[0], r.denominator.iloc[0], r.value.iloc[0]) == (1, 2, 0.5)
     assert "2 h" in r.attrs["definition"]["policy"]
+
+
+def test_publish_step_uses_the_configured_policy(monkeypatch):
+    """A snapshot published with business hours records them, and its SLA clock counts only
+    business time (so no ticket waits longer on it than on the wall clock)."""
+    con = db.connect(":memory:", read_only=False)
+    demo.generate(con, 300, seed=7, progress=False)
+    monkeypatch.setattr(sat, "PUBLISH_POLICY", sat.SlaPolicy(business_hours=("09:00", "18:00")))
+    tables = sat.publish_satisfaction(con)
+    info = tables["satisfaction_info"].iloc[0]
+    assert info.business_hours == "09:00-18:00" and "business hours" in info.sla_policy
+    clock = tables["ticket_sla"].to_pandas()
+    wall = sat.ticket_sla(con.table("tickets"), as_of=info.as_of).to_pandas()
+    answered = wall.response_minutes.notna()
+    assert (clock.response_minutes <= wall.response_minutes + 1e-9)[answered].all()
+    assert (clock.response_minutes < wall.response_minutes)[answered].any()

@@ -140,7 +140,10 @@ def satisfaction_data(
         "sla": sat.sla_summary(sla_t, filters=desc),
     }
     row = {k: v.iloc[0] for k, v in scores.items()}
-    policy = t("sat_policy", lang, hours=f"{info['first_response_hours']:g}")
+    hours, bh = f"{info['first_response_hours']:g}", info.get("business_hours") or ""
+    policy = (
+        t("sat_policy_bh", lang, hours=hours, bh=bh) if bh else t("sat_policy", lang, hours=hours)
+    )
     defs = {
         "nps": t(
             "sat_def_nps",
