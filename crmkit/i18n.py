@@ -280,6 +280,10 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "sat_window": ("时间窗 {start} – {end}", "window {start} – {end}"),
     "sat_policy": ("首次响应≤{hours}小时（全天计时）", "first response ≤ {hours} h (24/7 clock)"),
+    "sat_policy_bh": (
+        "首次响应≤{hours}小时（仅计工作时间 {bh}）",
+        "first response ≤ {hours} h (business hours {bh} only)",
+    ),
     "fig_score_trend": ("{metric} 趋势（阴影: 95%置信区间）", "{metric} trend (band: 95% CI)"),
     "fig_drivers": ("NPS关键驱动因素（效应及95%置信区间）", "Key drivers of NPS (effect, 95% CI)"),
     "fig_sla": ("各渠道首次响应超时率", "First-response SLA breach rate by channel"),
@@ -293,7 +297,15 @@ LABELS: dict[str, tuple[str, str]] = {
         "当前预警（最近90天 vs 之前12个月）",
         "Current alerts (last 90 days vs the year before)",
     ),
-    "sat_no_alerts": ("没有显著下降的切片", "No slice dropped significantly"),
+    "sat_no_alerts": (
+        "没有显著下降的切片（已检验 {n} 项，BH调整后p<0.05才预警）",
+        "No slice dropped significantly ({n} tests; an alert needs BH-adjusted p < 0.05)",
+    ),
+    "sat_drivers_method": (
+        "NPS评分(0–10)的OLS回归，HC3稳健标准误；是否贬损者(0–6)的logit，平均边际效应，HC1稳健标准误",
+        "OLS of the NPS answer (0-10), HC3 robust SE; logit of detractor (0-6), average "
+        "marginal effects, HC1 robust SE",
+    ),
     "sat_sec_segments": ("按客户分群的得分", "Scores by customer segment"),
     "sat_sec_breaches": ("SLA超时工单", "Tickets that missed the SLA"),
     "sat_sec_quality": ("服务质量（按团队）", "Service quality by team"),

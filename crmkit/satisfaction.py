@@ -338,7 +338,7 @@ def nps(
     >>> fb = ibis.memtable({"ts": [datetime(2026, 1, d) for d in range(1, 6)],
     ...                     "nps": [10, 9, 7, 3, None]})
     >>> r = nps(fb).iloc[0]
-    >>> r.value, r.n, r.numerator
+    >>> float(r.value), int(r.n), int(r.numerator)
     (25.0, 4, 1)
     """
     by = _as_list(by)
@@ -397,7 +397,7 @@ def csat(
     >>> fb = ibis.memtable({"ts": [datetime(2026, 1, d) for d in range(1, 5)],
     ...                     "csat": [5, 4, 2, None]})
     >>> r = csat(fb).iloc[0]
-    >>> round(r.value, 4), r.numerator, r.n
+    >>> round(float(r.value), 4), int(r.numerator), int(r.n)
     (0.6667, 2, 3)
     """
     by = _as_list(by)
@@ -437,7 +437,7 @@ def ces(
     >>> fb = ibis.memtable({"ts": [datetime(2026, 1, d) for d in range(1, 5)],
     ...                     "ces": [2, 4, 6, None]})
     >>> r = ces(fb).iloc[0]
-    >>> r.value, r.n, round(r.lo, 4)
+    >>> float(r.value), int(r.n), round(float(r.lo), 4)
     (4.0, 3, -0.9683)
     """
     by = _as_list(by)
@@ -467,8 +467,7 @@ def scores(
     parts = [fn(feedback, by, **kwargs) for fn in (nps, csat, ces)]
     out = pd.concat(parts, ignore_index=True)
     out.attrs["definitions"] = {
-        p.metric.iloc[0] if len(p) else m: p.attrs["definition"]
-        for p, m in zip(parts, ("nps", "csat", "ces"), strict=True)
+        p.attrs["definition"]["metric"]: p.attrs["definition"] for p in parts
     }
     return out
 
@@ -1074,6 +1073,13 @@ def ticket_sla(tickets: ir.Table, policy: SlaPolicy | None = None, *, as_of: dat
     _require(tickets, ["opened_at", "first_response_at", "resolved_at"], "ticket_sla: tickets")
     now = ibis.literal(as_of, type="timestamp")
     t = tickets
+    # an all-empty column (e.g. no ticket resolved yet, read from a file) has no type yet
+    untyped = {
+        c: t[c].cast("timestamp")
+        for c in ("opened_at", "first_response_at", "resolved_at")
+        if not t[c].type().is_timestamp()
+    }
+    t = t.mutate(**untyped) if untyped else t
     target = policy.target_seconds
     resp = _elapsed(t.opened_at, t.first_response_at, policy)
     waited = _elapsed(t.opened_at, t.first_response_at.fill_null(now), policy)
@@ -1231,7 +1237,7 @@ def sla_attainment(
     ...     "first_response_at": [datetime(2026, 1, 5, 11), datetime(2026, 1, 5, 13), None],
     ...     "resolved_at": [None] * 3})
     >>> r = sla_attainment(tk, as_of=datetime(2026, 1, 6)).iloc[0]
-    >>> r.numerator, r.denominator, r.breached
+    >>> int(r.numerator), int(r.denominator), int(r.breached)
     (1, 3, 2)
     """
     scoped = _scope(tickets, "opened_at", start, end, customers)
@@ -1385,6 +1391,7 @@ def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]
             "as_of": [as_of],
             "sla_policy": [policy.describe()],
             "first_response_hours": [policy.first_response_hours],
+            "business_hours": ["-".join(policy.business_hours or ())],
             "min_n": [MIN_N],
             "alert_window_days": [ALERT_WINDOW_DAYS],
             "alert_history_days": [ALERT_HISTORY_DAYS],

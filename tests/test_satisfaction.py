@@ -444,3 +444,45 @@ def test_publish_without_feedback_or_tickets(tiny_snapshot):
         assert data["breaches"].empty
     finally:
         con.disconnect()
+
+
+def test_kpi_contract_for_the_registry():
+    """What the KPI registry (issue 9) relies on: every score function takes a window
+    [start, end) and a set of customers and returns value, numerator, denominator, n, lo, hi,
+    small_sample with its definition. C1's tickets in [Jan 5, Jan 6): T0 answered in 60 min
+    (met) and T1 in 180 min (breach) → 1 / 2."""
+    cols = {"value", "numerator", "denominator", "n", "lo", "hi", "small_sample"}
+    fb = feedback_fixture()
+    cust = ibis.memtable({"customer_id": ["C1"]})
+    window = {"start": D(2026, 1, 1), "end": D(2026, 2, 1), "customers": cust}
+    for fn in (sat.nps, sat.csat, sat.ces):
+        df = fn(fb, **window)
+        assert cols <= set(df.columns), fn.__name__
+        assert df.attrs["definition"]["window"] == "[2026-01-01 00:00:00, 2026-02-01 00:00:00)"
+    tk = tickets(
+        [
+            (D(2026, 1, 5, 10), D(2026, 1, 5, 11), None),
+            (D(2026, 1, 5, 12), D(2026, 1, 5, 15), None),
+            (D(2026, 1, 6, 12), None, None),
+        ]
+    )
+    r = sat.sla_attainment(tk, as_of=MONDAY, start=D(2026, 1, 5), end=D(2026, 1, 6), customers=cust)
+    assert cols <= set(r.columns)
+    assert (r.numerator.iloc[0], r.denominator.iloc[0], r.value.iloc[0]) == (1, 2, 0.5)
+    assert "2 h" in r.attrs["definition"]["policy"]
+
+
+def test_publish_step_uses_the_configured_policy(monkeypatch):
+    """A snapshot published with business hours records them, and its SLA clock counts only
+    business time (so no ticket waits longer on it than on the wall clock)."""
+    con = db.connect(":memory:", read_only=False)
+    demo.generate(con, 300, seed=7, progress=False)
+    monkeypatch.setattr(sat, "PUBLISH_POLICY", sat.SlaPolicy(business_hours=("09:00", "18:00")))
+    tables = sat.publish_satisfaction(con)
+    info = tables["satisfaction_info"].iloc[0]
+    assert info.business_hours == "09:00-18:00" and "business hours" in info.sla_policy
+    clock = tables["ticket_sla"].to_pandas()
+    wall = sat.ticket_sla(con.table("tickets"), as_of=info.as_of).to_pandas()
+    answered = wall.response_minutes.notna()
+    assert (clock.response_minutes <= wall.response_minutes + 1e-9)[answered].all()
+    assert (clock.response_minutes < wall.response_minutes)[answered].any()

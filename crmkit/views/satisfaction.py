@@ -140,7 +140,10 @@ def satisfaction_data(
         "sla": sat.sla_summary(sla_t, filters=desc),
     }
     row = {k: v.iloc[0] for k, v in scores.items()}
-    policy = t("sat_policy", lang, hours=f"{info['first_response_hours']:g}")
+    hours, bh = f"{info['first_response_hours']:g}", info.get("business_hours") or ""
+    policy = (
+        t("sat_policy_bh", lang, hours=hours, bh=bh) if bh else t("sat_policy", lang, hours=hours)
+    )
     defs = {
         "nps": t(
             "sat_def_nps",
@@ -242,6 +245,13 @@ def _fmt_score(metric: str, v: float | None, lang: str) -> str:
     return fmt_pct(v, lang)
 
 
+def _driver_words(text: str, lang: str) -> str:
+    """``late 12.0% -> 30.0%; …`` (as published) with the features' names in ``lang``."""
+    for code, (zh, en) in sat.DRIVER_FEATURES.items():
+        text = text.replace(f"{code} ", f"{zh if lang == 'zh' else en} ")
+    return text
+
+
 def score_cards_html(cards: dict, lang: str) -> str:
     """Score cards: value, 95 % interval and n, the definition on hover (``title``);
     ``data-key`` / ``data-value`` / ``data-n`` let tests read the exact numbers."""
@@ -290,6 +300,7 @@ class SatisfactionPage(Page):
         self.breach_table = w.HTML(layout=wide)
         self.breach_table.add_class("crmkit-breach-list")
         self.breach_export = ExportButtons()
+        self.backlog_export = ExportButtons()
         return w.VBox(
             [
                 self.cards,
@@ -297,6 +308,7 @@ class SatisfactionPage(Page):
                 w.HBox([self.fig_drivers, self.alerts], layout=chart_row()),
                 self.drivers_note,
                 w.HBox([self.fig_sla, self.fig_backlog], layout=chart_row()),
+                self.backlog_export.widget,
                 self.quality,
                 self.sec_breaches,
                 self.breach_export.widget,
@@ -316,6 +328,15 @@ class SatisfactionPage(Page):
         charts.show_in(
             self.fig_backlog, charts.plot_backlog_ageing(data["backlog"], lang), meta=stamp
         )
+        backlog = (
+            data["backlog"]
+            .pivot(index="team", columns="bucket", values="tickets")
+            .reindex(columns=list(sat.AGE_BUCKETS))
+            .reset_index()
+            .rename(columns={"team": t("sat_col_team", lang)})
+        )
+        backlog.columns.name = None
+        self.backlog_export.show(backlog, "open_backlog_by_team", f, lang)
         info = data["info"]
         self.drivers_note.value = (
             "<div class='crmkit-sub'>"
@@ -323,7 +344,7 @@ class SatisfactionPage(Page):
                 t(
                     "sat_sec_drivers_note",
                     lang,
-                    method=info.get("drivers_method", ""),
+                    method=t("sat_drivers_method", lang),
                     n=fmt_int(info.get("drivers_n", 0)),
                 )
             )
@@ -347,12 +368,12 @@ class SatisfactionPage(Page):
             )
         )
 
+        tested = len(data["alerts"])
         al = data["alerts"]
         al = al[al["alert"]] if len(al) else al
         if al.empty:
-            alerts_html = (
-                f"<div class='crmkit-sub crmkit-no-alerts'>{t('sat_no_alerts', lang)}</div>"
-            )
+            none = t("sat_no_alerts", lang, n=tested)
+            alerts_html = f"<div class='crmkit-sub crmkit-no-alerts'>{none}</div>"
         else:
             shown = al.copy()
             for c in ("before", "now", "change"):
@@ -361,6 +382,7 @@ class SatisfactionPage(Page):
                     for m, v in zip(shown.metric, shown[c], strict=True)
                 ]
             shown["q_value"] = [f"{q:.2g}" for q in shown.q_value]
+            shown["likely_drivers"] = [_driver_words(x, lang) for x in shown.likely_drivers]
             shown["metric"] = [t(f"sat_{m}", lang) for m in shown.metric]
             alerts_html = html_table(
                 shown, {c: t(f"sat_col_{c}", lang) for c in ALERT_COLUMNS}, max_rows=20
