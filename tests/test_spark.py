@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmkit import classification, db, demo
+from crmkit import classification, db, demo, satisfaction
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
@@ -71,6 +71,20 @@ def test_classification_same_on_spark(backends):
     seg = a.groupby("rfm_class").agg(n=("customer_id", "size"), m=("monetary", "sum"))
     seg_b = b.groupby("rfm_class").agg(n=("customer_id", "size"), m=("monetary", "sum"))
     assert seg["n"].to_dict() == seg_b["n"].to_dict()
+
+
+def test_satisfaction_scores_same_on_spark(backends):
+    """NPS, CSAT and CES by month × channel with their intervals: same n, same values."""
+    duck, sc = backends
+    a = satisfaction.scores(duck.table("feedback"), by=["period", "source"])
+    b = satisfaction.scores(sc.table("feedback"), by=["period", "source"])
+    assert a["n"].sum() > 10_000
+    keys = [c for c in ("metric", "period", "source") if c in a.columns]
+    assert_same(
+        a.drop(columns=["definition"], errors="ignore"),
+        b.drop(columns=["definition"], errors="ignore"),
+        keys,
+    )
 
 
 def test_connect_spark_from_environment(backends, monkeypatch, tmp_path):
