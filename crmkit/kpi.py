@@ -188,7 +188,9 @@ def target_kind(period: Period) -> str:
     """Which targets apply: a calendar period's own kind; a trailing window the nearest one."""
     if period.kind != "window":
         return period.kind
-    return min(_KINDS, key=lambda k: abs({"month": 30, "quarter": 91, "year": 365}[k] - period.days))
+    return min(
+        _KINDS, key=lambda k: abs({"month": 30, "quarter": 91, "year": 365}[k] - period.days)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,10 +263,14 @@ class KPI:
     def definition(self, lang: str = "zh") -> str:
         """Numerator / denominator, window and filters in words (shown on hover)."""
         i = 0 if lang == "zh" else 1
-        sep = "；" if lang == "zh" else "; "
-        parts = [self.numerator[i]]
+        sep, colon = ("；", "：") if lang == "zh" else ("; ", ": ")
         if self.denominator:
-            parts[0] = f"{self.numerator[i]} ÷ {self.denominator[i]}"
+            parts = [
+                f"{('分子', 'numerator')[i]}{colon}{self.numerator[i]}",
+                f"{('分母', 'denominator')[i]}{colon}{self.denominator[i]}",
+            ]
+        else:
+            parts = [self.numerator[i]]
         parts += [self.window[i], self.filters[i]]
         return sep.join(parts)
 
@@ -373,6 +379,34 @@ def customer_flow(ctx: KPIContext) -> dict[str, int]:
     return flow
 
 
+def lost_customers(
+    con: BaseBackend,
+    period: Period | str,
+    *,
+    customers: ir.Table | None = None,
+    as_of: datetime | None = None,
+) -> ir.Table:
+    """The customers behind the churn rate: customers at the period's start who are no
+    customers at its end, with ``last_order_ts`` and lifetime ``monetary`` (counted orders),
+    most valuable first — the list to win back (挽回)."""
+    p = parse_period(period)
+    ctx = KPIContext(con, p.start, p.end, customers, as_of or _clock(con))
+    start, end, w = ctx.start, ctx.effective_end, ctx.window
+    o = counted_orders(ctx.table("orders"))
+    o = o.filter(o.order_ts < _lit(end))
+    ts = o.order_ts
+    per = o.group_by("customer_id").aggregate(
+        in_s=((ts >= _lit(start - w)) & (ts < _lit(start))).any(),
+        in_e=(ts >= _lit(end - w)).any(),
+        last_order_ts=ts.max(),
+        monetary=o.amount.cast("float64").sum(),
+    )
+    lost = per.filter(per.in_s, ~per.in_e)
+    return lost.select("customer_id", "last_order_ts", "monetary").order_by(
+        [ibis.desc("monetary"), "customer_id"]
+    )
+
+
 def _retention(ctx: KPIContext) -> Measure:
     f = customer_flow(ctx)
     kept = f["E"] - f["N"]
@@ -468,7 +502,10 @@ def _aov(ctx: KPIContext) -> Measure:
     )
 
 
-_W = ("截至每个日期的前365天内有计入订单者为该日客户", "customer at a date: counted order in the 365 days before it")
+_W = (
+    "截至每个日期的前365天内有计入订单者为该日客户",
+    "customer at a date: counted order in the 365 days before it",
+)
 _P = ("统计期 [开始, 结束)", "period [start, end)")
 
 register(
@@ -490,7 +527,10 @@ register(
 register(
     KPI(
         "new_customers", "新客户获取数量", "New customers acquired", "count", True,
-        ("首次计入订单落在统计期内的客户数", "customers whose first counted order is in the period"),
+        (
+            "首次计入订单落在统计期内的客户数",
+            "customers whose first counted order is in the period",
+        ),
         None, _P, _new_customers,
     )
 )  # fmt: skip
@@ -505,8 +545,15 @@ register(
 register(
     KPI(
         "lead_conversion", "线索转化率", "Lead → customer conversion", "rate", True,
-        ("其中期内首次下单的客户", "of them, customers with their first counted order in the period"),
-        ("期初未购买且期内有进行中销售机会的潜在客户", "prospects (no counted order before start) with an opportunity open in the period"),
+        (
+            "其中期内首次下单的客户",
+            "of them, customers with their first counted order in the period",
+        ),
+        (
+            "期初未购买且期内有进行中销售机会的潜在客户",
+            "prospects (no counted order before start) with an opportunity open in the "
+            "period",
+        ),
         _P, _lead_conversion,
     )
 )  # fmt: skip
@@ -532,7 +579,10 @@ register(
 register(
     KPI(
         "nps", "净推荐值 NPS", "Net Promoter Score", "score", True,
-        ("推荐者(9–10)占比 − 贬损者(0–6)占比，×100", "% promoters (9–10) − % detractors (0–6), ×100"),
+        (
+            "推荐者(9–10)占比 − 贬损者(0–6)占比，×100",
+            "% promoters (9–10) − % detractors (0–6), ×100",
+        ),
         ("期内有 NPS 评分的调查回答", "survey answers with an NPS score in the period"),
         _P, "crmkit.satisfaction:kpi_nps", issue=7,
     )
@@ -549,7 +599,10 @@ register(
     KPI(
         "complaint_sla", "投诉2小时响应达标率", "Complaint SLA attainment (2 h)", "rate", True,
         ("2小时内首次响应的投诉工单", "complaint tickets first answered within 2 hours"),
-        ("期内新开的投诉工单（未响应计为超时）", "complaint tickets opened in the period (unanswered = breach)"),
+        (
+            "期内新开的投诉工单（未响应计为超时）",
+            "complaint tickets opened in the period (unanswered = breach)",
+        ),
         _P, "crmkit.satisfaction:kpi_complaint_sla", issue=7,
     )
 )  # fmt: skip
@@ -572,7 +625,10 @@ register(
 register(
     KPI(
         "clv", "客户终身价值 CLV", "Customer lifetime value (CLV)", "money", True,
-        ("预测12个月客户价值（BG/NBD × Gamma-Gamma）之和", "predicted 12-month value (BG/NBD × Gamma-Gamma), summed"),
+        (
+            "预测12个月客户价值（BG/NBD × Gamma-Gamma）之和",
+            "predicted 12-month value (BG/NBD × Gamma-Gamma), summed",
+        ),
         ("期末客户数", "customers at the end of the period"),
         _P, "crmkit.churn:kpi_clv", issue=8,
     )
@@ -1225,6 +1281,7 @@ __all__ = [
     "evaluate",
     "forecast",
     "last_complete_period",
+    "lost_customers",
     "load_targets",
     "parse_period",
     "period_containing",
