@@ -486,7 +486,8 @@ def _aov(ctx: KPIContext) -> Measure:
     o = counted_orders(ctx.table("orders"))
     o = o.filter(o.order_ts >= _lit(ctx.start), o.order_ts < _lit(ctx.effective_end))
     amt = o.amount.cast("float64")
-    row = o.aggregate(n=o.count(), revenue=amt.sum(), sd=amt.std()).to_pandas().iloc[0]
+    # the revenue is summed as DECIMAL: exact, so the value does not depend on thread order
+    row = o.aggregate(n=o.count(), revenue=o.amount.sum(), sd=amt.std()).to_pandas().iloc[0]
     n = int(row.n or 0)
     if not n:
         return Measure(value=None, n=0, numerator=0.0, denominator=0)
