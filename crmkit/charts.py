@@ -326,20 +326,29 @@ def plot_rfm_heatmap(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
 
 
 def plot_kpi_trend(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
-    """KPI rates over periods: ``df`` (``crmkit.kpi.trend``) has ``key``, ``name``, ``period``,
-    ``value``, ``lo``, ``hi``, ``target``; rates are drawn (counts and money skipped), each with
-    its Wilson interval as error bars and its target as a dotted line of the same colour."""
+    """KPI rates over periods, one small panel each (own y-axis, so a 96 % retention and a 4 %
+    return rate are both readable): ``df`` (``crmkit.kpi.trend``) has ``key``, ``name``,
+    ``period``, ``value``, ``lo``, ``hi``, ``n``, ``target``. Rates only (counts and money are
+    skipped); Wilson intervals as error bars, the target as a dotted line."""
+    from plotly.subplots import make_subplots
+
     from crmkit import kpi
 
-    traces = []
     keys = [k for k in dict.fromkeys(df["key"]) if kpi.REGISTRY[k].unit == "rate"]
+    cols = 2
+    rows = max(1, -(-len(keys) // cols))
+    names = [df.loc[df["key"] == k, "name"].iloc[0] for k in keys]
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=names, vertical_spacing=0.2, horizontal_spacing=0.12
+    )
     for i, key in enumerate(keys):
         g = df[df["key"] == key]
+        r, c = i // cols + 1, i % cols + 1
         colour = PALETTE[i % len(PALETTE)]
         v = g["value"].astype(float)
-        traces.append(
+        fig.add_trace(
             go.Scatter(
-                name=g["name"].iloc[0],
+                name=names[i],
                 x=g["period"].tolist(),
                 y=v.tolist(),
                 mode="lines+markers",
@@ -352,28 +361,29 @@ def plot_kpi_trend(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
                     "thickness": 1,
                 },
                 customdata=g["n"].tolist(),
-                hovertemplate="%{x}: %{y:.1%} (n = %{customdata:,})<extra>"
-                + g["name"].iloc[0]
-                + "</extra>",
-            )
+                hovertemplate="%{x}: %{y:.1%} (n = %{customdata:,})<extra>" + names[i] + "</extra>",
+            ),
+            row=r,
+            col=c,
         )
         if g["target"].notna().any():
-            traces.append(
+            fig.add_trace(
                 go.Scatter(
-                    name=f"{g['name'].iloc[0]} · {t('kpi_target', lang)}",
+                    name=t("kpi_target", lang),
                     x=g["period"].tolist(),
                     y=g["target"].astype(float).tolist(),
                     mode="lines",
-                    line={"color": colour, "dash": "dot", "width": 1},
-                    showlegend=False,
+                    line={"color": "#7b8794", "dash": "dot", "width": 1},
                     hovertemplate="%{x}: %{y:.1%}<extra>" + t("kpi_target", lang) + "</extra>",
-                )
+                ),
+                row=r,
+                col=c,
             )
-    fig = go.Figure(traces)
-    fig.update_xaxes(type="category", title=t("kpi_period", lang))
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
-    fig = _layout(fig, t("fig_kpi_trend", lang), height=360)
-    fig.update_layout(showlegend=True)
+    fig.update_xaxes(type="category", tickfont={"size": 10})
+    fig.update_yaxes(tickformat=".1%", tickfont={"size": 10})
+    fig = _layout(fig, t("fig_kpi_trend", lang), height=200 + 150 * rows)
+    fig.update_layout(showlegend=False, margin={"l": 60, "r": 20, "t": 70, "b": 40})
+    fig.update_annotations(font_size=12)
     return fig
 
 

@@ -359,7 +359,8 @@ def customer_flow(ctx: KPIContext) -> dict[str, int]:
     o = counted_orders(ctx.table("orders"))
     o = o.filter(o.order_ts < _lit(end))
     ts = o.order_ts
-    per = o.group_by("customer_id").aggregate(
+    # grouped by the integer surrogate key (set at ingest): about twice as fast as the text id
+    per = o.group_by("customer_sk").aggregate(
         first=ts.min(),
         in_s=((ts >= _lit(start - w)) & (ts < _lit(start))).any(),
         in_e=(ts >= _lit(end - w)).any(),
@@ -395,7 +396,8 @@ def lost_customers(
     o = counted_orders(ctx.table("orders"))
     o = o.filter(o.order_ts < _lit(end))
     ts = o.order_ts
-    per = o.group_by("customer_id").aggregate(
+    per = o.group_by("customer_sk").aggregate(
+        customer_id=o.customer_id.arbitrary(),
         in_s=((ts >= _lit(start - w)) & (ts < _lit(start))).any(),
         in_e=(ts >= _lit(end - w)).any(),
         last_order_ts=ts.max(),
@@ -454,9 +456,10 @@ def _lead_conversion(ctx: KPIContext) -> Measure:
     opp = ctx.table("opportunities")
     active = opp.filter(opp.opened_at < end, opp.closed_at.isnull() | (opp.closed_at >= start))
     o = counted_orders(ctx.table("orders"))
-    first = o.group_by("customer_id").aggregate(first=o.order_ts.min())
-    leads = active.select("customer_id").distinct()
-    leads = leads.left_join(first, "customer_id").select(leads.customer_id, first=first["first"])
+    o = o.filter(o.order_ts < end)
+    first = o.group_by("customer_sk").aggregate(first=o.order_ts.min())
+    leads = active.select("customer_sk").distinct()
+    leads = leads.left_join(first, "customer_sk").select(leads.customer_sk, first=first["first"])
     leads = leads.filter(leads["first"].isnull() | (leads["first"] >= start))
     row = leads.aggregate(
         leads=leads.count(),

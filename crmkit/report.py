@@ -29,14 +29,14 @@ from crmkit.i18n import fmt_date, fmt_pct, t
 
 #: Personal data in the report is always masked (it leaves the workbench as a file).
 REPORT_ROLE = "dashboard"
+#: Return reasons listed per flagged product.
+REASONS_SHOWN = 5
 
 _EXTRA_CSS = """
 <style>
 body{margin:24px auto;max-width:1280px;padding:0 16px}
 .crmkit-card a{color:inherit;text-decoration:none}
 .crmkit-charts{display:flex;flex-wrap:wrap;gap:10px}
-.crmkit-change-better{color:#2f7d43}.crmkit-change-worse{color:#c2464b}
-.crmkit-unavailable{color:#7b8794;font-style:italic}
 .crmkit-note{color:#52606d;font-size:12px;margin:6px 0}
 @media print{.crmkit-charts{display:block}}
 </style>
@@ -158,7 +158,8 @@ def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -
     reasons = data["return_reasons"]
     reason_html = ""
     if not reasons.empty:
-        r = reasons.copy()
+        # the five most frequent reasons of each flagged product, then its feedback texts
+        r = reasons.groupby(["product_id", "kind"], sort=False).head(REASONS_SHOWN).copy()
         r["share"] = [fmt_pct(v, lang) if _num(v) else "" for v in r.share]
         r["kind"] = [t("reason", lang) if k == "reason" else t("ret_reasons", lang) for k in r.kind]
         reason_html = f"<div class='crmkit-section'>{t('ret_reasons', lang)}</div>" + html_table(

@@ -4,7 +4,8 @@ high-return product and one number on the overview page, in the report and in no
 
 The fixture (period 2024-Q2 = [2024-04-01, 2024-07-01); W = 365 days)
 --------------------------------------------------------------------
-Customer at a date d: a counted order (not returned / refunded / cancelled) in [d − 365 d, d).
+Customer ids are single letters; their surrogate key ``customer_sk`` (set by ingest) is the
+letter's code point. Customer at a date d: a counted order (not returned / refunded / cancelled) in [d − 365 d, d).
 S window [2023-04-02, 2024-04-01); E window [2023-07-02, 2024-07-01).
 
 ======  ====  ==========================================  ====  ====  ====
@@ -67,6 +68,7 @@ def _order(oid, cust, ts, amount, status="completed", product="P1", reason=None)
     return {
         "order_id": oid,
         "customer_id": cust,
+        "customer_sk": ord(cust[0]),
         "product_id": product,
         "order_ts": pd.Timestamp(ts),
         "quantity": 1,
@@ -87,6 +89,7 @@ def con():
         [
             {
                 "customer_id": k,
+                "customer_sk": ord(k),
                 "name": f"客户{k}",
                 "province": provinces.get(k, "北京"),
                 "created_at": pd.Timestamp("2021-01-01"),
@@ -118,6 +121,7 @@ def con():
         return {
             "opportunity_id": oid,
             "customer_id": cust,
+            "customer_sk": ord(cust),
             "stage": stage,
             "amount": amount,
             "source": source,

@@ -159,8 +159,9 @@ def kpi_card_html(row: dict, lang: str, *, link: bool = True) -> str:
         if row.get("small_sample"):
             lines.append(f"<div class='crmkit-small'>{t('small_sample', lang)}</div>")
         if row.get("change") is not None and not pd.isna(row.get("change")):
-            arrow = {"better": "▲", "worse": "▼", "same": "＝"}.get(row["direction"], "")
+            # the arrow says which way the number moved, the colour whether that is better
             ch = row["change"]
+            arrow = "▲" if ch > 0 else "▼" if ch < 0 else "＝"
             shown = (
                 f"{ch * 100:+.1f} pp"
                 if unit == "rate"
@@ -182,12 +183,25 @@ def kpi_card_html(row: dict, lang: str, *, link: bool = True) -> str:
     )
 
 
+KPI_CSS = """
+<style>
+.crmkit-kpi{width:170px}
+.crmkit-kpi .l a{color:inherit}
+.crmkit-kpi .d{line-height:1.5}
+.crmkit-change-better{color:#2f7d43}
+.crmkit-change-worse{color:#c2464b}
+.crmkit-unavailable{color:#7b8794;font-style:italic}
+</style>
+"""
+
+
 def kpi_cards_html(evaluation: pd.DataFrame, lang: str, *, link: bool = True) -> str:
+    """The KPI cards in ``CARD_KEYS`` order (the same HTML on the page and in the report)."""
     rows = evaluation.set_index("key", drop=False)
     cards = "".join(
         kpi_card_html(rows.loc[k].to_dict(), lang, link=link) for k in CARD_KEYS if k in rows.index
     )
-    return f"<div class='crmkit-cards'>{cards}</div>"
+    return f"{KPI_CSS}<div class='crmkit-cards'>{cards}</div>"
 
 
 def alert_hooks(
@@ -414,6 +428,9 @@ def lists_html(data: dict, lang: str) -> str:
     """The lists to act on: customers lost in the period and opportunities stuck longest."""
     lost = data["lost"].copy()
     lost["monetary"] = [fmt_money(v, lang) for v in lost.monetary]
+    lost["owner_team"] = [
+        t(f"team_{v}", lang) if isinstance(v, str) else "—" for v in lost.owner_team
+    ]
     lost_cols = [
         "customer_id",
         "name",
