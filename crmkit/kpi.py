@@ -75,7 +75,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import classification, stats
+from crmkit import classification, db, stats
 
 #: Trailing window (days) in which a customer must have a counted order to count as a customer.
 ACTIVE_DAYS = 365
@@ -812,11 +812,113 @@ def compute_all(
     """Every KPI (or ``keys``) for one period; queries shared between KPIs run once."""
     p = parse_period(period)
     as_of = as_of or _clock(con)
+    keys = list(keys or REGISTRY)
+    if customers is None:
+        stored = stored_values(con, p, as_of, lang)
+        if stored is not None and all(k in stored for k in keys):
+            return [stored[k] for k in keys]
     ctx = KPIContext(con, p.start, p.end, customers, as_of)
     return [
-        compute(con, k, p, customers=customers, as_of=as_of, lang=lang, context=ctx)
-        for k in (keys or REGISTRY)
+        compute(con, k, p, customers=customers, as_of=as_of, lang=lang, context=ctx) for k in keys
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Precomputed at publish time
+# ---------------------------------------------------------------------------------------------
+
+#: The snapshot table of precomputed KPI values (all customers): see :func:`publish_kpis`.
+KPI_TABLE = "kpi_values"
+#: Periods before the chosen one that a trend shows.
+TREND_PERIODS = 4
+#: Complete periods precomputed at publish, per kind: the overview's default (the last complete
+#: quarter) with its trend, and the last month and year with the ones before them. Other
+#: periods are computed when chosen.
+PUBLISHED_PERIODS = {"quarter": TREND_PERIODS + 1, "month": 2, "year": 2}
+_STORED = (
+    "key",
+    "period",
+    "start",
+    "end",
+    "value",
+    "numerator",
+    "denominator",
+    "n",
+    "lo",
+    "hi",
+    "small_sample",
+    "available",
+    "reason",
+    "method",
+)
+
+
+def _none(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v
+
+
+def stored_values(
+    con: BaseBackend, period: Period, as_of: datetime, lang: str = "zh"
+) -> dict[str, KPIValue] | None:
+    """The KPI values of ``period`` (all customers) precomputed in a published snapshot, or None
+    when the snapshot has none for that period and data clock."""
+    if KPI_TABLE not in con.list_tables():
+        return None
+    tbl = con.table(KPI_TABLE)
+    df = tbl.filter(tbl.period == period.label, tbl.as_of == _lit(as_of)).to_pandas()
+    if df.empty:
+        return None
+    out = {}
+    for r in df.to_dict("records"):
+        k = REGISTRY.get(r["key"])
+        if k is None:
+            continue
+        n = _none(r["n"])
+        out[k.key] = KPIValue(
+            key=k.key,
+            name=k.name(lang),
+            unit=k.unit,
+            higher_is_better=k.higher_is_better,
+            period=period.label,
+            start=period.start,
+            end=period.end,
+            value=_none(r["value"]),
+            numerator=_none(r["numerator"]),
+            denominator=_none(r["denominator"]),
+            n=None if n is None else int(n),
+            lo=_none(r["lo"]),
+            hi=_none(r["hi"]),
+            small_sample=bool(r["small_sample"]),
+            available=bool(r["available"]),
+            reason=r["reason"] or "",
+            definition=k.definition(lang),
+            method=r["method"] or "",
+        )
+    return out
+
+
+@db.publish_step("kpi")
+def publish_kpis(con: BaseBackend) -> dict[str, pd.DataFrame]:
+    """Publish step: every KPI over all customers for the last complete periods
+    (:data:`PUBLISHED_PERIODS`), so the overview page and the report read them instead of
+    scanning the orders when no customer filter is set. Filtered views compute live."""
+    as_of = _clock(con)
+    periods: dict[str, Period] = {}
+    for kind, n in PUBLISHED_PERIODS.items():
+        for p in last_complete_period(as_of, kind).previous_n(n - 1):
+            periods[p.label] = p
+    frames = []
+    for p in periods.values():
+        ctx = KPIContext(con, p.start, p.end, None, as_of)
+        vals = [compute(con, k, p, as_of=as_of, context=ctx) for k in REGISTRY]
+        frames.append(values_frame(vals)[list(_STORED)])
+    df = pd.concat(frames, ignore_index=True)
+    df["as_of"] = as_of
+    for col in ("value", "numerator", "denominator", "lo", "hi", "n"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    df["reason"] = df.reason.astype("string")
+    df["method"] = df.method.astype("string")
+    return {KPI_TABLE: df}
 
 
 def values_frame(values: Iterable[KPIValue]) -> pd.DataFrame:
@@ -906,7 +1008,7 @@ def trend(
     con: BaseBackend,
     period: Period | str,
     *,
-    periods: int = 4,
+    periods: int = TREND_PERIODS,
     keys: Iterable[str] = CORE,
     customers: ir.Table | None = None,
     as_of: datetime | None = None,
@@ -1290,10 +1392,12 @@ __all__ = [
     "parse_period",
     "period_containing",
     "pipeline",
+    "publish_kpis",
     "return_alerts",
     "return_reasons",
     "stage_funnel",
     "stage_probability",
+    "stored_values",
     "target_for",
     "trailing_window",
     "trend",

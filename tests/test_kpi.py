@@ -5,7 +5,8 @@ high-return product and one number on the overview page, in the report and in no
 The fixture (period 2024-Q2 = [2024-04-01, 2024-07-01); W = 365 days)
 --------------------------------------------------------------------
 Customer ids are single letters; their surrogate key ``customer_sk`` (set by ingest) is the
-letter's code point. Customer at a date d: a counted order (not returned / refunded / cancelled) in [d − 365 d, d).
+letter's code point. Customer at a date d: a counted order (not returned / refunded /
+cancelled) in [d − 365 d, d).
 S window [2023-04-02, 2024-04-01); E window [2023-07-02, 2024-07-01).
 
 ======  ====  ==========================================  ====  ====  ====
@@ -182,6 +183,16 @@ def test_last_complete_quarter_counts_the_as_of_day():
     assert kpi.last_complete_period(datetime(2026, 9, 30, 23, 57)).label == "2026-Q3"
     assert kpi.last_complete_period(datetime(2026, 9, 29, 23, 0)).label == "2026-Q2"
     assert kpi.last_complete_period(datetime(2026, 9, 30), "year").label == "2025"
+
+
+def test_trailing_window_takes_the_nearest_targets():
+    """The overview's 30 / 90 / 365-day presets are windows ending with the as_of day; they are
+    held against the month / quarter / year targets."""
+    w = kpi.trailing_window(datetime(2026, 9, 30, 23, 0), 90)
+    assert (w.start, w.end) == (datetime(2026, 7, 3), datetime(2026, 10, 1))
+    assert w.previous().end == w.start
+    kinds = [kpi.target_kind(kpi.trailing_window(datetime(2026, 9, 30), d)) for d in (30, 90, 365)]
+    assert kinds == ["month", "quarter", "year"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,6 +564,28 @@ def test_planted_high_return_product_is_flagged_first(demo_con, page_data):
     assert top.startswith("质量问题")
 
 
+def test_published_kpis_equal_the_live_computation(demo_con):
+    """The snapshot's ``kpi_values`` (read when no customer filter is set) hold exactly what a
+    live computation gives."""
+    assert kpi.KPI_TABLE in demo_con.list_tables()
+    as_of = kpi._clock(demo_con)
+    p = kpi.last_complete_period(as_of)
+    stored = kpi.stored_values(demo_con, p, as_of)
+    assert stored is not None and set(stored) == set(kpi.REGISTRY)
+    ctx = kpi.KPIContext(demo_con, p.start, p.end, None, as_of)
+    for key in kpi.REGISTRY:
+        live = kpi.compute(demo_con, key, p, as_of=as_of, context=ctx)
+        s = stored[key]
+        assert (s.value, s.n, s.lo, s.hi, s.available) == (
+            live.value,
+            live.n,
+            live.lo,
+            live.hi,
+            live.available,
+        ), key
+    assert kpi.stored_values(demo_con, kpi.parse_period("2019-Q1"), as_of) is None
+
+
 def _report_cards(text: str) -> dict[str, str]:
     return dict(re.findall(r"data-key='(\w+)' data-value='([^']*)'", text))
 
@@ -582,9 +615,9 @@ def test_overview_page_report_and_notebook_show_the_same_numbers(demo_con, page_
 
 
 def test_report_is_self_contained(demo_con, tmp_path):
-    from crmkit import report
-
     from plotly.offline import get_plotlyjs
+
+    from crmkit import report
 
     text, _ = report.build_report(demo_con, period="2026-Q2", lang="en")
     assert get_plotlyjs() in text  # plotly.js inline, from the installed package

@@ -70,7 +70,7 @@ ALERT_HOOKS: dict[str, tuple[str, str, int]] = {
     "satisfaction": ("crmkit.views.satisfaction:overview_alerts", "satisfaction", 7),
     "churn": ("crmkit.views.churn:overview_alerts", "churn", 8),
 }
-TREND_PERIODS = 4
+TREND_PERIODS = kpi.TREND_PERIODS
 TOP_ALERTS = 5
 LIST_ROWS = 20
 
@@ -369,7 +369,7 @@ def returns_table(data: dict, lang: str, rows: int = TOP_ALERTS) -> pd.DataFrame
             "orders": r.orders.astype("int64"),
             "rate": [fmt_pct(v, lang) for v in r.rate],
             "category_rate": [fmt_pct(v, lang) for v in r.category_rate],
-            "q": [f"{v:.1e}" for v in r.q],
+            "q": [f"{v:.1e}" if v >= 1e-4 else "< 0.0001" for v in r.q],
             "top_reason": r.top_reason.fillna("—"),
         }
     )
