@@ -57,6 +57,9 @@ def test_overview_cards_alerts_and_link(
     assert page.locator(".crmkit-alerts-pending").count() == 2
     assert "张伟" not in page.content() and "**" in page.locator(".crmkit-lost-list").inner_text()
     assert requests_seen.leaving_localhost() == []
+    # Voila scrolls inside the page: a tall viewport shows every section in the screenshot
+    page.set_viewport_size({"width": 1300, "height": 2600})
+    page.wait_for_timeout(500)
     screenshot(page, "overview")
 
     page.click("a.crmkit-page-link[data-page='classification'] >> text=维护导图")
