@@ -256,6 +256,7 @@ class KPI:
     compute: Callable[[KPIContext], Measure] | str
     filters: tuple[str, str] = ("客户范围：筛选条件内的客户", "customers in the filtered scope")
     issue: int | None = None  # the issue that provides an external compute function
+    tables: tuple[str, ...] = ("orders",)  # data tables the compute function reads
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -543,7 +544,7 @@ register(
         "sales_conversion", "销售转化率", "Sales conversion rate", "rate", True,
         ("期内赢单的销售机会", "opportunities won in the period"),
         ("期内关闭（赢单+输单）的销售机会", "opportunities closed (won + lost) in the period"),
-        _P, _sales_conversion,
+        _P, _sales_conversion, tables=("opportunities",),
     )
 )  # fmt: skip
 register(
@@ -558,7 +559,7 @@ register(
             "prospects (no counted order before start) with an opportunity open in the "
             "period",
         ),
-        _P, _lead_conversion,
+        _P, _lead_conversion, tables=("opportunities", "orders"),
     )
 )  # fmt: skip
 register(
@@ -751,6 +752,12 @@ def compute(
         definition=k.definition(lang),
     )
     fn, reason = resolve(k)
+    if fn is not None and not k.external:
+        if "tables" not in ctx.cache:
+            ctx.cache["tables"] = set(ctx.con.list_tables())
+        missing = [x for x in k.tables if x not in ctx.cache["tables"]]
+        if missing:
+            fn, reason = None, f"no {', '.join(missing)} table in the data"
     if fn is None:
         return KPIValue(
             **base,

@@ -288,6 +288,16 @@ def test_no_closed_opportunities(con):
     assert ret.denominator == 3 and ret.value is not None
 
 
+def test_missing_table_reports_unavailable():
+    """A warehouse without an opportunities table: conversion is unavailable, not an error."""
+    c = db.connect(":memory:", read_only=False)
+    c.create_table("orders", schema=db.schema.TABLES["orders"].ibis_schema())
+    vals = {v.key: v for v in kpi.compute_all(c, Q2, as_of=AS_OF, keys=kpi.CORE)}
+    assert not vals["sales_conversion"].available
+    assert vals["sales_conversion"].reason == "no opportunities table in the data"
+    assert vals["return_rate"].available and vals["return_rate"].n == 0
+
+
 def test_unknown_kpi_is_a_clear_error(con):
     with pytest.raises(ValueError, match="unknown KPI 'nope'; expected one of: retention_rate"):
         value(con, "nope")
