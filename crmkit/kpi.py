@@ -1349,7 +1349,9 @@ def return_reasons(
     )
     reasons["kind"] = "reason"
     reasons["share"] = reasons["count"] / reasons.groupby("product_id")["count"].transform("sum")
-    reasons = reasons.sort_values(["product_id", "count"], ascending=[True, False])
+    reasons = reasons.sort_values(
+        ["product_id", "count", "reason"], ascending=[True, False, True]
+    ).reset_index(drop=True)
     fb = con.table("feedback")
     texts = fb.filter(
         fb.text.notnull(),
