@@ -64,6 +64,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -489,16 +490,24 @@ def _return_rate(ctx: KPIContext) -> Measure:
 def _aov(ctx: KPIContext) -> Measure:
     o = counted_orders(ctx.table("orders"))
     o = o.filter(o.order_ts >= _lit(ctx.start), o.order_ts < _lit(ctx.effective_end))
-    amt = o.amount.cast("float64")
-    # the revenue is summed as DECIMAL: exact, so the value does not depend on thread order
-    row = o.aggregate(n=o.count(), revenue=o.amount.sum(), sd=amt.std()).to_pandas().iloc[0]
+    # sums of amounts and of their squares in DECIMAL: exact, so the value and its interval do
+    # not depend on the order in which threads add them up
+    row = (
+        o.aggregate(n=o.count(), revenue=o.amount.sum(), sumsq=(o.amount * o.amount).sum())
+        .to_pandas()
+        .iloc[0]
+    )
     n = int(row.n or 0)
     if not n:
         return Measure(value=None, n=0, numerator=0.0, denominator=0)
-    mean = float(row.revenue) / n
-    half = Z95 * float(row.sd) / math.sqrt(n) if n > 1 and not pd.isna(row.sd) else None
+    total, sumsq = Decimal(str(row.revenue)), Decimal(str(row.sumsq))
+    mean = float(total / n)
+    half = None
+    if n > 1:
+        var = float((sumsq - total * total / n) / (n - 1))
+        half = Z95 * math.sqrt(max(var, 0.0)) / math.sqrt(n)
     return Measure(
-        float(row.revenue),
+        float(total),
         n,
         value=mean,
         n=n,
