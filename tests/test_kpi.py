@@ -596,6 +596,21 @@ def test_published_kpis_equal_the_live_computation(demo_con):
     assert kpi.stored_values(demo_con, kpi.parse_period("2019-Q1"), as_of) is None
 
 
+def test_overview_filters_scope_the_kpis(demo_con):
+    """A province filter computes the KPIs live over that province's customers; a 90-day preset
+    gives a trailing window held against the quarterly targets. The overview is the landing
+    page: first in PAGES."""
+    f = views.Filters(province="辽宁")
+    d = views.kpi_overview_data(demo_con, f, lang="en", role="dashboard")
+    scope = views.customers_in_scope(demo_con, f)
+    live = kpi.compute(demo_con, "churn_rate", d["period"], customers=scope)
+    assert d["cards"]["churn_rate"] == live.value
+    assert d["evaluation"].set_index("key").loc["churn_rate", "n"] < 2_000
+    w = views.reporting_period(demo_con, views.Filters(period="90d"))
+    assert (w.label, kpi.target_kind(w)) == ("90d", "quarter")
+    assert next(iter(views.PAGES)) == "overview"
+
+
 def _report_cards(text: str) -> dict[str, str]:
     return dict(re.findall(r"data-key='(\w+)' data-value='([^']*)'", text))
 

@@ -94,7 +94,7 @@ def reporting_period(con: BaseBackend, f: Filters, period: str | None = None) ->
     return kpi.parse_period(period) if period else kpi.last_complete_period(as_of)
 
 
-def period_options(con: BaseBackend, lang: str = "zh") -> list[tuple[str, str]]:
+def period_options(con: BaseBackend) -> list[tuple[str, str]]:
     """Reporting periods offered: the last 8 complete quarters, 6 months and 3 years."""
     as_of = data_as_of(con)
     out = []
