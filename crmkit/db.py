@@ -160,6 +160,7 @@ def publish(
         Path, row count per table, seconds taken and file size.
     """
     import crmkit.classification  # noqa: F401  (each registers its publish step)
+    import crmkit.kpi  # noqa: F401
     import crmkit.quality  # noqa: F401
     import crmkit.satisfaction  # noqa: F401
 
