@@ -68,6 +68,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -1406,3 +1407,50 @@ def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]
         "satisfaction_alerts": alerts,
         "satisfaction_info": info,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# KPI registry entries (crmkit.kpi resolves "crmkit.satisfaction:kpi_*" lazily)
+# ---------------------------------------------------------------------------------------------
+
+
+def _score_measure(row: pd.Series) -> dict[str, Any]:
+    n = int(row.n)
+    if n == 0:
+        return {"value": None, "n": 0, "lo": None, "hi": None}
+    return {"value": float(row.value), "n": n, "lo": float(row.lo), "hi": float(row.hi)}
+
+
+def kpi_nps(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, Any]:
+    """NPS of the survey answers in ``[start, end)`` (points, with the variance-formula
+    interval of :func:`nps_interval`), for the KPI registry."""
+    return _score_measure(
+        nps(con.table("feedback"), start=start, end=end, customers=customers).iloc[0]
+    )
+
+
+def kpi_csat(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, int]:
+    """CSAT: answers scoring 4–5 / answers with a CSAT score in ``[start, end)``."""
+    r = csat(con.table("feedback"), start=start, end=end, customers=customers).iloc[0]
+    return {"numerator": int(r.numerator), "denominator": int(r.denominator)}
+
+
+def kpi_complaint_sla(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, int]:
+    """Complaint tickets opened in ``[start, end)`` first answered within the publish policy's
+    target (2 h, round the clock) / those tickets; a ticket never answered by ``end`` counts as
+    a breach once its clock has run out."""
+    r = sla_attainment(
+        con.table("tickets"),
+        policy=PUBLISH_POLICY,
+        as_of=end,
+        start=start,
+        end=end,
+        customers=customers,
+    ).iloc[0]
+    return {"numerator": int(r.numerator), "denominator": int(r.denominator)}

@@ -486,3 +486,90 @@ def test_publish_step_uses_the_configured_policy(monkeypatch):
     answered = wall.response_minutes.notna()
     assert (clock.response_minutes <= wall.response_minutes + 1e-9)[answered].all()
     assert (clock.response_minutes < wall.response_minutes)[answered].any()
+
+
+# ---------------------------------------------------------------------------------------------
+# The KPI registry's satisfaction entries (crmkit.kpi → crmkit.satisfaction:kpi_*)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kpi_con():
+    """2024-Q2 = [2024-04-01, 2024-07-01).
+
+    feedback (customer, nps, csat): A 10/5, A 9/4, B 7/3, B 3/1, A –/5 inside; A 0/1 on 07-02.
+    In the quarter NPS answers 4: promoters 2, detractors 1 → (2 − 1)/4 = +25.0; CSAT answers
+    5, of them 4–5: 3 → 3/5. Customer A only: NPS 2 answers, both promoters → +100; CSAT 3/3.
+    tickets: T1 (A) 05-01 10:00 answered 11:00 → met; T2 (B) 05-01 23:00 answered 05-02 02:00
+    → 3 h, breach; T3 (A) 06-30 23:30 never answered: at the quarter's end its clock has run
+    30 min < 2 h, not yet due. SLA = 1 / 2; customer A: 1 / 1.
+    """
+    from crmkit import db
+
+    c = db.connect(":memory:", read_only=False)
+    db.create_schema(c)
+
+    def insert(table: str, rows: list[dict]) -> None:
+        c.con.register("_rows", pd.DataFrame(rows))
+        c.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        c.con.unregister("_rows")
+
+    insert("customers", [{"customer_id": k, "name": k} for k in "AB"])
+    fb = [("A", 10, 5, "04-10"), ("A", 9, 4, "05-01"), ("B", 7, 3, "05-02"),
+          ("B", 3, 1, "06-01"), ("A", None, 5, "06-02"), ("A", 0, 1, "07-02")]  # fmt: skip
+    insert(
+        "feedback",
+        [
+            {
+                "feedback_id": f"F{i}",
+                "customer_id": cu,
+                "ts": pd.Timestamp(f"2024-{d}"),
+                "source": "survey",
+                "nps": n,
+                "csat": s,
+            }  # fmt: skip
+            for i, (cu, n, s, d) in enumerate(fb)
+        ],
+    )
+    tk = [("T1", "A", "05-01 10:00", "05-01 11:00"), ("T2", "B", "05-01 23:00", "05-02 02:00"),
+          ("T3", "A", "06-30 23:30", None)]  # fmt: skip
+    insert(
+        "tickets",
+        [
+            {
+                "ticket_id": t,
+                "customer_id": cu,
+                "opened_at": pd.Timestamp(f"2024-{o}"),
+                "first_response_at": pd.Timestamp(f"2024-{r}") if r else pd.NaT,
+                "channel": "phone",
+                "category": "物流配送",
+            }  # fmt: skip
+            for t, cu, o, r in tk
+        ],
+    )
+    yield c
+    c.disconnect()
+
+
+def test_kpi_entries_hand_worked(kpi_con):
+    from crmkit import kpi
+
+    v = {k: kpi.compute(kpi_con, k, "2024-Q2") for k in ("nps", "csat", "complaint_sla")}
+    assert all(x.available for x in v.values())
+    assert (v["nps"].value, v["nps"].n) == (pytest.approx(25.0), 4)
+    assert (v["csat"].numerator, v["csat"].denominator) == (3, 5)
+    assert v["csat"].value == pytest.approx(0.6)
+    assert (v["complaint_sla"].numerator, v["complaint_sla"].denominator) == (1, 2)
+    only_a = kpi_con.table("customers").filter(lambda t: t.customer_id == "A")
+    a = {k: kpi.compute(kpi_con, k, "2024-Q2", customers=only_a) for k in ("nps", "csat")}
+    assert (a["nps"].value, a["nps"].n) == (pytest.approx(100.0), 2)
+    assert (a["csat"].numerator, a["csat"].denominator) == (3, 3)
+    assert kpi.compute(kpi_con, "complaint_sla", "2024-Q2", customers=only_a).value == 1.0
+
+
+def test_kpi_entries_empty_period(kpi_con):
+    from crmkit import kpi
+
+    nps_ = kpi.compute(kpi_con, "nps", "2023-Q1")
+    assert nps_.value is None and nps_.n == 0
+    assert kpi.compute(kpi_con, "csat", "2023-Q1").denominator == 0
