@@ -154,7 +154,11 @@ def publish(
     PublishResult
         Path, row count per table, seconds taken and file size.
     """
+    # crmkit.churn imports crmkit.classification first, so the classification step runs
+    # before the churn step, which reads its table
+    import crmkit.churn  # noqa: F401
     import crmkit.classification  # noqa: F401  (each registers its publish step)
+    import crmkit.loyalty  # noqa: F401
     import crmkit.quality  # noqa: F401
 
     t0 = time.perf_counter()

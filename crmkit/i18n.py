@@ -245,6 +245,66 @@ LABELS: dict[str, tuple[str, str]] = {
     "dup_phone_b": ("手机B", "Phone B"),
     "dup_email_b": ("邮箱B", "Email B"),
     "dup_match_on": ("匹配依据", "Matched on"),
+    # --- churn, loyalty, CLV (issue 8) ---
+    "reason_recency": (
+        "{days}天未购买，为平时购买间隔的{ratio}倍",
+        "no purchase for {days} days, {ratio}× usual gap",
+    ),
+    "reason_order_drop": (
+        "近90天订单从{prev}笔降至{now}笔",
+        "orders fell from {prev} to {now} in the last 90 days",
+    ),
+    "reason_sla": ("{n}次投诉超过响应时限（近180天）", "{n} complaints past SLA (last 180 days)"),
+    "reason_complaints": ("近180天投诉{n}次", "{n} complaints in the last 180 days"),
+    "reason_nps_drop": ("NPS从{prev}降到{now}", "NPS dropped {prev} → {now}"),
+    "reason_region": (
+        "所在地区{province}上季度{share}的买家未再购买（上升中）",
+        "region {province}: {share} of last quarter's buyers went silent (rising)",
+    ),
+    "reason_returns": (
+        "近180天退货{n}次、延迟送达{late}次",
+        "{n} returns, {late} late deliveries in 180 days",
+    ),
+    "reason_low_frequency": ("仅购买{n}次", "only {n} orders so far"),
+    "reason_price": (
+        "{share}的订单使用优惠（价格敏感）",
+        "{share} of orders discounted (price-sensitive)",
+    ),
+    "action_repurchase_call": (
+        "负责人电话回访并提供个性化复购优惠",
+        "Owner calls with a personalised repurchase offer",
+    ),
+    "action_service_recovery": (
+        "客服主管跟进投诉，致歉并补偿",
+        "Service lead resolves the complaints, apologises, compensates",
+    ),
+    "action_follow_up_visit": (
+        "安排客户回访，了解满意度下降原因",
+        "Follow-up visit to learn why satisfaction dropped",
+    ),
+    "action_regional_retention": (
+        "地区挽留活动（会员福利、上门拜访）",
+        "Regional retention campaign (member benefits, visits)",
+    ),
+    "action_quality_follow_up": (
+        "质量回访，提供换新或延保",
+        "Quality follow-up: replacement or extended warranty",
+    ),
+    "action_member_benefits": (
+        "推送会员福利，促进再次购买",
+        "Member benefits to prompt the next purchase",
+    ),
+    "action_targeted_offer": ("定向优惠券", "Targeted coupon"),
+    "action_regular_care": ("常规关怀", "Regular care"),
+    "signal_sla": ("投诉超时", "Complaint past SLA"),
+    "signal_complaints": ("有投诉", "Complained"),
+    "signal_low_nps": ("NPS ≤ 6", "NPS ≤ 6"),
+    "signal_nps_drop": ("NPS下降≥3", "NPS fell ≥ 3"),
+    "signal_returns": ("有退货", "Returned an order"),
+    "signal_late_delivery": ("延迟送达", "Late delivery"),
+    "signal_price": ("价格敏感（≥50%订单用优惠）", "Price-sensitive (≥ 50% discounted)"),
+    "signal_region": ("高流失地区", "High-churn region"),
+    "signal_none": ("无明显信号", "No signal"),
 }
 
 
