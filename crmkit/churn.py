@@ -842,6 +842,7 @@ def backtest(
         ignore_index=True,
     )
     test = labelled_frame(con, cuts["test"], horizon, active_days=active_days)
+    train = _subsample(train)
     model = _fit(make_model(), train, train.churned)
     p = predict_risk(model, test)
     return Backtest(
@@ -989,6 +990,7 @@ def train_churn_model(
         [labelled_frame(con, c, horizon_days, active_days=active_days) for c in cuts],
         ignore_index=True,
     )
+    train = _subsample(train)
     model = _fit(make_model(), train, train.churned)
     return ChurnModel(model, horizon_days, active_days, cuts, reference_values(train), len(train))
 
@@ -1247,22 +1249,43 @@ CLV_MONTHLY_DISCOUNT = 0.01
 TIME_UNIT_DAYS = 7.0
 
 
+#: Fewer repeat buyers than this and the CLV models are not fitted (nor pymc imported).
+MIN_CLV_REPEAT_BUYERS = 50
+#: Fewer labelled customers (or churners / stayers) than this and no classifier is trained.
+MIN_TRAIN_ROWS = 200
+MIN_CLASS_ROWS = 20
+
+
+def _enough(frame: pd.DataFrame) -> bool:
+    counts = frame.churned.value_counts()
+    return len(frame) >= MIN_TRAIN_ROWS and min(counts.get(0, 0), counts.get(1, 0)) >= (
+        MIN_CLASS_ROWS
+    )
+
+
 def publish_tables(con: BaseBackend, *, as_of: datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Every churn / CLV table of the snapshot (see :func:`publish_churn`)."""
+    """Every churn / CLV table of the snapshot (see :func:`publish_churn`). With too little
+    history for a model (:data:`MIN_CLV_REPEAT_BUYERS`, :data:`MIN_TRAIN_ROWS`) its tables
+    are left out and ``churn_publish_info`` says why."""
     as_of = schema.check_as_of(as_of or quality.data_as_of(con))
-    timings: dict[str, float] = {}
+    timings: list[dict[str, object]] = []
+
+    def note(step: str, t0: float, status: str = "ok") -> None:
+        timings.append({"step": step, "seconds": time.perf_counter() - t0, "status": status})
+
     t0 = time.perf_counter()
     summary = (
         rfm_summary(con.table("orders"), observation_end=as_of, time_unit_days=TIME_UNIT_DAYS)
         .join(con.table("customers").select("customer_sk", "customer_id"), "customer_sk")
         .to_pandas()
     )
-    timings["summary"] = time.perf_counter() - t0
+    note("summary", t0)
     tables: dict[str, pd.DataFrame] = {}
-    if len(summary) and (summary.frequency > 0).any():
+    repeat = int((summary.frequency > 0).sum()) if len(summary) else 0
+    if repeat >= MIN_CLV_REPEAT_BUYERS:
         t0 = time.perf_counter()
         fit = fit_clv(summary, time_unit_days=TIME_UNIT_DAYS)
-        timings["clv_fit"] = time.perf_counter() - t0
+        note("clv_fit", t0)
         t0 = time.perf_counter()
         scored = score_clv(
             fit.bg,
@@ -1273,12 +1296,14 @@ def publish_tables(con: BaseBackend, *, as_of: datetime | None = None) -> dict[s
             monthly_discount=CLV_MONTHLY_DISCOUNT,
             time_unit_days=TIME_UNIT_DAYS,
         )
-        timings["clv_score"] = time.perf_counter() - t0
+        note("clv_score", t0)
         clv_df = summary.drop(columns=["first_date"]).merge(scored, on="customer_id")
         clv_df["horizon_months"] = CLV_HORIZON_MONTHS
         clv_df["monthly_discount"] = CLV_MONTHLY_DISCOUNT
         tables["clv"] = clv_df
         tables["model_params"] = model_params_frame(fit, fitted_on=f"orders to {as_of:%Y-%m-%d}")
+    else:
+        note("clv_fit", time.perf_counter(), f"skipped: {repeat} repeat buyers")
     cls_tbl = (
         con.table("classification")
         if _present(con, "classification")
@@ -1292,58 +1317,78 @@ def publish_tables(con: BaseBackend, *, as_of: datetime | None = None) -> dict[s
     lapse = int(churn_days_value) if churn_days_value is not None else DEFAULT_ACTIVE_DAYS
     horizon = churn_horizon_days(con, as_of)
     t0 = time.perf_counter()
-    bt = backtest(con, as_of=as_of, horizon_days=horizon, active_days=active)
-    timings["backtest"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cm = train_churn_model(con, as_of=as_of, horizon_days=horizon, active_days=active)
-    scores, warnings = warning_list(con, cm, as_of=as_of, classification_table=cls_tbl)
-    timings["churn_model"] = time.perf_counter() - t0
-    m = bt.metrics
-    tables["churn_backtest"] = pd.DataFrame(
-        [
-            {
-                "horizon_days": horizon,
-                "active_days": active,
-                "train_cutoffs": ", ".join(f"{c:%Y-%m-%d}" for c in bt.train_cutoffs),
-                "test_cutoff": bt.test_cutoff,
-                "n_train": bt.n_train,
-                "n_test": m["n"],
-                "auc": m["auc"],
-                "top_k": m["k"],
-                "precision_at_k": m["precision_at_k"],
-                "lift_at_k": m["lift_at_k"],
-                "base_rate": m["base_rate"],
-                "brier": m["brier"],
-                "model": "HistGradientBoostingClassifier",
-                "definition": (
-                    f"churned = active buyer (counted order in the {active} days before the "
-                    f"cut-off) with no counted order in the next {horizon} days"
-                ),
-            }
-        ]
-    )
-    tables["churn_calibration"] = m["calibration"]
-    tables["churn_lift"] = m["lift"]
-    keep = ["customer_id", "customer_sk", "province", "risk", "value", "expected_loss", "rank"]
-    sc = scores[[*keep, *FEATURES]].copy()
-    if "clv" in tables:
-        sc = sc.merge(
-            tables["clv"][["customer_id", "p_alive", "clv"]], on="customer_id", how="left"
+    cuts = backtest_cutoffs(as_of, horizon)
+    frames = [labelled_frame(con, c, horizon, active_days=active) for c in cuts["train"]]
+    test_frame = labelled_frame(con, cuts["test"], horizon, active_days=active)
+    train = pd.concat(frames, ignore_index=True)
+    if not (_enough(train) and _enough(test_frame)):
+        note("churn_model", t0, f"skipped: {len(train)} labelled rows")
+    else:
+        train = _subsample(train)
+        model = _fit(make_model(), train, train.churned)
+        m = classification_metrics(test_frame.churned.to_numpy(), predict_risk(model, test_frame))
+        note("backtest", t0)
+        t0 = time.perf_counter()
+        cm = train_churn_model(con, as_of=as_of, horizon_days=horizon, active_days=active)
+        scores, warnings = warning_list(con, cm, as_of=as_of, classification_table=cls_tbl)
+        note("churn_model", t0)
+        tables["churn_backtest"] = pd.DataFrame(
+            [
+                {
+                    "horizon_days": horizon,
+                    "active_days": active,
+                    "train_cutoffs": ", ".join(f"{c:%Y-%m-%d}" for c in cuts["train"]),
+                    "test_cutoff": cuts["test"],
+                    "n_train": len(train),
+                    "n_test": m["n"],
+                    "auc": m["auc"],
+                    "top_k": m["k"],
+                    "precision_at_k": m["precision_at_k"],
+                    "lift_at_k": m["lift_at_k"],
+                    "base_rate": m["base_rate"],
+                    "brier": m["brier"],
+                    "model": "HistGradientBoostingClassifier",
+                    "definition": (
+                        f"churned = active buyer (counted order in the {active} days before the "
+                        f"cut-off) with no counted order in the next {horizon} days "
+                        f"(median purchase cycle × {HORIZON_CYCLES})"
+                    ),
+                }
+            ]
         )
-    tables["churn_scores"] = sc
-    tables["churn_warning_list"] = warnings
-    test_frame = labelled_frame(con, bt.test_cutoff, horizon, active_days=active)
-    tables["churn_reasons"] = churn_reasons(test_frame)
+        tables["churn_calibration"] = m["calibration"]
+        tables["churn_lift"] = m["lift"]
+        keep = ["customer_id", "customer_sk", "province", "risk", "value", "expected_loss"]
+        sc = scores[[*keep, "rank", *FEATURES]].copy()
+        if "clv" in tables:
+            sc = sc.merge(
+                tables["clv"][["customer_id", "p_alive", "clv"]], on="customer_id", how="left"
+            )
+        tables["churn_scores"] = sc
+        tables["churn_warning_list"] = warnings
+        tables["churn_reasons"] = churn_reasons(test_frame)
+    t0 = time.perf_counter()
     att = winback_attempts(con, as_of=as_of, lapse_days=lapse)
     if len(att):
         seg = cls_tbl.select("customer_id", "rfm_class", "value_tier").to_pandas()
         att = att.merge(seg, on="customer_id", how="left")
         att["rfm_class"] = att.rfm_class.fillna("potential")
-    tables["winback_attempts"] = att
-    tables["churn_publish_info"] = pd.DataFrame(
-        [{"step": k, "seconds": v} for k, v in timings.items()]
-    )
+        tables["winback_attempts"] = att
+    note("winback", t0, "ok" if len(att) else "no attempts")
+    tables["churn_publish_info"] = pd.DataFrame(timings)
     return tables
+
+
+#: Most labelled rows a classifier is trained on (a seeded random sample above it): at 1 M
+#: customers three cut-offs give ~2 M rows, and the fit time grows with them while the AUC
+#: does not.
+MAX_TRAIN_ROWS = 300_000
+
+
+def _subsample(frame: pd.DataFrame) -> pd.DataFrame:
+    if len(frame) <= MAX_TRAIN_ROWS:
+        return frame
+    return frame.sample(n=MAX_TRAIN_ROWS, random_state=0).reset_index(drop=True)
 
 
 @db.publish_step("churn")

@@ -305,6 +305,92 @@ LABELS: dict[str, tuple[str, str]] = {
     "signal_price": ("价格敏感（≥50%订单用优惠）", "Price-sensitive (≥ 50% discounted)"),
     "signal_region": ("高流失地区", "High-churn region"),
     "signal_none": ("无明显信号", "No signal"),
+    "page_churn": ("客户流失预警与挽回", "Churn early warning and win-back"),
+    "page_churn_desc": (
+        "流失率与保留趋势、同期群、存活概率与客户终身价值、流失风险名单（原因、负责人、建议行动）、挽回效果",
+        "Churn rate and retention trend, cohorts, P(alive) and CLV, risk list with reasons, "
+        "owner and action, win-back results",
+    ),
+    "churn_rate": ("流失率", "Churn rate"),
+    "def_churn_rate": (
+        "前91天有购买的客户中近91天未再购买的比例：{k} / {n}（95%区间 {lo}–{hi}）",
+        "buyers of the 91 days before with no purchase in the last 91 days: {k} / {n} "
+        "(95% CI {lo}–{hi})",
+    ),
+    "at_risk_customers": ("高风险客户", "Customers at risk"),
+    "def_at_risk": (
+        "近一年活跃客户（{n}）中未来{horizon}天不购买的预测概率≥50%的人数",
+        "active customers (of {n}) with a predicted ≥ 50% chance of no purchase in the next "
+        "{horizon} days",
+    ),
+    "revenue_at_risk": ("风险收入", "Revenue at risk"),
+    "def_revenue_at_risk": (
+        "Σ 流失风险 × 近365天消费（预期损失）",
+        "Σ churn risk × spend of the last 365 days (expected loss)",
+    ),
+    "clv_mean": ("平均客户终身价值", "Mean CLV"),
+    "def_clv_mean": (
+        "BG/NBD + Gamma-Gamma，12个月、月贴现率1%，{n}位买家的均值",
+        "BG/NBD + Gamma-Gamma, 12 months at 1% a month, mean over {n} buyers",
+    ),
+    "winback_rate": ("挽回率", "Win-back rate"),
+    "def_winback_rate": (
+        "挽回联系后90天内再次购买：{k} / {n}",
+        "bought again within 90 days of a win-back contact: {k} / {n}",
+    ),
+    "def_winback": (
+        "挽回联系 = 对已超过流失阈值（购买周期×3）未购买的客户的外呼"
+        "（复购沟通、优惠推送、回访、拜访）；"
+        "挽回成功 = 联系后90天内有有效订单；挽回收入 = 该期间消费。",
+        "Win-back contact = outbound call, offer, follow-up or visit to a customer silent past "
+        "the churn threshold (purchase cycle × 3); returned = a counted order within 90 days; "
+        "revenue recovered = spend in those 90 days.",
+    ),
+    "winback_by_reason": ("挽回效果（按流失原因）", "Win-back by reason"),
+    "winback_by_segment": ("挽回效果（按客户分群）", "Win-back by segment"),
+    "col_wb_label": ("分组", "Group"),
+    "col_wb_attempts": ("挽回联系", "Contacted"),
+    "col_wb_returned": ("已回购", "Returned"),
+    "col_wb_winback_rate": ("挽回率（95%区间）", "Win-back rate (95% CI)"),
+    "col_wb_revenue_recovered": ("挽回收入", "Revenue recovered"),
+    "risk_list": ("流失风险名单", "Churn risk list"),
+    "def_risk_list": (
+        "按 风险 × 价值（近365天消费）排序；原因 = 使风险升高最多的2–3个因素；负责团队来自分类规则",
+        "Ranked by risk × value (spend of the last 365 days); reasons = the 2–3 factors that "
+        "raise the risk most; owner team from the classification rules",
+    ),
+    "col_rank": ("排名", "Rank"),
+    "col_province": ("省份", "Province"),
+    "col_risk": ("流失风险", "Risk"),
+    "col_value": ("近一年消费", "Spend (365 d)"),
+    "col_expected_loss": ("预期损失", "Expected loss"),
+    "col_reasons": ("原因", "Reasons"),
+    "col_action": ("建议行动", "Suggested action"),
+    "backtest": ("模型回测", "Model backtest"),
+    "backtest_text": (
+        "时间回测：在 {train} 训练，在 {test} 测试（{n} 位客户，流失 = 未来{horizon}天无购买）。"
+        "AUC {auc}；风险最高的{k}中流失比例 {precision}"
+        "（基准 {base}，提升 {lift} 倍）；Brier {brier}。",
+        "Time-based backtest: trained at {train}, tested at {test} ({n} customers; churn = no "
+        "purchase in the next {horizon} days). AUC {auc}; top {k} by risk churned at "
+        "{precision} (base {base}, lift {lift}×); Brier {brier}.",
+    ),
+    "fig_cohort_retention": (
+        "同期群客户保留率（按首购月份）",
+        "Customer retention by first-purchase month",
+    ),
+    "months_since_first": ("首购后月数", "Months since first purchase"),
+    "fig_palive": ("存活概率分布（BG/NBD）", "P(alive) distribution (BG/NBD)"),
+    "p_alive": ("存活概率", "P(alive)"),
+    "fig_clv_by_tier": ("客户终身价值（按价值等级）", "CLV by value tier"),
+    "clv": ("客户终身价值", "CLV"),
+    "fig_risk_list": ("预期损失最高的客户", "Customers with the largest expected loss"),
+    "expected_loss": ("预期损失", "Expected loss"),
+    "fig_lift": ("回测提升度（按风险十分位）", "Backtest lift by risk decile"),
+    "lift": ("提升度", "Lift"),
+    "capture": ("累计捕获流失比例", "Cumulative share of churners"),
+    "risk_decile": ("风险十分位（1 = 最高）", "Risk decile (1 = highest)"),
+    "fig_retention_trend": ("季度流失率（95%区间）", "Quarterly churn rate (95% CI)"),
 }
 
 

@@ -351,6 +351,11 @@ def points_by_tier(
 # ---------------------------------------------------------------------------------------------
 
 
+def _mean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else math.nan
+
+
 def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) < 2 or len(b) < 2:
@@ -443,8 +448,8 @@ def loyalty_drivers(con: BaseBackend, *, as_of: datetime | None = None) -> pd.Da
         row = {
             "measure": col,
             "kind": kind,
-            "loyal": float(np.nanmean(a)) if len(a) else math.nan,
-            "other": float(np.nanmean(b)) if len(b) else math.nan,
+            "loyal": _mean(a),
+            "other": _mean(b),
             "n_loyal": int((~np.isnan(a)).sum()),
             "n_other": int((~np.isnan(b)).sum()),
         }
