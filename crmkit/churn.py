@@ -883,8 +883,8 @@ ACTIONS: dict[str, str] = {
     "low_frequency": "member_benefits",
     "price": "targeted_offer",
 }
-#: Smallest drop in risk (probability points) for a reason to be listed.
-MIN_REASON_EFFECT = 0.01
+#: Smallest drop in the log-odds of the risk for a reason to be listed (0.1 ≈ odds × 0.9).
+MIN_REASON_EFFECT = 0.1
 
 
 def reference_values(frame: pd.DataFrame) -> dict[str, float]:
@@ -898,16 +898,23 @@ def reference_values(frame: pd.DataFrame) -> dict[str, float]:
     return {k: (float(v) if not pd.isna(v) else np.nan) for k, v in ref.items()}
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def reason_effects(model, X: pd.DataFrame, ref: Mapping[str, float]) -> pd.DataFrame:  # noqa: ANN001
-    """Per customer and reason code: risk now − risk with that reason's features set to
-    ``ref`` (positive = the reason raises the risk)."""
-    base = predict_risk(model, X)
+    """Per customer and reason code: log-odds of the risk now − log-odds with that reason's
+    features set to ``ref`` (positive = the reason raises the risk). Log-odds rather than
+    probabilities, so a second reason still shows when the first one already makes the risk
+    close to 1."""
+    base = _logit(predict_risk(model, X))
     out = {}
     for code, feats in REASONS.items():
         Xr = X[list(FEATURES)].copy()
         for f in feats:
             Xr[f] = ref[f]
-        out[code] = base - predict_risk(model, Xr)
+        out[code] = base - _logit(predict_risk(model, Xr))
     return pd.DataFrame(out, index=X.index)
 
 
@@ -949,6 +956,29 @@ def reason_text(code: str, row: Mapping[str, Any], lang: str) -> str:
         share = v["discount_share"]
         args = {"share": "—" if share is None or pd.isna(share) else f"{share:.0%}"}
     return t(f"reason_{code}", lang, **args)
+
+
+def plausible_reasons(X: pd.DataFrame, ref: Mapping[str, float]) -> pd.DataFrame:
+    """Whether each reason's words hold for the customer (a reason is only listed when it
+    does: "NPS dropped" needs a drop, "only N orders" fewer orders than typical …)."""
+
+    def col(name: str) -> pd.Series:
+        return X[name].astype(float)
+
+    return pd.DataFrame(
+        {
+            "recency": col("recency_days") > ref["recency_days"],
+            "order_drop": col("orders_90") < col("orders_prev_90"),
+            "sla": col("sla_breaches_180") > 0,
+            "complaints": col("complaints_180") > 0,
+            "nps_drop": col("nps_drop") > 0,
+            "region": col("region_silent_share") > ref["region_silent_share"],
+            "returns": (col("returns_180") + col("late_deliveries_180")) > 0,
+            "low_frequency": col("frequency") < ref["frequency"],
+            "price": col("discount_share") > ref["discount_share"],
+        },
+        index=X.index,
+    ).fillna(False)
 
 
 def reason_codes(effects: pd.DataFrame, *, top: int = 3) -> list[list[str]]:
@@ -1026,7 +1056,7 @@ def warning_list(
     feats["rank"] = np.arange(1, len(feats) + 1)
     top = feats.head(max_rows).copy()
     eff = reason_effects(cm.model, top, cm.reference)
-    codes = reason_codes(eff)
+    codes = reason_codes(eff.where(plausible_reasons(top, cm.reference), -np.inf))
     top["reasons"] = [",".join(c) for c in codes]
     rows = top.to_dict("records")
     for lang in ("zh", "en"):
