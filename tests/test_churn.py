@@ -440,3 +440,30 @@ def test_churn_reasons_hand_worked():
     assert (row.n_with, row.churned_with, row.n_without) == (4, 3, 6)
     assert row.rate_with == 0.75 and row.relative_risk == pytest.approx(4.5)
     assert row.share_of_churned == 0.75
+
+
+def test_churn_page_data_on_the_demo(demo_published):
+    """The page's numbers: cards with definitions, the risk list masked for the dashboard
+    role and filtered by owner and province, win-back by reason with Wilson intervals."""
+    from crmkit import views
+
+    con = db.connect(demo_published)
+    try:
+        d = views.churn_data(con, views.Filters(), lang="en", role="dashboard")
+        owner = d["risk"].owner.iloc[0]
+        mine = views.churn_data(con, views.Filters(), lang="zh", role="dashboard", owner=owner)
+        north = views.churn_data(con, views.Filters(province="辽宁"), lang="zh", role="analyst")
+    finally:
+        con.disconnect()
+    assert set(d["cards"]) == {"churn_rate", "at_risk", "revenue_at_risk", "clv_mean",
+                               "winback_rate"}  # fmt: skip
+    rate = d["churn_rate"]
+    assert d["cards"]["churn_rate"][0] == rate["value"] and rate["n"] > 1000
+    assert str(rate["numerator"]) in d["cards"]["churn_rate"][2].replace(",", "")
+    assert d["risk"].name.str.contains(r"\*").all()
+    assert (mine["risk"].owner == owner).all() and len(mine["risk"]) < len(d["risk"])
+    assert (north["risk"].province == "辽宁").all()
+    assert not north["risk"].name.str.contains(r"\*").any()
+    assert len(d["trend"]) == 8 and d["lift"].decile.tolist() == list(range(1, 11))
+    wb = d["winback_reason"]
+    assert (wb.lo <= wb.winback_rate).all() and (wb.winback_rate <= wb.hi).all()
