@@ -391,6 +391,19 @@ LABELS: dict[str, tuple[str, str]] = {
     "capture": ("累计捕获流失比例", "Cumulative share of churners"),
     "risk_decile": ("风险十分位（1 = 最高）", "Risk decile (1 = highest)"),
     "fig_retention_trend": ("季度流失率（95%区间）", "Quarterly churn rate (95% CI)"),
+    "why_churned": ("客户为什么流失", "Why customers left"),
+    "def_why_churned": (
+        "回测截止日的活跃客户：有/无该信号者在随后期间的流失率；相对风险 = 两者之比；"
+        "信号按截止日已知的数据计算（近180天）。",
+        "Active customers at the backtest cut-off: churn rate in the following period with and "
+        "without each signal (known at the cut-off, last 180 days); relative risk = their ratio.",
+    ),
+    "col_why_label": ("信号", "Signal"),
+    "col_why_n_with": ("有该信号客户数", "Customers with it"),
+    "col_why_rate_with": ("流失率（95%区间）", "Churn rate (95% CI)"),
+    "col_why_rate_without": ("无该信号流失率", "Churn rate without"),
+    "col_why_relative_risk": ("相对风险", "Relative risk"),
+    "col_why_share_of_churned": ("占流失客户比例", "Share of churned"),
 }
 
 

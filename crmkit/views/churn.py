@@ -221,6 +221,9 @@ def churn_data(
         else None
     )
 
+    reasons = con.table("churn_reasons").to_pandas()
+    reasons["label"] = [t(f"signal_{c}", lang) for c in reasons.signal]
+
     horizon = int(backtest.horizon_days.iloc[0]) if len(backtest) else None
     cards = {
         "churn_rate": (
@@ -276,6 +279,7 @@ def churn_data(
         "owners": owners,
         "owner": owner,
         "winback_reason": wb_reason,
+        "churn_reasons": reasons,
         "winback_segment": wb_segment,
     }
 
@@ -423,8 +427,26 @@ class ChurnPage(Page):
                     f"<div class='crmkit-section'>{t(key, lang)}</div>"
                     + html_table(fr, {c: t(f"col_wb_{c}", lang) for c in cols})
                 )
+        rs = data["churn_reasons"]
+        shown_rs = rs.assign(
+            rate_with=[
+                f"{fmt_pct(r, lang)} [{fmt_pct(lo, lang)}, {fmt_pct(hi, lang)}]"
+                for r, lo, hi in zip(rs.rate_with, rs.lo_with, rs.hi_with, strict=True)
+            ],
+            rate_without=[fmt_pct(v, lang) for v in rs.rate_without],
+            relative_risk=[f"{v:.2f}×" for v in rs.relative_risk],
+            share_of_churned=[fmt_pct(v, lang) for v in rs.share_of_churned],
+        )
+        cols = ["label", "n_with", "rate_with", "rate_without", "relative_risk", "share_of_churned"]
+        why = (
+            f"<div class='crmkit-section'>{t('why_churned', lang)}</div>"
+            + html_table(shown_rs, {c: t(f"col_why_{c}", lang) for c in cols})
+            + f"<div class='crmkit-sub'>{html.escape(t('def_why_churned', lang))}</div>"
+        )
         self.winback_html.value = (
-            "".join(parts) + f"<div class='crmkit-sub'>{html.escape(t('def_winback', lang))}</div>"
+            why
+            + "".join(parts)
+            + f"<div class='crmkit-sub'>{html.escape(t('def_winback', lang))}</div>"
         )
 
 
