@@ -1175,10 +1175,11 @@ def winback_attempts(
     o = counted_orders(con.table("orders"), as_of).select(
         _sk="customer_sk", order_ts="order_ts", amount=ibis._.amount.cast("float64")
     )
-    prev = it.left_join(o, (it.customer_sk == o._sk) & (o.order_ts < it.ts))
-    prev = prev.group_by(["customer_sk", "customer_id", "ts", "topic"]).aggregate(
-        last_order=prev.order_ts.max()
-    )
+    # the last counted order before each contact: an ASOF join, not a range join (a range
+    # join pairs every contact with every earlier order: tens of millions of rows at 1 M)
+    last = o.select("_sk", last_order="order_ts")
+    prev = it.asof_join(last, it.ts > last.last_order, predicates=[it.customer_sk == last._sk])
+    prev = prev.select("customer_sk", "customer_id", "ts", "topic", "last_order")
     prev = prev.filter(prev.last_order.notnull())
     prev = prev.mutate(days_lapsed=prev.ts.date().delta(prev.last_order.date(), unit="day"))
     prev = prev.filter(prev.days_lapsed >= lapse_days)
