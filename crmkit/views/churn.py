@@ -53,6 +53,16 @@ RISK_COLUMNS = (
     "segment",
     "value_tier",
 )
+#: Tables the page reads, written by crmkit.churn / crmkit.loyalty at publish time.
+PUBLISHED_TABLES = (
+    "churn_warning_list",
+    "churn_scores",
+    "churn_backtest",
+    "churn_lift",
+    "churn_reasons",
+    "clv",
+    "cohort_retention",
+)
 #: Risk at or above which a customer counts as "at risk" on the cards.
 AT_RISK = 0.5
 TREND_QUARTERS = 8
@@ -142,6 +152,12 @@ def churn_data(
         customers on the list in scope), ``winback_reason`` / ``winback_segment``.
     """
     role = current_role(role)
+    missing = [n for n in PUBLISHED_TABLES if n not in con.list_tables()]
+    if missing:
+        raise ValueError(
+            f"the snapshot lacks {missing}: the churn models were not fitted at publish time "
+            "(too little history, see churn_publish_info); publish a warehouse with more orders"
+        )
     as_of = data_as_of(con)
     scope = customers_in_scope(con, f)
     orders = con.table("orders")
@@ -205,9 +221,8 @@ def churn_data(
     wl = con.table("churn_warning_list").semi_join(scope, "customer_id")
     owners = sorted(wl.select("owner").distinct().to_pandas().owner.dropna().tolist())
 
-    att = con.table("winback_attempts")
-    if "customer_id" in att.columns:
-        att = att.semi_join(scope, "customer_id").to_pandas()
+    if "winback_attempts" in con.list_tables():
+        att = con.table("winback_attempts").semi_join(scope, "customer_id").to_pandas()
     else:
         att = pd.DataFrame(columns=["reason", "rfm_class", "returned", "revenue_recovered"])
     wb_reason = churn.winback(att, "reason") if len(att) else pd.DataFrame()
