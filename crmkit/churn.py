@@ -1012,12 +1012,20 @@ def train_churn_model(
     horizon_days: int,
     active_days: int = DEFAULT_ACTIVE_DAYS,
     n_train: int = 3,
+    frames: Mapping[datetime, pd.DataFrame] | None = None,
 ) -> ChurnModel:
     """Fit the classifier on the ``n_train`` latest cut-offs whose outcome is known by
-    ``as_of`` (``as_of − horizon``, ``as_of − 2 × horizon`` …)."""
+    ``as_of`` (``as_of − horizon``, ``as_of − 2 × horizon`` …); ``frames`` may hold
+    :func:`labelled_frame` results already computed for some of those cut-offs."""
     cuts = [as_of - timedelta(days=horizon_days * k) for k in range(n_train, 0, -1)]
+    frames = frames or {}
     train = pd.concat(
-        [labelled_frame(con, c, horizon_days, active_days=active_days) for c in cuts],
+        [
+            frames[c]
+            if c in frames
+            else labelled_frame(con, c, horizon_days, active_days=active_days)
+            for c in cuts
+        ],
         ignore_index=True,
     )
     train = _subsample(train)
@@ -1360,7 +1368,10 @@ def publish_tables(con: BaseBackend, *, as_of: datetime | None = None) -> dict[s
         m = classification_metrics(test_frame.churned.to_numpy(), predict_risk(model, test_frame))
         note("backtest", t0)
         t0 = time.perf_counter()
-        cm = train_churn_model(con, as_of=as_of, horizon_days=horizon, active_days=active)
+        known = dict(zip(cuts["train"], frames, strict=True)) | {cuts["test"]: test_frame}
+        cm = train_churn_model(
+            con, as_of=as_of, horizon_days=horizon, active_days=active, frames=known
+        )
         scores, warnings = warning_list(con, cm, as_of=as_of, classification_table=cls_tbl)
         note("churn_model", t0)
         tables["churn_backtest"] = pd.DataFrame(
