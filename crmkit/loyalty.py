@@ -508,17 +508,20 @@ def publish_loyalty(con: BaseBackend) -> dict[str, pd.DataFrame]:
     as_of = quality.data_as_of(con)
     orders = con.table("orders")
     first = datetime(as_of.year, as_of.month, 1) - timedelta(days=731)
+    tables: dict[str, pd.DataFrame] = {}
     cohorts = cohort_retention(orders, as_of=as_of)
-    cohorts = cohorts[cohorts.cohort >= pd.Timestamp(first)]
-    by_channel = cohort_retention(
-        orders, as_of=as_of, customers=con.table("customers"), by="acquisition_channel"
-    )
-    by_channel = by_channel[by_channel.cohort >= pd.Timestamp(first)]
+    if len(cohorts):
+        tables["cohort_retention"] = cohorts[cohorts.cohort >= pd.Timestamp(first)].assign(
+            acquisition_channel="all"
+        )
+        by_channel = cohort_retention(
+            orders, as_of=as_of, customers=con.table("customers"), by="acquisition_channel"
+        )
+        tables["cohort_retention_channel"] = by_channel[by_channel.cohort >= pd.Timestamp(first)]
     return {
         "loyalty_rates": loyalty_rates(con, as_of=as_of),
         "retention_trend": retention_trend(orders, as_of=as_of),
-        "cohort_retention": cohorts.assign(acquisition_channel="all"),
-        "cohort_retention_channel": by_channel,
+        **tables,
         "points_by_tier": points_by_tier(
             con.table("points_ledger"), con.table("customers"), as_of=as_of
         ),
