@@ -444,10 +444,16 @@ def plot_lift(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
         ]
     )
     fig.update_layout(
-        yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]}
+        yaxis={"title": t("lift", lang)},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "range": [0, 1.05],
+            "title": t("capture", lang),
+        },
     )
     fig.update_xaxes(title=t("risk_decile", lang), dtick=1)
-    fig.update_yaxes(title=t("lift", lang))
     return _layout(fig, t("fig_lift", lang))
 
 

@@ -467,3 +467,28 @@ def test_churn_page_data_on_the_demo(demo_published):
     assert len(d["trend"]) == 8 and d["lift"].decile.tolist() == list(range(1, 11))
     wb = d["winback_reason"]
     assert (wb.lo <= wb.winback_rate).all() and (wb.winback_rate <= wb.hi).all()
+
+
+def test_churn_charts_draw_the_given_frames():
+    """Each chart draws exactly the frame it is given (no data access)."""
+    from crmkit import charts
+
+    cohorts = pd.DataFrame(
+        {"cohort": pd.to_datetime(["2026-01-01"] * 2 + ["2026-02-01"]), "month": [0, 1, 0],
+         "retention": [1.0, 0.4, 1.0], "cohort_size": [10, 10, 5]}
+    )  # fmt: skip
+    fig = charts.plot_cohort_retention(cohorts, "en")
+    assert [list(r) for r in fig.data[0].z] == [[1.0, 0.4], [1.0, None]]
+    assert fig.data[0].y == ("2026-01 (n=10)", "2026-02 (n=5)")
+    palive = pd.DataFrame({"tier_label": ["Gold", "Gold"], "bin": [0, 19], "customers": [3, 7]})
+    assert charts.plot_palive(palive, "en").data[0].x == (0.025, 0.975)
+    risk = pd.DataFrame(
+        {"customer_id": ["C1", "C2"], "expected_loss": [9.0, 5.0], "risk": [0.9, 0.5],
+         "reasons_text": ["a", "b"]}
+    )  # fmt: skip
+    fig = charts.plot_risk_list(risk, "zh")
+    assert fig.data[0].y == ("C2", "C1") and fig.data[0].x == (5.0, 9.0)
+    lift = pd.DataFrame({"decile": [1, 2], "lift": [1.8, 0.2], "capture": [0.9, 1.0]})
+    fig = charts.plot_lift(lift, "en")
+    assert fig.data[0].y == (1.8, 0.2) and fig.data[1].yaxis == "y2"
+    assert fig.layout.yaxis2.title.text == "Cumulative share of churners"
