@@ -321,6 +321,134 @@ def plot_rfm_heatmap(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
 
 
 # ---------------------------------------------------------------------------------------------
+# Satisfaction and complaints (issue 7)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_score_trend(df: pd.DataFrame, lang: str = "zh", metric: str = "nps") -> go.Figure:
+    """A score over time with its 95 % interval as a band: ``period``, ``value``, ``lo``,
+    ``hi``, ``n`` (as from ``crmkit.satisfaction.nps(..., by="period")``); points with a small
+    sample (``small_sample``) are drawn hollow."""
+    x = [str(p)[:10] for p in df["period"]]
+    small = df["small_sample"].tolist() if "small_sample" in df else [False] * len(df)
+    pct = metric in ("csat", "sla")
+    fmt = ".1%" if pct else ".1f"
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=x + x[::-1],
+                y=df["hi"].tolist() + df["lo"].tolist()[::-1],
+                fill="toself",
+                fillcolor="rgba(47,109,181,0.18)",
+                line={"width": 0},
+                hoverinfo="skip",
+                name=t("sat_ci", lang),
+            ),
+            go.Scatter(
+                x=x,
+                y=df["value"].tolist(),
+                mode="lines+markers",
+                line={"color": PALETTE[0], "width": 2},
+                marker={"symbol": ["circle-open" if s else "circle" for s in small], "size": 7},
+                customdata=list(zip(df["lo"], df["hi"], df["n"], strict=True)),
+                hovertemplate="%{x}: %{y:"
+                + fmt
+                + "} [%{customdata[0]:"
+                + fmt
+                + "}, %{customdata[1]:"
+                + fmt
+                + "}] n=%{customdata[2]:,}<extra></extra>",
+                name=t(f"sat_{metric}", lang),
+            ),
+        ]
+    )
+    fig.update_xaxes(title=t("sat_period", lang))
+    fig.update_yaxes(title=t(f"sat_{metric}", lang), tickformat=".0%" if pct else None)
+    return _layout(fig, t("fig_score_trend", lang, metric=t(f"sat_{metric}", lang)))
+
+
+def plot_drivers(df: pd.DataFrame, lang: str = "zh", top: int = 10) -> go.Figure:
+    """Key drivers: ``label_zh`` / ``label_en``, ``effect``, ``lo``, ``hi`` (as from
+    ``crmkit.satisfaction.key_drivers``), the ``top`` largest effects by size, most negative
+    at the top, with their 95 % intervals as error bars."""
+    d = df.reindex(df["effect"].abs().sort_values(ascending=False).index).head(top)
+    d = d.sort_values("effect", ascending=False)
+    labels = d[f"label_{'zh' if lang == 'zh' else 'en'}"].tolist()
+    fig = go.Figure(
+        go.Bar(
+            y=labels,
+            x=d["effect"].tolist(),
+            orientation="h",
+            marker_color=[PALETTE[3] if v < 0 else PALETTE[2] for v in d["effect"]],
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (d["hi"] - d["effect"]).tolist(),
+                "arrayminus": (d["effect"] - d["lo"]).tolist(),
+                "color": "#52606d",
+            },
+            customdata=list(zip(d["lo"], d["hi"], d["n_with"], strict=True)),
+            hovertemplate="%{y}: %{x:+.2f} [%{customdata[0]:+.2f}, %{customdata[1]:+.2f}] "
+            "n=%{customdata[2]:,}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("sat_effect", lang), zeroline=True)
+    fig.update_layout(margin={"l": 230})
+    return _layout(fig, t("fig_drivers", lang), height=360)
+
+
+def plot_sla(df: pd.DataFrame, lang: str = "zh", by: str = "channel") -> go.Figure:
+    """SLA breach rate per slice with its Wilson interval: ``<by>``, ``breach_rate``, ``lo``,
+    ``hi`` (of attainment; the breach interval is 1 − hi … 1 − lo), ``n``,
+    ``small_sample`` (as from ``crmkit.satisfaction.sla_summary``)."""
+    d = df.sort_values("breach_rate", ascending=False)
+    small = d["small_sample"].tolist()
+    fig = go.Figure(
+        go.Bar(
+            x=[str(v) for v in d[by]],
+            y=d["breach_rate"].tolist(),
+            marker_color=[PALETTE[3] if not s else "#c9ccd1" for s in small],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": ((1 - d["lo"]) - d["breach_rate"]).tolist(),
+                "arrayminus": (d["breach_rate"] - (1 - d["hi"])).tolist(),
+                "color": "#52606d",
+            },
+            customdata=d["n"].tolist(),
+            hovertemplate="%{x}: %{y:.1%} n=%{customdata:,}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title=t("sat_breach_rate", lang), tickformat=".0%", rangemode="tozero")
+    return _layout(fig, t("fig_sla", lang))
+
+
+def plot_backlog_ageing(df: pd.DataFrame, lang: str = "zh", by: str = "team") -> go.Figure:
+    """Open tickets per ``by`` stacked by age bucket: ``<by>``, ``bucket``, ``tickets`` (as
+    from ``crmkit.satisfaction.backlog_ageing``); buckets keep their order."""
+    buckets = list(dict.fromkeys(df["bucket"]))
+    keys = sorted(dict.fromkeys(df[by].astype(str)))
+    traces = []
+    for i, b in enumerate(buckets):
+        sel = df[df["bucket"] == b]
+        part = pd.Series(sel["tickets"].to_numpy(), index=sel[by].astype(str).to_numpy())
+        traces.append(
+            go.Bar(
+                name=b,
+                x=keys,
+                y=[int(part.get(k, 0)) for k in keys],
+                marker_color=PALETTE[i % len(PALETTE)],
+                hovertemplate="%{x} · " + b + ": %{y:,}<extra></extra>",
+            )
+        )
+    fig = go.Figure(traces or [go.Bar(x=[], y=[])])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=t("sat_open_tickets", lang), tickformat=",")
+    fig.update_xaxes(title=t("sat_col_team", lang))
+    return _layout(fig, t("fig_backlog_ageing", lang))
+
+
+# ---------------------------------------------------------------------------------------------
 # churn, loyalty and CLV (issue 8)
 # ---------------------------------------------------------------------------------------------
 

@@ -11,3 +11,4 @@ from crmkit.views.base import *  # noqa: F403
 from crmkit.views.churn import *  # noqa: F403
 from crmkit.views.classification import *  # noqa: F403
 from crmkit.views.overview import *  # noqa: F403
+from crmkit.views.satisfaction import *  # noqa: F403
