@@ -589,3 +589,164 @@ def plot_pipeline(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
     fig = _layout(fig, t("fig_pipeline", lang))
     fig.update_layout(barmode="group")
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# churn, loyalty and CLV (issue 8)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_cohort_retention(
+    df: pd.DataFrame, lang: str = "zh", *, value: str = "retention"
+) -> go.Figure:
+    """Cohort heatmap: acquisition month (rows) × months since (columns), colour = ``value``
+    (``retention`` or ``revenue_retention``): ``cohort``, ``month``, ``value``,
+    ``cohort_size``."""
+    if df.empty:
+        return _layout(go.Figure(), t("fig_cohort_retention", lang))
+    grid = df.pivot_table(index="cohort", columns="month", values=value, aggfunc="mean")
+    sizes = df.groupby("cohort").cohort_size.max().reindex(grid.index)
+    labels = [f"{pd.Timestamp(c):%Y-%m} (n={n:,})" for c, n in zip(grid.index, sizes, strict=True)]
+    z = grid.to_numpy()
+    fig = go.Figure(
+        go.Heatmap(
+            z=[[None if pd.isna(v) else float(v) for v in row] for row in z],
+            x=[int(m) for m in grid.columns],
+            y=labels,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1 if value == "retention" else None,
+            hovertemplate="%{y} · +%{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("months_since_first", lang), dtick=3)
+    fig.update_yaxes(autorange="reversed", tickfont={"size": 9})
+    return _layout(fig, t("fig_cohort_retention", lang), height=420)
+
+
+def plot_palive(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Distribution of P(alive) (BG/NBD) per value tier, binned by 5 %: ``tier_label``,
+    ``bin`` (0 … 19: [bin/20, (bin+1)/20)), ``customers``."""
+    fig = go.Figure()
+    for i, (tier, g) in enumerate(df.groupby("tier_label", sort=False)):
+        g = g.sort_values("bin")
+        fig.add_trace(
+            go.Bar(
+                x=[(b + 0.5) / 20 for b in g["bin"]],
+                y=g["customers"].tolist(),
+                width=0.05,
+                name=str(tier),
+                marker_color=PALETTE[i % len(PALETTE)],
+                hovertemplate="%{x:.0%}: %{y:,}<extra>" + str(tier) + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title=t("p_alive", lang), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=t("customers", lang), tickformat=",")
+    return _layout(fig, t("fig_palive", lang))
+
+
+def plot_clv_by_tier(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """CLV distribution per value tier from precomputed quantiles (box = quartiles, whiskers =
+    5th / 95th percentiles, dashed = mean): ``tier_label``, ``lo``, ``q1``, ``median``,
+    ``q3``, ``hi``, ``mean``, ``n``."""
+    fig = go.Figure()
+    for i, r in enumerate(df.itertuples(index=False)):
+        fig.add_trace(
+            go.Box(
+                x=[f"{r.tier_label} (n={r.n:,})"],
+                lowerfence=[r.lo],
+                q1=[r.q1],
+                median=[r.median],
+                q3=[r.q3],
+                upperfence=[r.hi],
+                mean=[r.mean],
+                name=str(r.tier_label),
+                marker_color=PALETTE[i % len(PALETTE)],
+            )
+        )
+    fig.update_yaxes(title=t("clv", lang), tickprefix="¥", tickformat=",.0f")
+    fig = _layout(fig, t("fig_clv_by_tier", lang))
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def plot_risk_list(df: pd.DataFrame, lang: str = "zh", *, top: int = 20) -> go.Figure:
+    """The top of the warning list: expected loss per customer (bars, largest at the top),
+    hover = risk and reasons: ``customer_id``, ``expected_loss``, ``risk``, ``reasons_text``."""
+    d = df.head(top).iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            y=d["customer_id"].tolist(),
+            x=d["expected_loss"].tolist(),
+            orientation="h",
+            marker_color=PALETTE[3],
+            customdata=list(zip(d["risk"].tolist(), d["reasons_text"].tolist(), strict=True)),
+            hovertemplate="%{y}: ¥%{x:,.0f} · %{customdata[0]:.0%}<br>%{customdata[1]}"
+            "<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("expected_loss", lang), tickprefix="¥", tickformat=",.0f")
+    fig.update_yaxes(type="category", tickfont={"size": 9})
+    return _layout(fig, t("fig_risk_list", lang), height=420)
+
+
+def plot_lift(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Backtest lift by risk decile (bars, 1 = highest risk) and cumulative share of churners
+    captured (line, right axis): ``decile``, ``lift``, ``capture``."""
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=df["decile"].tolist(),
+                y=df["lift"].tolist(),
+                name=t("lift", lang),
+                marker_color=PALETTE[0],
+                hovertemplate="%{x}: %{y:.2f}×<extra></extra>",
+            ),
+            go.Scatter(
+                x=df["decile"].tolist(),
+                y=df["capture"].tolist(),
+                name=t("capture", lang),
+                yaxis="y2",
+                mode="lines+markers",
+                marker_color=PALETTE[1],
+                hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        yaxis={"title": t("lift", lang)},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "range": [0, 1.05],
+            "title": t("capture", lang),
+        },
+    )
+    fig.update_xaxes(title=t("risk_decile", lang), dtick=1)
+    return _layout(fig, t("fig_lift", lang))
+
+
+def plot_retention_trend(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Quarterly churn rate with its Wilson interval: ``period_end``, ``churn_rate``, ``lo``,
+    ``hi``, ``n``."""
+    x = [f"{pd.Timestamp(d):%Y-%m-%d}" for d in df["period_end"]]
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=df["churn_rate"].tolist(),
+            mode="lines+markers",
+            marker_color=PALETTE[3],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (df["hi"] - df["churn_rate"]).tolist(),
+                "arrayminus": (df["churn_rate"] - df["lo"]).tolist(),
+            },
+            customdata=df["n"].tolist(),
+            hovertemplate="%{x}: %{y:.1%} (n=%{customdata:,})<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title=t("churn_rate", lang), tickformat=".0%", rangemode="tozero")
+    return _layout(fig, t("fig_retention_trend", lang))

@@ -121,16 +121,58 @@ def table_counts(con: Backend) -> dict[str, int]:
 #: A publish step computes tables for the snapshot from the warehouse: ``step(con) -> {name: df}``.
 PublishStep = Callable[[Backend], dict[str, "ibis.Table | pd.DataFrame"]]
 PUBLISH_STEPS: dict[str, PublishStep] = {}
+#: step name -> the steps whose tables it reads (they run before it when registered).
+PUBLISH_AFTER: dict[str, tuple[str, ...]] = {}
 
 
-def publish_step(name: str) -> Callable[[PublishStep], PublishStep]:
-    """Register a function whose tables are precomputed into every published snapshot."""
+def publish_step(name: str, *, after: tuple[str, ...] = ()) -> Callable[[PublishStep], PublishStep]:
+    """Register a function whose tables are precomputed into every published snapshot.
+
+    ``after`` names the steps whose tables this one reads; :func:`publish` runs steps in an
+    order that honours it (otherwise in registration order), whatever order modules are
+    imported in.
+    """
 
     def register(fn: PublishStep) -> PublishStep:
         PUBLISH_STEPS[name] = fn
+        PUBLISH_AFTER[name] = tuple(after)
         return fn
 
     return register
+
+
+def ordered_steps(steps: dict[str, PublishStep]) -> list[tuple[str, PublishStep]]:
+    """``steps`` in dependency order (registration order among independent steps).
+
+    Raises
+    ------
+    ValueError
+        When the ``after`` declarations form a cycle.
+
+    Examples
+    --------
+    >>> order = ordered_steps({"b": print, "a": print})
+    >>> [name for name, _ in order]
+    ['b', 'a']
+    """
+    done: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            raise ValueError(f"publish steps depend on each other in a cycle through {name!r}")
+        visiting.add(name)
+        for dep in PUBLISH_AFTER.get(name, ()):
+            if dep in steps:
+                visit(dep)
+        visiting.discard(name)
+        done.append(name)
+
+    for name in steps:
+        visit(name)
+    return [(name, steps[name]) for name in done]
 
 
 @dataclass(frozen=True)
@@ -159,8 +201,12 @@ def publish(
     PublishResult
         Path, row count per table, seconds taken and file size.
     """
-    import crmkit.classification  # noqa: F401  (each registers its publish step)
+    # each module registers its publish step(s); the order they run in comes from their
+    # ``after`` declarations (see ordered_steps), not from this import order
+    import crmkit.churn  # noqa: F401
+    import crmkit.classification  # noqa: F401
     import crmkit.kpi  # noqa: F401
+    import crmkit.loyalty  # noqa: F401
     import crmkit.quality  # noqa: F401
     import crmkit.satisfaction  # noqa: F401
 
@@ -183,7 +229,7 @@ def publish(
                 if name in present:
                     snap.create_table(name, snap.table(name, database=("wh", "main")))
             snap.detach("wh")
-            for step in (PUBLISH_STEPS if steps is None else steps).values():
+            for _, step in ordered_steps(PUBLISH_STEPS if steps is None else steps):
                 for name, obj in step(snap).items():
                     snap.create_table(name, obj, overwrite=True)
             snap.create_table(

@@ -455,6 +455,191 @@ LABELS: dict[str, tuple[str, str]] = {
     "col_closed": ("已关闭", "Closed"),
     "col_rate": ("比率", "Rate"),
     "col_source": ("来源", "Source"),
+    # --- churn, loyalty, CLV (issue 8) ---
+    "reason_recency": (
+        "{days}天未购买，为平时购买间隔的{ratio}倍",
+        "no purchase for {days} days, {ratio}× usual gap",
+    ),
+    "reason_order_drop": (
+        "近90天订单从{prev}笔降至{now}笔",
+        "orders fell from {prev} to {now} in the last 90 days",
+    ),
+    "reason_sla": ("{n}次投诉超过响应时限（近180天）", "{n} complaints past SLA (last 180 days)"),
+    "reason_complaints": ("近180天投诉{n}次", "{n} complaints in the last 180 days"),
+    "reason_nps_drop": ("NPS从{prev}降到{now}", "NPS dropped {prev} → {now}"),
+    "reason_region": (
+        "所在地区{province}上季度{share}的买家未再购买（上升中）",
+        "region {province}: {share} of last quarter's buyers went silent (rising)",
+    ),
+    "reason_returns": (
+        "近180天退货{n}次、延迟送达{late}次",
+        "{n} returns, {late} late deliveries in 180 days",
+    ),
+    "reason_low_frequency": ("仅购买{n}次", "only {n} orders so far"),
+    "reason_price": (
+        "{share}的订单使用优惠（价格敏感）",
+        "{share} of orders discounted (price-sensitive)",
+    ),
+    "action_repurchase_call": (
+        "负责人电话回访并提供个性化复购优惠",
+        "Owner calls with a personalised repurchase offer",
+    ),
+    "action_service_recovery": (
+        "客服主管跟进投诉，致歉并补偿",
+        "Service lead resolves the complaints, apologises, compensates",
+    ),
+    "action_follow_up_visit": (
+        "安排客户回访，了解满意度下降原因",
+        "Follow-up visit to learn why satisfaction dropped",
+    ),
+    "action_regional_retention": (
+        "地区挽留活动（会员福利、上门拜访）",
+        "Regional retention campaign (member benefits, visits)",
+    ),
+    "action_quality_follow_up": (
+        "质量回访，提供换新或延保",
+        "Quality follow-up: replacement or extended warranty",
+    ),
+    "action_member_benefits": (
+        "推送会员福利，促进再次购买",
+        "Member benefits to prompt the next purchase",
+    ),
+    "action_targeted_offer": ("定向优惠券", "Targeted coupon"),
+    "action_regular_care": ("常规关怀", "Regular care"),
+    "signal_sla": ("投诉超时", "Complaint past SLA"),
+    "signal_complaints": ("有投诉", "Complained"),
+    "signal_low_nps": ("NPS ≤ 6", "NPS ≤ 6"),
+    "signal_nps_drop": ("NPS下降≥3", "NPS fell ≥ 3"),
+    "signal_returns": ("有退货", "Returned an order"),
+    "signal_late_delivery": ("延迟送达", "Late delivery"),
+    "signal_price": ("价格敏感（≥50%订单用优惠）", "Price-sensitive (≥ 50% discounted)"),
+    "signal_region": ("高流失地区", "High-churn region"),
+    "signal_none": ("无明显信号", "No signal"),
+    "page_churn": ("客户流失预警与挽回", "Churn early warning and win-back"),
+    "page_churn_desc": (
+        "流失率与保留趋势、同期群、存活概率与客户终身价值、流失风险名单（原因、负责人、建议行动）、挽回效果",
+        "Churn rate and retention trend, cohorts, P(alive) and CLV, risk list with reasons, "
+        "owner and action, win-back results",
+    ),
+    "churn_rate": ("流失率", "Churn rate"),
+    "def_churn_rate": (
+        "前91天有购买的客户中近91天未再购买的比例：{k} / {n}（95%区间 {lo}–{hi}）",
+        "buyers of the 91 days before with no purchase in the last 91 days: {k} / {n} "
+        "(95% CI {lo}–{hi})",
+    ),
+    "at_risk_customers": ("高风险客户", "Customers at risk"),
+    "def_at_risk": (
+        "近一年活跃客户（{n}）中未来{horizon}天不购买的预测概率≥50%的人数",
+        "active customers (of {n}) with a predicted ≥ 50% chance of no purchase in the next "
+        "{horizon} days",
+    ),
+    "revenue_at_risk": ("风险收入", "Revenue at risk"),
+    "def_revenue_at_risk": (
+        "Σ 流失风险 × 近365天消费（预期损失）",
+        "Σ churn risk × spend of the last 365 days (expected loss)",
+    ),
+    "clv_mean": ("平均客户终身价值", "Mean CLV"),
+    "def_clv_mean": (
+        "BG/NBD + Gamma-Gamma，12个月、月贴现率1%，{n}位买家的均值",
+        "BG/NBD + Gamma-Gamma, 12 months at 1% a month, mean over {n} buyers",
+    ),
+    "winback_rate": ("挽回率", "Win-back rate"),
+    "def_winback_rate": (
+        "挽回联系后90天内再次购买：{k} / {n}",
+        "bought again within 90 days of a win-back contact: {k} / {n}",
+    ),
+    "def_winback": (
+        "挽回联系 = 对已超过流失阈值（购买周期×3）未购买的客户的外呼"
+        "（复购沟通、优惠推送、回访、拜访）；"
+        "挽回成功 = 联系后90天内有有效订单；挽回收入 = 该期间消费。",
+        "Win-back contact = outbound call, offer, follow-up or visit to a customer silent past "
+        "the churn threshold (purchase cycle × 3); returned = a counted order within 90 days; "
+        "revenue recovered = spend in those 90 days.",
+    ),
+    "winback_by_reason": ("挽回效果（按流失原因）", "Win-back by reason"),
+    "winback_by_segment": ("挽回效果（按客户分群）", "Win-back by segment"),
+    "col_wb_label": ("分组", "Group"),
+    "col_wb_attempts": ("挽回联系", "Contacted"),
+    "col_wb_returned": ("已回购", "Returned"),
+    "col_wb_winback_rate": ("挽回率（95%区间）", "Win-back rate (95% CI)"),
+    "col_wb_revenue_recovered": ("挽回收入", "Revenue recovered"),
+    "risk_list": ("流失风险名单", "Churn risk list"),
+    "def_risk_list": (
+        "按 风险 × 价值（近365天消费）排序；原因 = 使风险升高最多的2–3个因素；负责团队来自分类规则",
+        "Ranked by risk × value (spend of the last 365 days); reasons = the 2–3 factors that "
+        "raise the risk most; owner team from the classification rules",
+    ),
+    "col_rank": ("排名", "Rank"),
+    "col_province": ("省份", "Province"),
+    "col_risk": ("流失风险", "Risk"),
+    "col_value": ("近一年消费", "Spend (365 d)"),
+    "col_expected_loss": ("预期损失", "Expected loss"),
+    "col_reasons": ("原因", "Reasons"),
+    "col_action": ("建议行动", "Suggested action"),
+    "backtest": ("模型回测", "Model backtest"),
+    "backtest_text": (
+        "时间回测：在 {train} 训练，在 {test} 测试（{n} 位客户，流失 = 未来{horizon}天无购买）。"
+        "AUC {auc}；风险最高的{k}中流失比例 {precision}"
+        "（基准 {base}，提升 {lift} 倍）；Brier {brier}。",
+        "Time-based backtest: trained at {train}, tested at {test} ({n} customers; churn = no "
+        "purchase in the next {horizon} days). AUC {auc}; top {k} by risk churned at "
+        "{precision} (base {base}, lift {lift}×); Brier {brier}.",
+    ),
+    "fig_cohort_retention": (
+        "同期群客户保留率（按首购月份）",
+        "Customer retention by first-purchase month",
+    ),
+    "months_since_first": ("首购后月数", "Months since first purchase"),
+    "fig_palive": ("存活概率分布（BG/NBD）", "P(alive) distribution (BG/NBD)"),
+    "p_alive": ("存活概率", "P(alive)"),
+    "fig_clv_by_tier": ("客户终身价值（按价值等级）", "CLV by value tier"),
+    "clv": ("客户终身价值", "CLV"),
+    "fig_risk_list": ("预期损失最高的客户", "Customers with the largest expected loss"),
+    "expected_loss": ("预期损失", "Expected loss"),
+    "fig_lift": ("回测提升度（按风险十分位）", "Backtest lift by risk decile"),
+    "lift": ("提升度", "Lift"),
+    "capture": ("累计捕获流失比例", "Cumulative share of churners"),
+    "risk_decile": ("风险十分位（1 = 最高）", "Risk decile (1 = highest)"),
+    "fig_retention_trend": ("季度流失率（95%区间）", "Quarterly churn rate (95% CI)"),
+    "why_churned": ("客户为什么流失", "Why customers left"),
+    "def_why_churned": (
+        "回测截止日的活跃客户：有/无该信号者在随后期间的流失率；相对风险 = 两者之比；"
+        "信号按截止日已知的数据计算（近180天）。",
+        "Active customers at the backtest cut-off: churn rate in the following period with and "
+        "without each signal (known at the cut-off, last 180 days); relative risk = their ratio.",
+    ),
+    "col_why_label": ("信号", "Signal"),
+    "col_why_n_with": ("有该信号客户数", "Customers with it"),
+    "col_why_rate_with": ("流失率（95%区间）", "Churn rate (95% CI)"),
+    "col_why_rate_without": ("无该信号流失率", "Churn rate without"),
+    "col_why_relative_risk": ("相对风险", "Relative risk"),
+    "col_why_share_of_churned": ("占流失客户比例", "Share of churned"),
+    # --- overview alerts from the satisfaction and churn pages ---
+    "sat_ov_sla": (
+        "投诉首次响应超时最多的渠道：{channel}，超时率 {rate}（{k} / {n} 张到期工单）",
+        "Worst complaint SLA channel: {channel}, {rate} breached ({k} of {n} tickets due)",
+    ),
+    "sat_ov_drop": (
+        "{metric} 显著下降：{slice}，{before} → {now}",
+        "{metric} dropped significantly: {slice}, {before} → {now}",
+    ),
+    "churn_ov_list": (
+        "流失预警名单：{n} 位客户，预期损失 {loss}",
+        "Churn warning list: {n} customers, expected loss {loss}",
+    ),
+    "churn_ov_reason": (
+        "风险最高的 {top} 位中，{n} 位的原因包含「{reason}」",
+        "Of the {top} at highest risk, {n} have the reason “{reason}”",
+    ),
+    "rcode_recency": ("久未购买", "no purchase for long"),
+    "rcode_order_drop": ("购买减少", "fewer orders"),
+    "rcode_sla": ("投诉超时", "complaints past SLA"),
+    "rcode_complaints": ("投诉多", "many complaints"),
+    "rcode_nps_drop": ("NPS 下降", "NPS dropped"),
+    "rcode_region": ("所在地区流失上升", "churn rising in the region"),
+    "rcode_returns": ("退货或延迟送达", "returns or late deliveries"),
+    "rcode_low_frequency": ("购买次数少", "few orders"),
+    "rcode_price": ("依赖折扣", "buys on discount"),
 }
 
 
@@ -488,6 +673,22 @@ def column_label(table: str, column: str, lang: str = DEFAULT_LANG) -> str:
         return column
     c = tbl[column]
     return c.zh if check_lang(lang) == "zh" else c.en
+
+
+def code_label(table: str, column: str, code: object, lang: str = DEFAULT_LANG) -> str:
+    """An enum code's label: in Chinese its first spelling in ``crmkit.schema`` (``social`` →
+    社交媒体), in English the code in words (``social`` → social); unknown codes pass through.
+
+    >>> code_label("tickets", "channel", "social"), code_label("orders", "channel", "store", "en")
+    ('社交媒体', 'store')
+    """
+    if _missing(code):
+        return "—"
+    c = schema.table(table)[column]
+    spellings = (c.allowed or {}).get(str(code))
+    if check_lang(lang) == "zh" and spellings:
+        return spellings[0]
+    return str(code).replace("_", " ")
 
 
 def _missing(x: object) -> bool:

@@ -598,7 +598,7 @@ register(
             "% promoters (9–10) − % detractors (0–6), ×100",
         ),
         ("期内有 NPS 评分的调查回答", "survey answers with an NPS score in the period"),
-        _P, "crmkit.satisfaction:kpi_nps", issue=7,
+        _P, "crmkit.satisfaction:kpi_nps", issue=7, tables=("feedback",),
     )
 )  # fmt: skip
 register(
@@ -606,7 +606,7 @@ register(
         "csat", "满意度 CSAT", "Customer satisfaction (CSAT)", "rate", True,
         ("CSAT 评 4–5 分的回答", "answers with CSAT 4–5"),
         ("期内有 CSAT 评分的回答", "answers with a CSAT score in the period"),
-        _P, "crmkit.satisfaction:kpi_csat", issue=7,
+        _P, "crmkit.satisfaction:kpi_csat", issue=7, tables=("feedback",),
     )
 )  # fmt: skip
 register(
@@ -617,34 +617,34 @@ register(
             "期内新开的投诉工单（未响应计为超时）",
             "complaint tickets opened in the period (unanswered = breach)",
         ),
-        _P, "crmkit.satisfaction:kpi_complaint_sla", issue=7,
+        _P, "crmkit.satisfaction:kpi_complaint_sla", issue=7, tables=("tickets",),
     )
 )  # fmt: skip
 register(
     KPI(
         "repurchase_rate", "回购率", "Repurchase rate", "rate", True,
-        ("期内再次购买的老客户", "returning buyers who bought again in the period"),
-        ("期初客户数", "customers at the start of the period"),
-        _P, "crmkit.loyalty:kpi_repurchase_rate", issue=8,
+        ("期内购买≥2次的买家", "buyers with ≥ 2 counted orders in the period"),
+        ("期内有购买的买家", "buyers with ≥ 1 counted order in the period"),
+        _P, "crmkit.loyalty:kpi_repurchase_rate", issue=8, tables=("orders",),
     )
 )  # fmt: skip
 register(
     KPI(
         "referral_rate", "推荐率", "Referral rate", "rate", True,
-        ("期内推荐过新客户的客户", "customers who referred someone in the period"),
-        ("期内客户数", "customers in the period"),
-        _P, "crmkit.loyalty:kpi_referral_rate", issue=8,
+        ("期内推荐过新客户的买家", "buyers who referred someone in the period"),
+        ("期内有购买的买家", "buyers in the period"),
+        _P, "crmkit.loyalty:kpi_referral_rate", issue=8, tables=("referrals", "orders"),
     )
 )  # fmt: skip
 register(
     KPI(
         "clv", "客户终身价值 CLV", "Customer lifetime value (CLV)", "money", True,
         (
-            "预测12个月客户价值（BG/NBD × Gamma-Gamma）之和",
-            "predicted 12-month value (BG/NBD × Gamma-Gamma), summed",
+            "预测未来12个月价值之和（BG/NBD × Gamma-Gamma，月贴现1%，发布时拟合）",
+            "predicted 12-month value, summed (BG/NBD × Gamma-Gamma, 1 %/month, fitted at publish)",
         ),
-        ("期末客户数", "customers at the end of the period"),
-        _P, "crmkit.churn:kpi_clv", issue=8,
+        ("有 CLV 评分的客户（快照时点）", "customers with a CLV score (as of the snapshot)"),
+        _P, "crmkit.churn:kpi_clv", issue=8, tables=("clv",),
     )
 )  # fmt: skip
 
@@ -761,7 +761,7 @@ def compute(
         definition=k.definition(lang),
     )
     fn, reason = resolve(k)
-    if fn is not None and not k.external:
+    if fn is not None:
         if "tables" not in ctx.cache:
             ctx.cache["tables"] = set(ctx.con.list_tables())
         missing = [x for x in k.tables if x not in ctx.cache["tables"]]
@@ -913,7 +913,7 @@ def stored_values(
     return out
 
 
-@db.publish_step("kpi")
+@db.publish_step("kpi", after=("classification", "satisfaction", "loyalty", "churn"))
 def publish_kpis(con: BaseBackend) -> dict[str, pd.DataFrame]:
     """Publish step: every KPI over all customers for the last complete periods
     (:data:`PUBLISHED_PERIODS`), so the overview page and the report read them instead of

@@ -76,9 +76,8 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-# classification registers its publish step first: the responses read its segments
-from crmkit import classification as _classification  # noqa: F401
 from crmkit import db, quality, stats
+from crmkit.i18n import code_label
 
 MIN_N = stats.MIN_N
 #: A response's slice when it has no value for a dimension (no order, no product, no segment).
@@ -718,10 +717,14 @@ def _driver_label(r, lang: str) -> str:  # noqa: ANN001
         zh, en = DRIVER_FEATURES[r.driver]
         return zh if lang == "zh" else en
     dim = {"category": ("产品类别", "category"), "channel": ("渠道", "channel")}[r.kind]
-    level = r.level
-    if level == NONE:
-        level = "无订单(关系调查)" if lang == "zh" else "no order (relationship survey)"
-    ref = r.reference
+    column = {"category": None, "channel": ("orders", "channel")}[r.kind]
+
+    def word(code: str) -> str:
+        if code == NONE:
+            return "无订单(关系调查)" if lang == "zh" else "no order (relationship survey)"
+        return code_label(*column, code, lang) if column else code
+
+    level, ref = word(r.level), word(r.reference)
     if lang == "zh":
         return f"{dim[0]}: {level} (相对 {ref})"
     return f"{dim[1]}: {level} (vs {ref})"
@@ -1359,7 +1362,7 @@ ALERT_WINDOW_DAYS = 90
 ALERT_HISTORY_DAYS = 365
 
 
-@db.publish_step("satisfaction")
+@db.publish_step("satisfaction", after=("classification",))
 def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]:
     """Tables for the satisfaction page, precomputed into the snapshot.
 

@@ -563,6 +563,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "data_overview": ("page_data_overview", "page_data_overview_desc"),
     "classification": ("page_classification", "page_classification_desc"),
     "satisfaction": ("page_satisfaction", "page_satisfaction_desc"),
+    "churn": ("page_churn", "page_churn_desc"),
 }
 
 

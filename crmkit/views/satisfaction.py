@@ -19,7 +19,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, schema
 from crmkit import satisfaction as sat
-from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
+from crmkit.i18n import code_label, fmt_date, fmt_int, fmt_pct, t
 from crmkit.privacy import mask_expr
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
@@ -437,3 +437,50 @@ def satisfaction_page(
 
 
 __all__ = ["SatisfactionPage", "satisfaction_data", "satisfaction_page", "score_cards_html"]
+
+
+def overview_alerts(
+    con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
+) -> pd.DataFrame:
+    """The overview page's satisfaction alerts (``text``, ``page``), most urgent first: the
+    channel with the worst complaint SLA in scope (when its n is not small), then the
+    published significant score drops (whole snapshot, as on this page)."""
+    del role  # no personal data in these lines
+    as_of = data_as_of(con)
+    rows: list[dict[str, str]] = []
+    tables = set(con.list_tables())
+    if "ticket_sla" in tables:
+        sla = sat.sla_summary(_scoped(con, "ticket_sla", "opened_at", f, as_of), "channel")
+        sla = sla[~sla.small_sample]
+        if not sla.empty:
+            w = sla.iloc[0]  # sorted by breach rate, worst first
+            rows.append(
+                {
+                    "text": t(
+                        "sat_ov_sla",
+                        lang,
+                        channel=code_label("tickets", "channel", w.channel, lang),
+                        rate=fmt_pct(w.breach_rate),
+                        k=fmt_int(w.breached),
+                        n=fmt_int(w.n),
+                    ),
+                    "page": "satisfaction",
+                }
+            )
+    if "satisfaction_alerts" in tables:
+        a = con.table("satisfaction_alerts")
+        for r in a.filter(a.alert).order_by("q_value").to_pandas().itertuples():
+            rows.append(
+                {
+                    "text": t(
+                        "sat_ov_drop",
+                        lang,
+                        metric=r.metric.upper(),
+                        slice=f"{r.dimension} = {r.slice}",
+                        before=f"{r.before:.1f}",
+                        now=f"{r.now:.1f}",
+                    ),
+                    "page": "satisfaction",
+                }
+            )
+    return pd.DataFrame(rows, columns=["text", "page"])

@@ -1,0 +1,550 @@
+"""Loyalty (客户忠诚度提升, step 7): repurchase, referral and churn rates, cohorts, points.
+
+Every rate is a :class:`crmkit.stats.Rate` (numerator, denominator, Wilson 95 % interval, n,
+small-sample flag and the definition in zh / en), counted in the database from Ibis tables:
+
+repurchase rate (回购率)
+    buyers with ≥ 2 counted orders in the window / buyers with ≥ 1 counted order in it;
+referral rate (推荐率)
+    buyers in the window who made ≥ 1 referral in it / buyers in the window;
+churn rate (流失率)
+    buyers of the previous window of equal length with no counted order in this window /
+    buyers of the previous window;
+CLV (客户终身价值)
+    mean of the published ``clv`` table over a set of customers, with a normal 95 % interval.
+
+Windows are half-open, ``start <= ts < end``. A *counted* order is one whose status is not
+returned / refunded / cancelled (as in ``crmkit.classification``). ``customers`` restricts
+any function to a set of customers (any table with ``customer_sk`` or ``customer_id``): these
+are the plain functions the KPI registry calls.
+
+Examples
+--------
+>>> import ibis
+>>> from datetime import datetime
+>>> o = ibis.memtable({"customer_sk": [1, 1, 2], "customer_id": ["C1", "C1", "C2"],
+...     "order_ts": [datetime(2024, 1, 5), datetime(2024, 2, 5), datetime(2024, 1, 9)],
+...     "amount": [10.0, 20.0, 5.0], "status": ["completed"] * 3})
+>>> r = repurchase_rate(o, start=datetime(2024, 1, 1), end=datetime(2024, 4, 1))
+>>> r["numerator"], r["denominator"], r["value"]
+(1, 2, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from crmkit import db, quality, schema, stats
+
+_TS = schema.IBIS_TYPES["timestamp"]
+EXCLUDED_STATUSES = ("returned", "refunded", "cancelled")
+
+DEFINITIONS = {
+    "repurchase_rate": {
+        "zh": "窗口内购买≥2次的买家 / 窗口内有购买的买家",
+        "en": "buyers with ≥ 2 counted orders in the window / buyers with ≥ 1",
+    },
+    "referral_rate": {
+        "zh": "窗口内推荐过新客户的买家 / 窗口内有购买的买家",
+        "en": "buyers who referred someone in the window / buyers in the window",
+    },
+    "churn_rate": {
+        "zh": "上一等长窗口的买家中本窗口未再购买的人数 / 上一窗口的买家",
+        "en": "buyers of the previous window with no counted order in this one / buyers of "
+        "the previous window",
+    },
+    "clv": {
+        "zh": "客户终身价值均值（BG/NBD + Gamma-Gamma，12个月，月贴现1%）",
+        "en": "mean customer lifetime value (BG/NBD + Gamma-Gamma, 12 months, 1 %/month)",
+    },
+}
+
+
+def _ts(x: date | datetime, what: str) -> datetime:
+    if isinstance(x, datetime):
+        return x
+    if isinstance(x, date):
+        return datetime(x.year, x.month, x.day)
+    raise ValueError(f"{what} must be a date or datetime, got {x!r}")
+
+
+def _window(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
+    s, e = _ts(start, "start"), _ts(end, "end")
+    if e <= s:
+        raise ValueError(f"end ({e}) must be after start ({s}); windows are start <= ts < end")
+    return s, e
+
+
+def _restrict(t: ir.Table, customers: ir.Table | None) -> ir.Table:
+    if customers is None:
+        return t
+    key = (
+        "customer_sk"
+        if "customer_sk" in customers.columns and "customer_sk" in t.columns
+        else ("customer_id")
+    )
+    if key not in customers.columns or key not in t.columns:
+        raise ValueError(
+            "customers must have a customer_sk or customer_id column shared with the table; "
+            f"got {list(customers.columns)}"
+        )
+    return t.semi_join(customers.select(key).distinct(), key)
+
+
+def _counted(orders: ir.Table, s: datetime, e: datetime, customers: ir.Table | None) -> ir.Table:
+    o = orders.filter(
+        orders.order_ts >= ibis.literal(s, type=_TS),
+        orders.order_ts < ibis.literal(e, type=_TS),
+        ~orders.status.isin(list(EXCLUDED_STATUSES)),
+        orders.customer_sk.notnull(),
+    )
+    return _restrict(o, customers)
+
+
+def _rate(key: str, k: int, n: int, s: datetime, e: datetime) -> dict[str, Any]:
+    r = stats.Rate(key, int(k), int(n), DEFINITIONS[key], window=f"{s:%Y-%m-%d} ≤ t < {e:%Y-%m-%d}")
+    return r.as_dict()
+
+
+def repurchase_rate(
+    orders: ir.Table,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    customers: ir.Table | None = None,
+) -> dict[str, Any]:
+    """Repurchase rate (回购率) in ``[start, end)`` (module docstring).
+
+    Returns
+    -------
+    dict
+        ``value``, ``numerator``, ``denominator``, ``n``, ``lo``, ``hi`` (Wilson 95 %),
+        ``small_sample``, ``definition`` (zh / en), ``window``, ``key``, ``method``.
+    """
+    s, e = _window(start, end)
+    o = _counted(orders, s, e, customers)
+    per = o.group_by("customer_sk").aggregate(n=o.count())
+    row = per.aggregate(buyers=per.count(), repeat=(per.n >= 2).cast("int64").sum()).to_pandas()
+    buyers = int(row.buyers.iloc[0] or 0)
+    repeat = int(0 if pd.isna(row.repeat.iloc[0]) else row.repeat.iloc[0])
+    return _rate("repurchase_rate", repeat, buyers, s, e)
+
+
+def referral_rate(
+    referrals: ir.Table,
+    orders: ir.Table,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    customers: ir.Table | None = None,
+) -> dict[str, Any]:
+    """Referral rate (推荐率): buyers in ``[start, end)`` who referred someone in it / buyers.
+
+    ``referrals`` needs ``referrer_id`` and ``ts``; buyers are matched on ``customer_id``.
+    """
+    s, e = _window(start, end)
+    buyers = _counted(orders, s, e, customers).select("customer_id").distinct()
+    r = referrals.filter(
+        referrals.ts >= ibis.literal(s, type=_TS), referrals.ts < ibis.literal(e, type=_TS)
+    )
+    refs = r.select(customer_id=r.referrer_id).distinct()
+    n = int(buyers.count().execute())
+    k = int(buyers.semi_join(refs, "customer_id").count().execute())
+    return _rate("referral_rate", k, n, s, e)
+
+
+def churn_rate(
+    orders: ir.Table,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    customers: ir.Table | None = None,
+) -> dict[str, Any]:
+    """Churn rate (流失率) of ``[start, end)``: buyers of ``[start − (end − start), start)``
+    with no counted order in ``[start, end)`` / buyers of that previous window."""
+    s, e = _window(start, end)
+    prev = _counted(orders, s - (e - s), s, customers).select("customer_sk").distinct()
+    now = _counted(orders, s, e, customers).select("customer_sk").distinct()
+    n = int(prev.count().execute())
+    k = int(prev.anti_join(now, "customer_sk").count().execute())
+    return _rate("churn_rate", k, n, s, e)
+
+
+def clv_mean(clv: ir.Table, *, customers: ir.Table | None = None) -> dict[str, Any]:
+    """Mean CLV over a set of customers from the published ``clv`` table (``customer_id``,
+    ``clv``): ``value`` = ``numerator`` (sum) / ``denominator`` (customers), ``lo`` / ``hi``
+    = mean ± 1.96 standard errors."""
+    t = _restrict(clv, customers)
+    row = (
+        t.aggregate(n=t.count(), total=t.clv.sum(), sd=t.clv.std(how="sample")).to_pandas().iloc[0]
+    )
+    n = int(row.n or 0)
+    total = float(row.total) if n else 0.0
+    mean = total / n if n else math.nan
+    se = float(row.sd) / math.sqrt(n) if n > 1 and not pd.isna(row.sd) else math.nan
+    return {
+        "key": "clv",
+        "value": mean,
+        "numerator": total,
+        "denominator": n,
+        "n": n,
+        "lo": mean - stats.Z95 * se if not math.isnan(se) else math.nan,
+        "hi": mean + stats.Z95 * se if not math.isnan(se) else math.nan,
+        "small_sample": n < stats.MIN_N,
+        "definition": DEFINITIONS["clv"],
+        "method": "normal 95 %",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# cohorts
+# ---------------------------------------------------------------------------------------------
+
+
+def cohort_retention(
+    orders: ir.Table,
+    *,
+    as_of: datetime,
+    customers: ir.Table | None = None,
+    by: str | None = None,
+    max_months: int = 24,
+) -> pd.DataFrame:
+    """Customer and revenue retention by acquisition month (month of the first counted order).
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        Orders (counted ones are used, up to ``as_of``).
+    by : str, optional
+        A ``customers`` column to split cohorts by (e.g. ``"acquisition_channel"``); needs
+        ``customers``.
+    max_months : int, default 24
+        Months since acquisition to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cohort`` (first day of the month), [``by``], ``month`` (0 = acquisition month),
+        ``cohort_size``, ``active`` (customers with a counted order in that month),
+        ``retention`` = active / cohort_size, ``lo`` / ``hi`` (Wilson), ``revenue``,
+        ``revenue_retention`` = revenue / revenue in month 0; incomplete months (after
+        ``as_of``'s month) are left out.
+    """
+    if by is not None and customers is None:
+        raise ValueError(f"by={by!r} needs the customers table (customers=...)")
+    o = orders.filter(
+        orders.order_ts <= ibis.literal(as_of, type=_TS),
+        ~orders.status.isin(list(EXCLUDED_STATUSES)),
+        orders.customer_sk.notnull(),
+    )
+    month = o.order_ts.truncate("M")
+    o = o.mutate(m=month, first_m=month.min().over(group_by=o.customer_sk))
+    keys = ["first_m"]
+    if by is not None:
+        if by not in customers.columns:
+            raise ValueError(f"customers has no column {by!r}")
+        c = customers.select(_sk="customer_sk", _by=customers[by])
+        o = o.join(c, o.customer_sk == c._sk)
+        keys.append("_by")
+    per = o.group_by([*keys, "m"]).aggregate(
+        active=o.customer_sk.nunique(), revenue=o.amount.cast("float64").sum()
+    )
+    df = per.to_pandas()
+    if df.empty:
+        return df
+    df["cohort"] = pd.to_datetime(df.first_m)
+    df["m"] = pd.to_datetime(df.m)
+    df["month"] = (df.m.dt.year - df.cohort.dt.year) * 12 + df.m.dt.month - df.cohort.dt.month
+    gkeys = ["cohort"] + (["_by"] if by else [])
+    base = df[df.month == 0].set_index(gkeys)
+    df = df.join(base[["active", "revenue"]].rename(columns=lambda c: c + "_0"), on=gkeys)
+    df = df.rename(columns={"active_0": "cohort_size"})
+    df = df[df.month <= max_months]
+    df = stats.rate_columns(df, "active", "cohort_size").rename(columns={"rate": "retention"})
+    df["revenue_retention"] = df.revenue / df.revenue_0
+    cols = ["cohort", *(["_by"] if by else []), "month", "cohort_size", "active", "retention"]
+    cols += ["lo", "hi", "small_sample", "revenue", "revenue_retention"]
+    out = df[cols].rename(columns={"_by": by} if by else {})
+    return out.sort_values([*gkeys[:1], *([by] if by else []), "month"]).reset_index(drop=True)
+
+
+def retention_trend(orders: ir.Table, *, as_of: datetime, quarters: int = 8) -> pd.DataFrame:
+    """Quarterly churn rate (:func:`churn_rate` over consecutive 91-day windows ending at
+    ``as_of``), oldest first, with n and Wilson interval; retention = 1 − churn."""
+    end = as_of + timedelta(seconds=1)
+    rows = []
+    for k in range(quarters, 0, -1):
+        e = end - timedelta(days=91 * (k - 1))
+        r = churn_rate(orders, start=e - timedelta(days=91), end=e)
+        rows.append(
+            {
+                "period_end": e,
+                **{x: r[x] for x in ("value", "numerator", "n", "lo", "hi")},
+                "small_sample": r["small_sample"],
+            }
+        )
+    df = pd.DataFrame(rows).rename(columns={"value": "churn_rate", "numerator": "churned"})
+    df["retention"] = 1 - df.churn_rate
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# points and membership
+# ---------------------------------------------------------------------------------------------
+
+
+def points_by_tier(
+    points_ledger: ir.Table, customers: ir.Table, *, as_of: datetime
+) -> pd.DataFrame:
+    """Points earned, redeemed, expired and outstanding per membership tier (积分制 / 会员制).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``membership_tier``, ``members`` (customers of the tier), ``earners`` (earned points),
+        ``redeemers`` (redeemed at least once), ``earned``, ``redeemed``, ``expired``,
+        ``adjusted``, ``outstanding`` = earned + adjusted − redeemed − expired,
+        ``redemption_share`` = redeemed / earned points, ``rate`` / ``lo`` / ``hi`` =
+        redeemers / earners (Wilson), ``small_sample``.
+    """
+    p = points_ledger.filter(points_ledger.ts <= ibis.literal(as_of, type=_TS))
+    c = customers.select("customer_id", "membership_tier")
+
+    def pts(kind: str) -> ir.IntegerValue:
+        return ibis.ifelse(p.kind == kind, p.points, 0).sum()
+
+    per = p.group_by("customer_id").aggregate(
+        earned=pts("earn"), redeemed=pts("redeem"), expired=pts("expire"), adjusted=pts("adjust")
+    )
+    j = c.left_join(per, "customer_id")
+    g = j.group_by(j.membership_tier.fill_null("regular").name("membership_tier")).aggregate(
+        members=j.count(),
+        earners=(j.earned.fill_null(0) > 0).cast("int64").sum(),
+        redeemers=(j.redeemed.fill_null(0) > 0).cast("int64").sum(),
+        earned=j.earned.fill_null(0).sum(),
+        redeemed=j.redeemed.fill_null(0).sum(),
+        expired=j.expired.fill_null(0).sum(),
+        adjusted=j.adjusted.fill_null(0).sum(),
+    )
+    df = g.to_pandas()
+    df["outstanding"] = df.earned + df.adjusted - df.redeemed - df.expired
+    df["redemption_share"] = np.where(
+        df.earned > 0, df.redeemed / df.earned.where(df.earned > 0, 1), np.nan
+    )
+    df = stats.rate_columns(df, "redeemers", "earners")
+    order = {"regular": 0, "silver": 1, "gold": 2, "diamond": 3}
+    return df.sort_values("membership_tier", key=lambda s: s.map(order).fillna(9)).reset_index(
+        drop=True
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# what distinguishes loyal customers
+# ---------------------------------------------------------------------------------------------
+
+
+def _mean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else math.nan
+
+
+def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    pooled = math.sqrt(
+        ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
+    )
+    return (a.mean() - b.mean()) / pooled if pooled else math.nan
+
+
+def loyalty_drivers(con: BaseBackend, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """What distinguishes loyal customers (lifecycle stage 忠诚 in ``classification``) from the
+    other buyers: one row per measure with both groups' values and an effect size.
+
+    Measures (as of ``as_of``): mean NPS and CSAT of their feedback, share who complained,
+    share with a ticket past the 2-hour SLA, share of discounted orders, share of late
+    deliveries, share B2B, share who referred someone, care contacts (birthday / holiday /
+    follow-up) per year of tenure. Continuous measures: Cohen's d; shares: difference, Cohen's
+    h and the two-proportion test p-value (BH-adjusted across the rows).
+    """
+    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+    c_lit = ibis.literal(as_of, type=_TS)
+    if "classification" in con.list_tables():
+        cls = con.table("classification")
+    else:
+        from crmkit import classification
+
+        cls = classification.classify(con, as_of=as_of)
+    buyers = cls.filter(cls.frequency.notnull()).select(
+        "customer_id", "customer_sk", loyal=(cls.lifecycle_stage == "loyalty").cast("int64")
+    )
+    fb = con.table("feedback").filter(ibis._.ts <= c_lit)
+    f = fb.group_by("customer_sk").aggregate(
+        nps=fb.nps.mean(),
+        csat=fb.csat.mean(),
+        complained=(fb.source == "complaint").cast("int64").max(),
+    )
+    tk = con.table("tickets").filter(ibis._.opened_at <= c_lit)
+    due = tk.opened_at + ibis.interval(hours=2)
+    tks = tk.group_by("customer_sk").aggregate(
+        sla_breach=(tk.first_response_at.isnull() | (tk.first_response_at > due))
+        .cast("int64")
+        .max()
+    )
+    o = con.table("orders").filter(
+        (ibis._.order_ts <= c_lit) & ~ibis._.status.isin(list(EXCLUDED_STATUSES))
+    )
+    os_ = o.group_by("customer_sk").aggregate(
+        discount_share=(o.discount.fill_null(0) > 0).cast("float64").mean(),
+        late_share=(o.delivered_at.date() > o.promised_date).cast("float64").mean(),
+    )
+    it = con.table("interactions").filter(ibis._.ts <= c_lit)
+    care = it.filter(it.care_event.isin(["birthday", "holiday", "followup"]))
+    care = care.group_by("customer_sk").aggregate(care=care.count())
+    refs = con.table("referrals").filter(ibis._.ts <= c_lit)
+    refs = refs.select(customer_id=refs.referrer_id).distinct().mutate(referred=ibis.literal(1))
+    cu = con.table("customers")
+    cust = cu.select(
+        "customer_sk",
+        b2b=cu.company.notnull().cast("int64"),
+        tenure_years=ibis.greatest(
+            ibis.literal(as_of.date()).delta(cu.created_at.date(), unit="day").cast("float64")
+            / 365.25,
+            0.25,
+        ),
+    )
+    t = buyers
+    for part in (f, tks, os_, care, cust):
+        t = t.left_join(part, "customer_sk").drop("customer_sk_right")
+    t = t.left_join(refs, "customer_id").drop("customer_id_right")
+    df = t.to_pandas()
+    df["care_per_year"] = df.care.fillna(0) / df.tenure_years
+    for col in ("complained", "sla_breach", "referred"):
+        df[col] = df[col].fillna(0)
+    loyal, other = df[df.loyal == 1], df[df.loyal == 0]
+    rows = []
+    for col, kind in (
+        ("nps", "mean"),
+        ("csat", "mean"),
+        ("discount_share", "mean"),
+        ("late_share", "mean"),
+        ("care_per_year", "mean"),
+        ("complained", "share"),
+        ("sla_breach", "share"),
+        ("b2b", "share"),
+        ("referred", "share"),
+    ):
+        a = loyal[col].astype(float).to_numpy()
+        b = other[col].astype(float).to_numpy()
+        row = {
+            "measure": col,
+            "kind": kind,
+            "loyal": _mean(a),
+            "other": _mean(b),
+            "n_loyal": int((~np.isnan(a)).sum()),
+            "n_other": int((~np.isnan(b)).sum()),
+        }
+        if kind == "mean":
+            row.update(effect=_cohen_d(a, b), effect_kind="Cohen's d", p_value=math.nan)
+        else:
+            k1, n1 = float(np.nansum(a)), row["n_loyal"]
+            k0, n0 = float(np.nansum(b)), row["n_other"]
+            _, _, pv = stats.two_proportion_test(k0, n0, k1, n1)
+            p1, p0 = (k1 / n1 if n1 else math.nan), (k0 / n0 if n0 else math.nan)
+            h = (
+                2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p0))
+                if n1 and n0
+                else math.nan
+            )
+            row.update(effect=h, effect_kind="Cohen's h", p_value=pv)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["difference"] = out.loyal - out.other
+    out["q_value"] = stats.benjamini_hochberg(out.p_value.to_numpy())
+    return out.sort_values("effect", key=lambda s: -s.abs()).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# publish
+# ---------------------------------------------------------------------------------------------
+
+
+def loyalty_rates(con: BaseBackend, *, as_of: datetime, days: int = 365) -> pd.DataFrame:
+    """Repurchase, referral and churn rate over the ``days`` ending at ``as_of`` (one row
+    each, with definition, n and interval)."""
+    end = as_of + timedelta(seconds=1)
+    start = end - timedelta(days=days)
+    orders = con.table("orders")
+    rates = [
+        repurchase_rate(orders, start=start, end=end),
+        referral_rate(con.table("referrals"), orders, start=start, end=end),
+        churn_rate(orders, start=start, end=end),
+    ]
+    rows = []
+    for r in rates:
+        d = dict(r)
+        definition = d.pop("definition")
+        rows.append({**d, "definition_zh": definition["zh"], "definition_en": definition["en"]})
+    return pd.DataFrame(rows)[
+        ["key", "value", "numerator", "denominator", "n", "lo", "hi", "small_sample", "window",
+         "method", "definition_zh", "definition_en"]
+    ]  # fmt: skip
+
+
+@db.publish_step("loyalty", after=("classification",))
+def publish_loyalty(con: BaseBackend) -> dict[str, pd.DataFrame]:
+    """``loyalty_rates`` (last 365 days), ``retention_trend`` (8 quarters), ``cohort_retention``
+    (monthly cohorts of the last 24 months, all channels and by acquisition channel),
+    ``points_by_tier`` and ``loyalty_drivers``."""
+    as_of = quality.data_as_of(con)
+    orders = con.table("orders")
+    first = datetime(as_of.year, as_of.month, 1) - timedelta(days=731)
+    tables: dict[str, pd.DataFrame] = {}
+    cohorts = cohort_retention(orders, as_of=as_of)
+    if len(cohorts):
+        tables["cohort_retention"] = cohorts[cohorts.cohort >= pd.Timestamp(first)].assign(
+            acquisition_channel="all"
+        )
+        by_channel = cohort_retention(
+            orders, as_of=as_of, customers=con.table("customers"), by="acquisition_channel"
+        )
+        tables["cohort_retention_channel"] = by_channel[by_channel.cohort >= pd.Timestamp(first)]
+    return {
+        "loyalty_rates": loyalty_rates(con, as_of=as_of),
+        "retention_trend": retention_trend(orders, as_of=as_of),
+        **tables,
+        "points_by_tier": points_by_tier(
+            con.table("points_ledger"), con.table("customers"), as_of=as_of
+        ),
+        "loyalty_drivers": loyalty_drivers(con, as_of=as_of),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# KPI registry entries (crmkit.kpi resolves "crmkit.loyalty:kpi_*" lazily)
+# ---------------------------------------------------------------------------------------------
+
+
+def kpi_repurchase_rate(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, Any]:
+    """:func:`repurchase_rate` over the warehouse's orders, for the KPI registry."""
+    return repurchase_rate(con.table("orders"), start=start, end=end, customers=customers)
+
+
+def kpi_referral_rate(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, Any]:
+    """:func:`referral_rate` over the warehouse's referrals and orders, for the registry."""
+    return referral_rate(
+        con.table("referrals"), con.table("orders"), start=start, end=end, customers=customers
+    )

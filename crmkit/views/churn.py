@@ -1,0 +1,519 @@
+"""Page — churn early warning, retention, CLV and win-back (steps 7–8: 客户忠诚度, 流失预警, 挽回).
+
+Reads only what ``crmkit.churn`` / ``crmkit.loyalty`` precomputed at publish time
+(``churn_warning_list``, ``clv``, ``churn_backtest``, ``churn_lift``, ``cohort_retention``,
+``winback_attempts``) plus cheap aggregates over the customers in scope; no model is fitted or
+scored when the page opens (``pymc_marketing`` is never imported here).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import timedelta
+
+import ibis
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from crmkit import charts, churn, classification, loyalty, schema, stats
+from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
+from crmkit.privacy import mask_expr
+from crmkit.views.base import (
+    MAX_EXPORT_ROWS,
+    ExportButtons,
+    Filters,
+    Page,
+    cards_html,
+    chart_box_layout,
+    chart_row,
+    current_role,
+    customers_in_scope,
+    data_as_of,
+    html_table,
+    safe_page,
+    segment_label,
+)
+
+log = logging.getLogger("crmkit.views")
+
+RISK_COLUMNS = (
+    "rank",
+    "customer_id",
+    "name",
+    "phone",
+    "province",
+    "risk",
+    "value",
+    "expected_loss",
+    "reasons",
+    "action",
+    "owner_team",
+    "owner",
+    "segment",
+    "value_tier",
+)
+#: Tables the page reads, written by crmkit.churn / crmkit.loyalty at publish time.
+PUBLISHED_TABLES = (
+    "churn_warning_list",
+    "churn_scores",
+    "churn_backtest",
+    "churn_lift",
+    "churn_reasons",
+    "clv",
+    "cohort_retention",
+)
+#: Risk at or above which a customer counts as "at risk" on the cards.
+AT_RISK = 0.5
+TREND_QUARTERS = 8
+
+
+def _lang_col(col: str, lang: str) -> str:
+    return f"{col}_{'zh' if lang == 'zh' else 'en'}"
+
+
+def _tier_label(code: str | None, lang: str) -> str:
+    if code is None or (isinstance(code, float) and pd.isna(code)):
+        return t("seg_potential", lang)
+    zh, en = classification.VALUE_TIERS.get(code, (code, code))
+    return zh if lang == "zh" else en
+
+
+def risk_list(
+    con: BaseBackend,
+    f: Filters = Filters(),
+    *,
+    owner: str | None = None,
+    lang: str = "zh",
+    role: str | None = None,
+    limit: int = MAX_EXPORT_ROWS,
+) -> pd.DataFrame:
+    """The published warning list for the customers in scope (and one owner), PII masked for
+    the dashboard role, in rank order, with reasons / action / team in ``lang``."""
+    role = current_role(role)
+    wl = con.table("churn_warning_list").semi_join(customers_in_scope(con, f), "customer_id")
+    if owner:
+        wl = wl.filter(wl.owner == owner)
+    c = con.table("customers")
+    shown = {
+        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
+        if role == "dashboard"
+        else c[col]
+        for col in ("name", "phone")
+    }
+    people = c.select(_cid=c.customer_id, **shown)
+    wl = wl.join(people, wl.customer_id == people._cid).drop("_cid")
+    df = (
+        wl.select(
+            "rank",
+            "customer_id",
+            "name",
+            "phone",
+            "province",
+            "risk",
+            "value",
+            "expected_loss",
+            reasons=wl[_lang_col("reasons", lang)],
+            action=wl[_lang_col("action", lang)],
+            owner_team=wl[_lang_col("owner_team", lang)],
+            owner=wl.owner,
+            segment=wl.rfm_class,
+            value_tier=wl.value_tier,
+            reason_codes=wl.reasons,
+        )
+        .order_by("rank")
+        .limit(limit)
+        .to_pandas()
+    )
+    df["segment"] = [segment_label(s, lang) if isinstance(s, str) else "—" for s in df.segment]
+    df["value_tier"] = [_tier_label(v, lang) for v in df.value_tier]
+    return df
+
+
+def churn_data(
+    con: BaseBackend,
+    f: Filters = Filters(),
+    *,
+    lang: str = "zh",
+    role: str | None = None,
+    owner: str | None = None,
+) -> dict[str, object]:
+    """Everything the churn page shows, for these filters (and optionally one owner's list).
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``n`` (active customers scored in scope), ``cards`` (churn rate of the last
+        91 days, customers at risk, revenue at risk, mean CLV — each with its definition),
+        ``churn_rate`` (the :func:`crmkit.loyalty.churn_rate` dict), ``trend`` (8 quarters),
+        ``cohorts`` (published monthly cohorts, all customers), ``palive`` (P(alive) histogram
+        per value tier: tier_label, bin, customers), ``clv_tiers`` (CLV quartiles per tier),
+        ``backtest`` (one row), ``lift``, ``risk`` (the list), ``owners`` (owners with
+        customers on the list in scope), ``winback_reason`` / ``winback_segment``.
+    """
+    role = current_role(role)
+    missing = [n for n in PUBLISHED_TABLES if n not in con.list_tables()]
+    if missing:
+        raise ValueError(
+            f"the snapshot lacks {missing}: the churn models were not fitted at publish time "
+            "(too little history, see churn_publish_info); publish a warehouse with more orders"
+        )
+    as_of = data_as_of(con)
+    scope = customers_in_scope(con, f)
+    orders = con.table("orders")
+    end = as_of + timedelta(seconds=1)
+    rate = loyalty.churn_rate(orders, start=end - timedelta(days=91), end=end, customers=scope)
+    trend = pd.DataFrame(
+        [
+            {"period_end": e, **loyalty.churn_rate(
+                orders, start=e - timedelta(days=91), end=e, customers=scope
+            )}
+            for e in (end - timedelta(days=91 * k) for k in range(TREND_QUARTERS - 1, -1, -1))
+        ]
+    ).rename(columns={"value": "churn_rate"})  # fmt: skip
+
+    scores = con.table("churn_scores").semi_join(scope, "customer_id")
+    tot = (
+        scores.aggregate(
+            n=scores.count(),
+            at_risk=(scores.risk >= AT_RISK).cast("int64").sum(),
+            loss=scores.expected_loss.sum(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    n = int(tot.n)
+
+    clv = con.table("clv").semi_join(scope, "customer_id")
+    cls = con.table("classification").select("customer_id", "value_tier")
+    clv = clv.left_join(cls, "customer_id").drop("customer_id_right")
+    clv_mean = loyalty.clv_mean(clv)
+    palive = (
+        clv.group_by(
+            tier=clv.value_tier, bin=(clv.p_alive * 20).floor().clip(upper=19).cast("int64")
+        )
+        .aggregate(customers=ibis._.count())
+        .to_pandas()
+    )
+    palive["tier_label"] = [_tier_label(v, lang) for v in palive.tier]
+    clv_tiers = (
+        clv.group_by(tier=clv.value_tier)
+        .aggregate(
+            n=ibis._.count(),
+            lo=clv.clv.quantile(0.05),
+            q1=clv.clv.quantile(0.25),
+            median=clv.clv.quantile(0.5),
+            q3=clv.clv.quantile(0.75),
+            hi=clv.clv.quantile(0.95),
+            mean=clv.clv.mean(),
+        )
+        .to_pandas()
+    )
+    order = {"gold": 0, "silver": 1, "bronze": 2}
+    clv_tiers = clv_tiers.sort_values("tier", key=lambda s: s.map(order).fillna(9))
+    clv_tiers["tier_label"] = [_tier_label(v, lang) for v in clv_tiers.tier]
+
+    backtest = con.table("churn_backtest").to_pandas()
+    lift = con.table("churn_lift").to_pandas()
+    cohorts = con.table("cohort_retention").to_pandas()
+
+    risk = risk_list(con, f, owner=owner, lang=lang, role=role)
+    wl = con.table("churn_warning_list").semi_join(scope, "customer_id")
+    owners = sorted(wl.select("owner").distinct().to_pandas().owner.dropna().tolist())
+
+    if "winback_attempts" in con.list_tables():
+        att = con.table("winback_attempts").semi_join(scope, "customer_id").to_pandas()
+    else:
+        att = pd.DataFrame(columns=["reason", "rfm_class", "returned", "revenue_recovered"])
+    wb_reason = churn.winback(att, "reason") if len(att) else pd.DataFrame()
+    wb_segment = churn.winback(att, "rfm_class") if len(att) else pd.DataFrame()
+    if len(wb_reason):
+        wb_reason["label"] = [t(f"signal_{r}", lang) for r in wb_reason.reason]
+        wb_segment["label"] = [segment_label(s, lang) for s in wb_segment.rfm_class]
+    wb_total = (
+        stats.Rate("winback_rate", int(att.returned.sum()), len(att)).as_dict()
+        if len(att)
+        else None
+    )
+
+    reasons = con.table("churn_reasons").to_pandas()
+    reasons["label"] = [t(f"signal_{c}", lang) for c in reasons.signal]
+
+    horizon = int(backtest.horizon_days.iloc[0]) if len(backtest) else None
+    cards = {
+        "churn_rate": (
+            rate["value"] if rate["n"] else None,
+            t("churn_rate", lang),
+            t(
+                "def_churn_rate",
+                lang,
+                k=fmt_int(rate["numerator"]),
+                n=fmt_int(rate["n"]),
+                lo=fmt_pct(rate["lo"]),
+                hi=fmt_pct(rate["hi"]),
+            ),
+        ),
+        "at_risk": (
+            int(tot.at_risk or 0),
+            t("at_risk_customers", lang),
+            t("def_at_risk", lang, n=fmt_int(n), horizon=horizon),
+        ),
+        "revenue_at_risk": (
+            float(tot.loss or 0),
+            t("revenue_at_risk", lang),
+            t("def_revenue_at_risk", lang),
+        ),
+        "clv_mean": (
+            clv_mean["value"] if clv_mean["n"] else None,
+            t("clv_mean", lang),
+            t("def_clv_mean", lang, n=fmt_int(clv_mean["n"])),
+        ),
+        "winback_rate": (
+            wb_total["value"] if wb_total else None,
+            t("winback_rate", lang),
+            t(
+                "def_winback_rate",
+                lang,
+                k=fmt_int(wb_total["numerator"] if wb_total else 0),
+                n=fmt_int(wb_total["n"] if wb_total else 0),
+            ),
+        ),
+    }
+    return {
+        "as_of": as_of,
+        "n": n,
+        "cards": cards,
+        "churn_rate": rate,
+        "trend": trend,
+        "cohorts": cohorts,
+        "palive": palive,
+        "clv_tiers": clv_tiers,
+        "backtest": backtest,
+        "lift": lift,
+        "risk": risk,
+        "owners": owners,
+        "owner": owner,
+        "winback_reason": wb_reason,
+        "churn_reasons": reasons,
+        "winback_segment": wb_segment,
+    }
+
+
+class ChurnPage(Page):
+    """Churn early warning: rate and trend, cohorts, P(alive) and CLV, backtest, risk list by
+    owner (masked, exportable), win-back."""
+
+    title_key = "page_churn"
+
+    def build(self):  # noqa: ANN201
+        w = self.w
+        box = chart_box_layout
+        self.cards = w.HTML()
+        self.fig_trend, self.fig_cohorts, self.fig_palive, self.fig_clv = (
+            w.Box(layout=box()) for _ in range(4)
+        )
+        self.fig_lift, self.fig_risk = w.Box(layout=box()), w.Box(layout=box())
+        self.backtest_html = w.HTML(layout=w.Layout(width=f"{charts.WIDTH + 10}px"))
+        self.owner = w.Dropdown(layout=w.Layout(width="260px"))
+        self.owner.add_class("crmkit-owner-filter")
+        self.owner.observe(self._owner_changed, names="value")
+        self._owner: str | None = None
+        self.sec_risk, self.risk_table = w.HTML(), w.HTML()
+        self.risk_table.add_class("crmkit-risk-list")
+        self.risk_export = ExportButtons()
+        self.winback_html = w.HTML()
+        self._f = Filters()
+        return w.VBox(
+            [
+                self.cards,
+                w.HBox([self.fig_trend, self.fig_cohorts], layout=chart_row()),
+                w.HBox([self.fig_palive, self.fig_clv], layout=chart_row()),
+                w.HBox([self.fig_lift, self.backtest_html], layout=chart_row()),
+                self.sec_risk,
+                w.HBox([self.owner]),
+                self.risk_export.widget,
+                w.HBox([self.fig_risk], layout=chart_row()),
+                self.risk_table,
+                self.winback_html,
+            ]
+        )
+
+    def compute(self, f: Filters, lang: str) -> dict:
+        self._f = f
+        return churn_data(self.con, f, lang=lang, role=self.role, owner=self._owner)
+
+    def _owner_changed(self, change: dict) -> None:
+        new = change["new"] or None
+        if new != self._owner:
+            self._owner = new
+            self.refresh(self._f, self.lang)
+
+    def update(self, data: dict, f: Filters, lang: str) -> None:
+        stamp = f.describe(lang) + (
+            f"; {t('col_owner', lang)}: {data['owner']}" if data["owner"] else ""
+        )
+        self.cards.value = cards_html(
+            data,
+            {
+                "churn_rate": "pct",
+                "at_risk": "int",
+                "revenue_at_risk": "int",
+                "clv_mean": "int",
+                "winback_rate": "pct",
+            },
+            lang,
+        )
+        charts.show_in(self.fig_trend, charts.plot_retention_trend(data["trend"], lang), meta=stamp)
+        charts.show_in(
+            self.fig_cohorts, charts.plot_cohort_retention(data["cohorts"], lang), meta=stamp
+        )
+        charts.show_in(self.fig_palive, charts.plot_palive(data["palive"], lang), meta=stamp)
+        charts.show_in(self.fig_clv, charts.plot_clv_by_tier(data["clv_tiers"], lang), meta=stamp)
+        charts.show_in(self.fig_lift, charts.plot_lift(data["lift"], lang), meta=stamp)
+        bt = data["backtest"]
+        if len(bt):
+            r = bt.iloc[0]
+            self.backtest_html.value = (
+                f"<div class='crmkit-section'>{t('backtest', lang)}</div>"
+                f"<div class='crmkit-backtest crmkit-sub' data-auc='{r.auc:.4f}'>"
+                + html.escape(
+                    t(
+                        "backtest_text",
+                        lang,
+                        auc=f"{r.auc:.3f}",
+                        k=fmt_pct(r.top_k, lang, 0),
+                        precision=fmt_pct(r.precision_at_k, lang),
+                        lift=f"{r.lift_at_k:.1f}",
+                        base=fmt_pct(r.base_rate, lang),
+                        brier=f"{r.brier:.3f}",
+                        train=r.train_cutoffs,
+                        test=fmt_date(pd.Timestamp(r.test_cutoff).date(), lang),
+                        horizon=int(r.horizon_days),
+                        n=fmt_int(r.n_test),
+                    )
+                )
+                + "</div>"
+            )
+        self.owner.unobserve(self._owner_changed, names="value")
+        try:
+            self.owner.options = [(t("all", lang), "")] + [(o, o) for o in data["owners"]]
+            self.owner.value = data["owner"] if data["owner"] in data["owners"] else ""
+            self.owner.description = t("col_owner", lang)
+        finally:
+            self.owner.observe(self._owner_changed, names="value")
+        risk = data["risk"]
+        self.sec_risk.value = (
+            f"<div class='crmkit-section'>{t('risk_list', lang)}"
+            f"{' · ' + html.escape(data['owner']) if data['owner'] else ''}"
+            f" <span class='crmkit-risk-count' data-n='{len(risk)}'>({fmt_int(len(risk))})</span>"
+            f"</div><div class='crmkit-sub'>{html.escape(t('def_risk_list', lang))}</div>"
+        )
+        charts.show_in(
+            self.fig_risk,
+            charts.plot_risk_list(risk.assign(reasons_text=risk.reasons), lang),
+            meta=stamp,
+        )
+        headers = {c: t(f"col_{c}", lang) for c in RISK_COLUMNS}
+        shown = risk.assign(
+            risk=[fmt_pct(v, lang) for v in risk.risk],
+            value=[fmt_money(v, lang) for v in risk.value],
+            expected_loss=[fmt_money(v, lang) for v in risk.expected_loss],
+        )
+        self.risk_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.risk_export.show(
+            risk[list(RISK_COLUMNS)].rename(columns=headers),
+            f"churn_warning_{data['owner'] or 'all'}",
+            f,
+            lang,
+        )
+        parts = []
+        for key, frame in (("winback_by_reason", data["winback_reason"]),
+                           ("winback_by_segment", data["winback_segment"])):  # fmt: skip
+            if len(frame):
+                fr = frame.assign(
+                    winback_rate=[
+                        f"{fmt_pct(r, lang)} [{fmt_pct(lo, lang)}, {fmt_pct(hi, lang)}]"
+                        for r, lo, hi in zip(frame.winback_rate, frame.lo, frame.hi, strict=True)
+                    ],
+                    revenue_recovered=[fmt_money(v, lang) for v in frame.revenue_recovered],
+                )
+                cols = ["label", "attempts", "returned", "winback_rate", "revenue_recovered"]
+                parts.append(
+                    f"<div class='crmkit-section'>{t(key, lang)}</div>"
+                    + html_table(fr, {c: t(f"col_wb_{c}", lang) for c in cols})
+                )
+        rs = data["churn_reasons"]
+        shown_rs = rs.assign(
+            rate_with=[
+                f"{fmt_pct(r, lang)} [{fmt_pct(lo, lang)}, {fmt_pct(hi, lang)}]"
+                for r, lo, hi in zip(rs.rate_with, rs.lo_with, rs.hi_with, strict=True)
+            ],
+            rate_without=[fmt_pct(v, lang) for v in rs.rate_without],
+            relative_risk=[f"{v:.2f}×" for v in rs.relative_risk],
+            share_of_churned=[fmt_pct(v, lang) for v in rs.share_of_churned],
+        )
+        cols = ["label", "n_with", "rate_with", "rate_without", "relative_risk", "share_of_churned"]
+        why = (
+            f"<div class='crmkit-section'>{t('why_churned', lang)}</div>"
+            + html_table(shown_rs, {c: t(f"col_why_{c}", lang) for c in cols})
+            + f"<div class='crmkit-sub'>{html.escape(t('def_why_churned', lang))}</div>"
+        )
+        self.winback_html.value = (
+            why
+            + "".join(parts)
+            + f"<div class='crmkit-sub'>{html.escape(t('def_winback', lang))}</div>"
+        )
+
+
+def churn_warning(
+    con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
+) -> Page:
+    """The churn early-warning page (``dashboards/churn.ipynb``)."""
+    return safe_page(ChurnPage, con, lang=lang, role=role)
+
+
+__all__ = ["ChurnPage", "churn_data", "churn_warning", "risk_list"]
+
+
+#: The overview's churn alerts read the first reasons of this many top-ranked customers.
+OVERVIEW_TOP = 500
+
+
+def overview_alerts(
+    con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
+) -> pd.DataFrame:
+    """The overview page's churn alerts (``text``, ``page``): how many customers in scope are
+    on the warning list and the revenue at risk, then the most common reason codes among the
+    top :data:`OVERVIEW_TOP`."""
+    if "churn_warning_list" not in con.list_tables():
+        return pd.DataFrame(columns=["text", "page"])
+    risk = risk_list(con, f, lang=lang, role=role)
+    if risk.empty:
+        return pd.DataFrame(columns=["text", "page"])
+    rows = [
+        {
+            "text": t(
+                "churn_ov_list",
+                lang,
+                n=fmt_int(len(risk)),
+                loss=fmt_money(float(risk.expected_loss.sum())),
+            ),
+            "page": "churn",
+        }
+    ]
+    top = risk.head(OVERVIEW_TOP)  # in rank order: the customers to call first
+    codes = top.reason_codes.fillna("").str.split(",").explode().str.strip()
+    for code, n in codes[codes != ""].value_counts().head(3).items():
+        rows.append(
+            {
+                "text": t(
+                    "churn_ov_reason",
+                    lang,
+                    top=fmt_int(len(top)),
+                    reason=t(f"rcode_{code}", lang),
+                    n=fmt_int(n),
+                ),
+                "page": "churn",
+            }
+        )
+    return pd.DataFrame(rows, columns=["text", "page"])

@@ -1,0 +1,181 @@
+"""Tests for ``crmkit.loyalty`` on hand-worked tables, then the published demo tables.
+
+Orders (all completed unless noted), window 2024-01-01 ≤ t < 2024-04-01:
+
+====  =========================================  =====================================
+cust  in the window                              before the window (Oct–Dec 2023)
+====  =========================================  =====================================
+1     5 Jan ¥10, 5 Feb ¥20                        10 Dec ¥5
+2     9 Jan ¥5, 20 Jan ¥5 *returned*              —
+3     —                                           1 Nov ¥8
+4     1 Mar ¥30, 2 Mar ¥30, 3 Mar ¥30             15 Oct ¥1
+5     1 Apr ¥50 (after the window)                12 Dec ¥2
+====  =========================================  =====================================
+
+Repurchase: buyers in the window {1, 2, 4} (2's returned order does not count), with ≥ 2
+orders {1, 4} → 2 / 3. Churn: buyers of the previous 91 days (2023-10-02 … 2023-12-31)
+{1, 3, 4, 5}; of those, 3 and 5 bought nothing in the window → 2 / 4. Referral: customer 4
+referred someone on 10 Mar (in the window), customer 3 on 1 Mar (not a buyer in the window),
+customer 1 in 2023 → 1 / 3.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import ibis
+import pandas as pd
+import pytest
+
+from crmkit import db, loyalty
+
+START, END = datetime(2024, 1, 1), datetime(2024, 4, 1)
+ORDERS = [
+    (1, datetime(2024, 1, 5), 10, "completed"),
+    (1, datetime(2024, 2, 5), 20, "completed"),
+    (1, datetime(2023, 12, 10), 5, "completed"),
+    (2, datetime(2024, 1, 9), 5, "completed"),
+    (2, datetime(2024, 1, 20), 5, "returned"),
+    (3, datetime(2023, 11, 1), 8, "completed"),
+    (4, datetime(2024, 3, 1), 30, "completed"),
+    (4, datetime(2024, 3, 2), 30, "completed"),
+    (4, datetime(2024, 3, 3), 30, "completed"),
+    (4, datetime(2023, 10, 15), 1, "completed"),
+    (5, datetime(2024, 4, 1), 50, "completed"),
+    (5, datetime(2023, 12, 12), 2, "completed"),
+]
+
+
+@pytest.fixture()
+def orders() -> ibis.Table:
+    sk, ts, amount, status = zip(*ORDERS, strict=True)
+    return ibis.memtable(
+        {
+            "customer_sk": list(sk),
+            "customer_id": [f"C{s}" for s in sk],
+            "order_ts": list(ts),
+            "amount": [float(a) for a in amount],
+            "status": list(status),
+        }
+    )
+
+
+def test_repurchase_rate(orders):
+    r = loyalty.repurchase_rate(orders, start=START, end=END)
+    assert (r["numerator"], r["denominator"], r["n"]) == (2, 3, 3)
+    assert r["value"] == pytest.approx(2 / 3)
+    assert r["lo"] < r["value"] < r["hi"] and r["small_sample"]
+    assert "≥ 2" in r["definition"]["en"] and r["window"] == "2024-01-01 ≤ t < 2024-04-01"
+
+
+def test_churn_rate(orders):
+    r = loyalty.churn_rate(orders, start=START, end=END)
+    assert (r["numerator"], r["denominator"], r["value"]) == (2, 4, 0.5)
+
+
+def test_referral_rate(orders):
+    refs = ibis.memtable(
+        {
+            "referrer_id": ["C4", "C3", "C1"],
+            "ts": [datetime(2024, 3, 10), datetime(2024, 3, 1), datetime(2023, 6, 1)],
+        }
+    )
+    r = loyalty.referral_rate(refs, orders, start=START, end=END)
+    assert (r["numerator"], r["denominator"]) == (1, 3)
+
+
+def test_rates_over_a_set_of_customers(orders):
+    """Restricted to customers 1 and 2: buyers {1, 2}, repeat {1} → 1/2."""
+    subset = ibis.memtable({"customer_id": ["C1", "C2"]})
+    r = loyalty.repurchase_rate(
+        orders, start=date(2024, 1, 1), end=date(2024, 4, 1), customers=subset
+    )
+    assert (r["numerator"], r["denominator"]) == (1, 2)
+
+
+def test_bad_windows_are_rejected(orders):
+    with pytest.raises(ValueError, match="must be after start"):
+        loyalty.repurchase_rate(orders, start=END, end=START)
+    with pytest.raises(ValueError, match="date or datetime"):
+        loyalty.churn_rate(orders, start="2024-01-01", end=END)
+
+
+def test_clv_mean():
+    """CLV 10, 20, 30 → mean 20, sd 10, se 10/√3, interval 20 ± 1.96 · 5.7735."""
+    clv = ibis.memtable({"customer_id": ["A", "B", "C"], "clv": [10.0, 20.0, 30.0]})
+    r = loyalty.clv_mean(clv)
+    assert (r["value"], r["numerator"], r["denominator"]) == (20.0, 60.0, 3)
+    assert r["hi"] - 20 == pytest.approx(1.959964 * 10 / 3**0.5, rel=1e-5)
+    assert r["small_sample"]
+
+
+def test_cohort_retention(orders):
+    """As of 2024-03-31: cohort Oct 2023 = {4} (active again in Mar: month 5); cohort Nov =
+    {3}; cohort Dec = {1, 5}: month 0 both (¥7), Jan {1} (¥10) → retention 1/2, revenue
+    retention 10/7, Feb {1} ¥20; cohort Jan = {2}."""
+    df = loyalty.cohort_retention(orders, as_of=datetime(2024, 3, 31, 23, 59))
+    dec = df[df.cohort == pd.Timestamp(2023, 12, 1)].set_index("month")
+    assert dec.cohort_size.tolist() == [2, 2, 2]
+    assert dec.active.tolist() == [2, 1, 1]
+    assert dec.loc[1, "retention"] == 0.5
+    assert dec.loc[1, "revenue_retention"] == pytest.approx(10 / 7)
+    oct_ = df[df.cohort == pd.Timestamp(2023, 10, 1)].set_index("month")
+    assert oct_.index.tolist() == [0, 5]
+    assert len(df[df.cohort == pd.Timestamp(2024, 4, 1)]) == 0  # after as_of
+
+
+def test_cohort_retention_by_channel(orders):
+    customers = ibis.memtable(
+        {"customer_sk": [1, 2, 3, 4, 5], "acquisition_channel": ["online"] * 2 + ["store"] * 3}
+    )
+    df = loyalty.cohort_retention(
+        orders, as_of=datetime(2024, 3, 31), customers=customers, by="acquisition_channel"
+    )
+    dec = df[(df.cohort == pd.Timestamp(2023, 12, 1)) & (df.month == 0)]
+    assert dict(zip(dec.acquisition_channel, dec.cohort_size, strict=True)) == {
+        "online": 1,
+        "store": 1,
+    }
+    with pytest.raises(ValueError, match="needs the customers table"):
+        loyalty.cohort_retention(orders, as_of=datetime(2024, 3, 31), by="acquisition_channel")
+
+
+def test_points_by_tier():
+    """Gold: A earns 100, redeems 30, 10 expire, +5 adjust → outstanding 65; B earns 50, never
+    redeems. Redemption share 30 / 150 = 0.2; redeemers / earners = 1 / 2. An entry after
+    as_of is ignored. Regular C has no points."""
+    ledger = ibis.memtable(
+        {
+            "customer_id": ["A", "A", "A", "A", "B", "B"],
+            "ts": [datetime(2024, 1, d) for d in (1, 2, 3, 4, 5)] + [datetime(2025, 1, 1)],
+            "kind": ["earn", "redeem", "expire", "adjust", "earn", "redeem"],
+            "points": [100, 30, 10, 5, 50, 40],
+        }
+    )
+    customers = ibis.memtable(
+        {"customer_id": ["A", "B", "C"], "membership_tier": ["gold", "gold", "regular"]}
+    )
+    df = loyalty.points_by_tier(ledger, customers, as_of=datetime(2024, 6, 30)).set_index(
+        "membership_tier"
+    )
+    g = df.loc["gold"]
+    assert (g.members, g.earned, g.redeemed, g.expired, g.outstanding) == (2, 150, 30, 10, 115)
+    assert g.redemption_share == pytest.approx(0.2) and g.rate == 0.5
+    assert df.loc["regular", "earners"] == 0
+    assert df.index.tolist() == ["regular", "gold"]
+
+
+def test_published_loyalty_tables(demo_published):
+    con = db.connect(demo_published)
+    rates = con.table("loyalty_rates").to_pandas().set_index("key")
+    drivers = con.table("loyalty_drivers").to_pandas()
+    trend = con.table("retention_trend").to_pandas()
+    cohorts = con.table("cohort_retention").to_pandas()
+    con.disconnect()
+    assert set(rates.index) == {"repurchase_rate", "referral_rate", "churn_rate"}
+    assert rates.value.between(0, 1).all() and (rates.n > 1000).all()
+    assert (rates.lo <= rates.value).all() and (rates.value <= rates.hi).all()
+    assert rates.definition_zh.str.len().gt(5).all()
+    assert len(drivers) == 9 and drivers.effect.notna().all()
+    assert len(trend) == 8 and trend.churn_rate.between(0, 1).all()
+    assert (cohorts[cohorts.month == 0].retention == 1).all()
