@@ -155,6 +155,7 @@ def publish(
         Path, row count per table, seconds taken and file size.
     """
     import crmkit.classification  # noqa: F401  (each registers its publish step)
+    import crmkit.needs  # noqa: F401  (after classification: reads its table)
     import crmkit.quality  # noqa: F401
 
     t0 = time.perf_counter()

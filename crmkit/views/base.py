@@ -561,6 +561,7 @@ class Page:
 PAGES: dict[str, tuple[str, str]] = {
     "data_overview": ("page_data_overview", "page_data_overview_desc"),
     "classification": ("page_classification", "page_classification_desc"),
+    "needs": ("page_needs", "page_needs_desc"),
 }
 
 
