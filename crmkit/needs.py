@@ -446,7 +446,19 @@ class _Sentiment:
         )
 
     def _zh(self, text: str) -> float:
-        words = [w for w in self._tokenize(text) if w not in self._stop]
+        words = []
+        for w in self._tokenize(text):
+            # a token the model never saw (jieba cuts coarser than SnowNLP's segmenter) is
+            # read as its characters, which the model mostly knows
+            if (
+                len(w) > 1
+                and _CJK.search(w)
+                and all(w not in f for f, _, _ in self._classes.values())
+            ):
+                words.extend(w)
+            else:
+                words.append(w)
+        words = [w for w in words if w not in self._stop]
         logp = {}
         for k, (freq, total, none) in self._classes.items():
             logp[k] = (
@@ -920,6 +932,20 @@ def trend_tests(
     df["change"] = np.where(flagged, np.where(df["diff"] > 0, "rise", "fall"), "stable")
     df.attrs.update(baseline=(b0, b1), recent=(r0, r1))
     return df.sort_values("diff", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def topic_share(
+    texts: ir.Table, mentions: ir.Table, topic: str, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Texts mentioning ``topic`` and all texts with ``start <= ts < end``: ``(k, n)``."""
+
+    def inside(t: ir.Table) -> ir.Table:
+        return t.filter(t.ts >= start, t.ts < end)
+
+    n = int(inside(texts).count().execute())
+    m = inside(mentions)
+    k = int(m.filter(m.topic == topic).feedback_id.nunique().execute())
+    return k, n
 
 
 def late_order_topics(con: BaseBackend) -> pd.DataFrame:
