@@ -293,11 +293,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "nd_clusters": ("未归类文本的新需求聚类", "New needs: clusters of unmatched texts"),
     "nd_trend_tests": ("需求变化检验", "Change in needs (test)"),
     "nd_trend_note": (
-        "近{recent}个月（{r0}–{r1}）与此前{base}个月的文本占比比较；双比例z检验，"
+        "近期（{r0}–{r1}）与基期（{b0}–{b1}）的文本占比比较；双比例z检验，"
         "Benjamini–Hochberg 校正，q < {alpha} 且变化 ≥ {min_change} 记为显著",
-        "Share of texts in the last {recent} months ({r0}–{r1}) vs the {base} months before; "
-        "two-proportion z-test, Benjamini–Hochberg adjusted, flagged when q < {alpha} and the "
-        "share moved by ≥ {min_change}",
+        "Share of texts, recent ({r0} – {r1}) vs baseline ({b0} – {b1}); two-proportion "
+        "z-test, Benjamini–Hochberg adjusted, flagged when q < {alpha} and the share moved by "
+        "≥ {min_change}",
     ),
     "nd_overdue_list": ("逾期未联系客户名单", "Customers overdue for contact"),
     "nd_calendar": ("关怀日历", "Care calendar"),

@@ -33,8 +33,9 @@ Common vs individual, priority, change, response
   = their spend (RFM monetary) / the most any need's raisers have; negative = share of its
   mentions with negative sentiment; recency = share of its mentions in the last
   ``recent_days`` / the highest such share;
-- **change** (需求变化): each topic's share of texts in the last ``recent_months`` months vs the
-  ``baseline_months`` before, pooled two-proportion z-test
+- **change** (需求变化): each topic's share of texts in the last ``recent_months`` months vs
+  ``baseline_months`` months ending ``baseline_offset_months`` earlier (by default the same
+  quarter a year before, so seasonal needs do not look like change), pooled two-proportion z-test
   (:func:`crmkit.stats.two_proportion_test`), Benjamini–Hochberg across topics; a rise or
   fall is flagged when q < ``alpha`` and the share moved by at least ``min_change``;
 - **response** (需求响应): the action register ``crmkit/config/need_actions.json``; a common need
@@ -80,7 +81,8 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, quality, schema, stats
+# classification first: its publish step must be registered (and run) before ours
+from crmkit import classification, db, quality, schema, stats
 
 CONFIG_DIR = Path(__file__).parent / "config"
 TAXONOMY_PATH = CONFIG_DIR / "need_taxonomy.json"
@@ -698,8 +700,6 @@ def _segments(con: BaseBackend) -> pd.DataFrame:
     if "classification" in con.list_tables():
         c = con.table("classification")
     else:
-        from crmkit import classification
-
         c = classification.classify(con, as_of=quality.data_as_of(con))
     return c.select(
         "customer_id",
@@ -891,8 +891,9 @@ def trend_tests(
     as_of: datetime,
     taxonomy: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Did a topic's share of texts rise or fall? Recent ``recent_months`` months vs the
-    ``baseline_months`` before them.
+    """Did a topic's share of texts rise or fall? The last ``recent_months`` months vs
+    ``baseline_months`` months ending ``baseline_offset_months`` months earlier (default: the
+    same quarter a year before).
 
     Returns one row per need topic: topic, base_k, base_n, base_share, recent_k, recent_n,
     recent_share, diff, z, p, q (Benjamini–Hochberg over the topics), change (``rise`` /
@@ -901,7 +902,8 @@ def trend_tests(
     tax = taxonomy or _default_taxonomy()
     spec = tax["trend"]
     r0, r1 = _month_window(as_of, int(spec["recent_months"]))
-    b0, b1 = _month_window(as_of, int(spec["baseline_months"]), int(spec["recent_months"]))
+    offset = int(spec.get("baseline_offset_months", spec["recent_months"]))
+    b0, b1 = _month_window(as_of, int(spec["baseline_months"]), offset)
 
     def window(lo: datetime, hi: datetime) -> tuple[int, pd.Series]:
         def inside(t: ir.Table) -> ir.Table:
@@ -986,12 +988,12 @@ def contact_status(
     year_ago = ibis.literal(as_of - timedelta(days=365), type="timestamp")
     cust = con.table("customers")
     cust = cust.filter(cust.created_at.isnull() | (cust.created_at <= ts_as_of))
-    if "classification" in con.list_tables():
-        cls = con.table("classification").select(
-            "customer_id", segment=ibis._.rfm_class.fill_null(POTENTIAL)
-        )
-    else:
-        cls = cust.select("customer_id", segment=ibis.literal(POTENTIAL))
+    cls = (
+        con.table("classification")
+        if "classification" in con.list_tables()
+        else classification.classify(con, as_of=as_of)
+    )
+    cls = cls.select("customer_id", segment=cls.rfm_class.fill_null(POTENTIAL))
     base = cust.select("customer_id", "owner", "owner_team", "created_at").join(cls, "customer_id")
     if "interactions" in con.list_tables():
         i = con.table("interactions")

@@ -307,7 +307,7 @@ def test_trend_test_worked_by_hand():
     texts = ibis.memtable(df.drop(columns="topic"))
     mentions = ibis.memtable(df.dropna(subset=["topic"]))
     tax = needs.load_taxonomy()
-    tax["trend"].update(recent_months=1, baseline_months=2)
+    tax["trend"].update(recent_months=1, baseline_months=2, baseline_offset_months=1)
     res = needs.trend_tests(texts, mentions, as_of=as_of, taxonomy=tax).set_index("topic")
     tr = res.loc["training"]
     assert (tr.base_k, tr.base_n, tr.recent_k, tr.recent_n) == (10, 100, 25, 100)
@@ -482,8 +482,8 @@ def planted(demo_warehouse):
 
 def test_growing_need_flagged_as_significant_rise(snap, planted):
     """demo.PLANTED growing_need: training grows from ~2 % of texts in the first year to ~15 %
-    in the last quarter. The trend test (last 3 months vs the 12 before) flags it as the
-    largest significant rise; its shares in the planted windows equal demo_planted's
+    in the last quarter. The trend test (last quarter vs the same quarter a year before) flags
+    it as the largest significant rise; its shares in the planted windows equal demo_planted's
     realised shares (same definition: texts mentioning training / texts)."""
     topic = demo.PLANTED["growing_need"]["topic"]
     tests = snap.table("need_trend_tests").to_pandas().set_index("topic")

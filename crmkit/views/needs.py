@@ -378,15 +378,16 @@ class NeedsPage(Page):
             f"{html.escape(pr.attrs['formula'])}</div>"
             + html_table(shown, {c: t(f"nd_col_{c}", lang) for c in cols}, empty=t("no_data", lang))
         )
-        b0, b1 = tests.attrs["recent"]
+        r0, r1 = tests.attrs["recent"]
+        b0, b1 = tests.attrs["baseline"]
         spec = needs.load_taxonomy()["trend"]
         note = t(
             "nd_trend_note",
             lang,
-            recent=spec["recent_months"],
-            base=spec["baseline_months"],
-            r0=f"{b0:%Y-%m}",
-            r1=f"{b1 - timedelta(days=1):%Y-%m}",
+            r0=f"{r0:%Y-%m}",
+            r1=f"{r1 - timedelta(days=1):%Y-%m}",
+            b0=f"{b0:%Y-%m}",
+            b1=f"{b1 - timedelta(days=1):%Y-%m}",
             alpha=spec["alpha"],
             min_change=fmt_pct(spec["min_change"], lang),
         )
