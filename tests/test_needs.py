@@ -568,3 +568,13 @@ def test_pages_do_not_tokenise(demo_published):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_example_texts_mask_phones_and_emails():
+    """A complaint text may carry the customer's own number or address."""
+    from crmkit.views.needs import mask_text
+
+    assert mask_text("请回电13812341234或发邮件 wang.li@163.com") == (
+        "请回电138****1234或发邮件 w***@163.com"
+    )
+    assert mask_text("订单号 202412345678901 不是手机号") == "订单号 202412345678901 不是手机号"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from datetime import datetime, timedelta
 
 import ibis
@@ -18,7 +19,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, needs, schema
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
-from crmkit.privacy import mask_expr
+from crmkit.privacy import mask_email, mask_expr, mask_phone
 from crmkit.views.base import (
     ALL,
     MAX_EXPORT_ROWS,
@@ -40,6 +41,19 @@ from crmkit.views.base import (
 log = logging.getLogger("crmkit.views")
 
 EXAMPLES = 10
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def mask_text(text: str | None) -> str | None:
+    """Free text with the mobile numbers and e-mail addresses in it masked (a customer may
+    write their number into a complaint): 请回电13812341234 → 请回电138****1234."""
+    if text is None:
+        return None
+    text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
+    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)
+
+
 OVERDUE_COLUMNS = (
     "customer_id",
     "name",
@@ -153,6 +167,8 @@ def needs_data(
             t(f"nd_sent_{s}", lang) if isinstance(s, str) else "—" for s in examples.sentiment_label
         ]
         examples = examples.drop(columns="sentiment_label")
+        if role == "dashboard":
+            examples["text"] = [mask_text(x) for x in examples.text]
 
     clusters = con.table("need_clusters").to_pandas()
 
