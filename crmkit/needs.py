@@ -593,7 +593,7 @@ def cluster_terms(
     cols = ["cluster", "texts", "top_terms"]
     labels = np.zeros(len(terms), dtype=int)
     docs = terms.fillna("").to_numpy()
-    has = np.array([bool(d) for d in docs])
+    has = np.array([bool(d) for d in docs], dtype=bool)
     distinct = len(set(docs[has]))
     # the rule of thumb k ≈ sqrt(distinct texts / 2), capped; each cluster needs min_texts texts
     k = min(
@@ -1140,6 +1140,60 @@ def care_calendar(
 # ---------------------------------------------------------------------------------------------
 
 
+def _arrow_types() -> dict[str, list[tuple[str, Any]]]:
+    import pyarrow as pa
+
+    s, ts, f, i = pa.string(), pa.timestamp("us"), pa.float64(), pa.int64()
+    text = [
+        ("feedback_id", s), ("customer_id", s), ("ts", ts), ("source", s), ("language", s),
+        ("order_id", s), ("product_id", s),
+    ]  # fmt: skip
+    scored = [("sentiment", f), ("sentiment_label", s), ("month", ts), ("segment", s),
+              ("monetary", f)]  # fmt: skip
+    return {
+        "need_texts": [
+            *text,
+            ("text", s),
+            ("topics", s),
+            ("n_topics", i),
+            ("need", pa.bool_()),
+            *scored,
+            ("cluster", i),
+        ],  # fmt: skip
+        "need_mentions": [*text, *scored, ("topic", s), ("evidence", s)],
+        "need_clusters": [
+            ("cluster", i),
+            ("texts", i),
+            ("top_terms", s),
+            ("customers", i),
+            ("topic", s),
+            ("example", s),
+        ],  # fmt: skip
+        "care_calendar": [
+            ("date", pa.date32()),
+            ("customer_id", s),
+            ("owner", s),
+            ("owner_team", s),
+            ("segment", s),
+            ("event", s),
+            ("detail_zh", s),
+            ("detail_en", s),
+            ("order_id", s),
+        ],  # fmt: skip
+    }
+
+
+def _typed(name: str, df: pd.DataFrame):  # noqa: ANN202
+    """``df`` as an Arrow table with the declared column types, so empty tables (a warehouse
+    without feedback) and all-null columns get real types in the snapshot."""
+    import pyarrow as pa
+
+    fields = _arrow_types()[name]
+    schema = pa.schema(fields)
+    cols = [n for n, _ in fields]
+    return pa.Table.from_pandas(df[cols], schema=schema, preserve_index=False, safe=False)
+
+
 @db.publish_step("needs")
 def publish_needs(con: BaseBackend) -> dict[str, pd.DataFrame | ir.Table]:
     """The needs and relationship tables of the snapshot (see the module docstring).
@@ -1153,19 +1207,23 @@ def publish_needs(con: BaseBackend) -> dict[str, pd.DataFrame | ir.Table]:
         tables = need_tables(con, as_of=as_of)
         # written here (not returned) because the summaries below read them back
         for name in ("need_texts", "need_mentions"):
-            con.create_table(name, tables[name], overwrite=True)
-        out["need_clusters"] = tables["need_clusters"]
+            con.create_table(name, _typed(name, tables[name]), overwrite=True)
+        out["need_clusters"] = _typed("need_clusters", tables["need_clusters"])
         texts, mentions = con.table("need_texts"), con.table("need_mentions")
         out["need_priority"] = need_summary(texts, mentions, as_of=as_of, lang="zh").drop(
             columns=["label"]
         )
         out["need_trend"] = need_trend(texts, mentions)
         out["need_trend_tests"] = trend_tests(texts, mentions, as_of=as_of)
-        for df in out.values():
+        for name in ("need_priority", "need_trend", "need_trend_tests"):
+            df = out[name]
             df.attrs = {}  # windows and formulas are recomputed by the pages
+            # all-null object columns (no feedback at all) have no type DuckDB can store
+            for c in [c for c in df.columns if df[c].dtype == "object" and df[c].isna().all()]:
+                df[c] = df[c].astype("string")
     out["need_actions"] = load_actions()
     if "customers" in con.list_tables():
         out["contact_status"] = contact_status(con, as_of=as_of)
         if "orders" in con.list_tables():
-            out["care_calendar"] = care_calendar(con, as_of=as_of)
+            out["care_calendar"] = _typed("care_calendar", care_calendar(con, as_of=as_of))
     return out

@@ -534,6 +534,7 @@ def test_demo_needs_tables(snap):
     assert pr.loc["training", "need_type"] == "common" and not pr.loc["training", "answered"]
     assert pr.loc["delivery", "rank"] == 1
     cal = snap.table("care_calendar").to_pandas()
+    cal["date"] = pd.to_datetime(cal.date).dt.date
     assert set(cal.event) == {"birthday", "holiday", "post_purchase"}
     assert cal.date.min() > date(2026, 9, 30) and cal.date.max() <= date(2026, 10, 30)
     assert {"国庆节问候", "重阳节问候"} == set(cal[cal.event == "holiday"].detail_zh)
@@ -578,3 +579,21 @@ def test_example_texts_mask_phones_and_emails():
         "请回电138****1234或发邮件 w***@163.com"
     )
     assert mask_text("订单号 202412345678901 不是手机号") == "订单号 202412345678901 不是手机号"
+
+
+def test_publish_without_feedback_or_interactions(tiny_snapshot):
+    """The tiny snapshot has customers, products and orders only: the needs tables exist and
+    are empty (typed), and the page's numbers are zeros, not errors. Nobody was ever
+    contacted, so every customer is overdue unless created within their cadence."""
+    con = db.connect(tiny_snapshot)
+    try:
+        for name in ("need_texts", "need_mentions", "need_clusters", "care_calendar"):
+            assert con.table(name).count().execute() == 0, name
+        d = views.needs_data(con, lang="en", role="dashboard")
+        cards = {k: v[0] for k, v in d["cards"].items()}
+        assert cards["texts"] == 0 and cards["common"] == 0 and cards["care_due"] == 0
+        assert d["priority"].customers.sum() == 0 and d["examples"].empty
+        status = con.table("contact_status").to_pandas()
+        assert status.last_contact.isna().all() and status.overdue.all()
+    finally:
+        con.disconnect()

@@ -203,6 +203,7 @@ def needs_data(
         .limit(MAX_EXPORT_ROWS)
         .to_pandas()
     )
+    calendar["date"] = pd.to_datetime(calendar.date).dt.date
     calendar["detail"] = calendar[f"detail_{'zh' if lang == 'zh' else 'en'}"]
     calendar["event"] = [t(f"nd_event_{e}", lang) for e in calendar.event]
     calendar["segment"] = [segment_label(s, lang) for s in calendar.segment]
@@ -489,7 +490,12 @@ class NeedsPage(Page):
             f"({fmt_int(len(data['overdue']))})</div>"
         )
         headers = {c: t(f"nd_col_{c}", lang) for c in OVERDUE_COLUMNS}
-        self.overdue_table.value = html_table(data["overdue"], headers, empty=t("no_data", lang))
+        shown = data["overdue"].assign(
+            last_contact=[
+                "—" if pd.isna(x) else f"{x:%Y-%m-%d}" for x in data["overdue"].last_contact
+            ]
+        )
+        self.overdue_table.value = html_table(shown, headers, empty=t("no_data", lang))
         suffix = f"_{data['owner']}" if data["owner"] else ""
         self.overdue_export.show(
             data["overdue"].rename(columns=headers), f"overdue_contacts{suffix}", f, lang
