@@ -574,6 +574,21 @@ def analyse_texts(
     return per_text.drop(columns=["text", "language", "_u"]), mentions
 
 
+def _no_texts(texts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    per_text = pd.DataFrame(
+        {
+            "feedback_id": texts.feedback_id,
+            "topics": pd.Series(dtype="string"),
+            "n_topics": pd.Series(dtype="int64"),
+            "need": pd.Series(dtype="bool"),
+            "sentiment": pd.Series(dtype="float64"),
+            "sentiment_label": pd.Series(dtype="string"),
+            "terms": pd.Series(dtype="string"),
+        }
+    )
+    return per_text, pd.DataFrame(columns=["feedback_id", "topic", "evidence"], dtype="string")
+
+
 def cluster_terms(
     terms: pd.Series, spec: Mapping[str, Any] | None = None
 ) -> tuple[np.ndarray, pd.DataFrame]:
@@ -586,9 +601,6 @@ def cluster_terms(
         ``labels``: cluster number (1 …, biggest first) per text, 0 for texts without terms;
         ``clusters``: cluster, texts, top_terms (``|``-joined, heaviest first).
     """
-    from sklearn.decomposition import NMF
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     spec = {**(_default_taxonomy()["clusters"]), **(spec or {})}
     cols = ["cluster", "texts", "top_terms"]
     labels = np.zeros(len(terms), dtype=int)
@@ -603,6 +615,10 @@ def cluster_terms(
     )
     if k < 1:
         return labels, pd.DataFrame(columns=cols)
+    # imported here: scikit-learn takes seconds to import and most publishes need it once
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vec = TfidfVectorizer(
         tokenizer=lambda d: d.split("|"),
         token_pattern=None,
@@ -652,18 +668,18 @@ def need_tables(
     (taxonomy topics, praise included, then ``new_<cluster>`` for clustered texts): the
     text's columns plus topic and evidence.
     """
-    na = analyzer(taxonomy)
     as_of = schema.check_as_of(as_of or quality.data_as_of(con))
     fb = con.table("feedback")
     fb = fb.filter(fb.text.notnull(), fb.ts <= ibis.literal(as_of, type="timestamp"))
     cols = ["feedback_id", "customer_id", "ts", "source", "language", "order_id", "product_id"]
     texts = fb.select(*cols, "text").to_pandas()
     texts = texts[texts.text.str.strip().fillna("") != ""].reset_index(drop=True)
-    per_text, mentions = analyse_texts(texts, na)
+    # no texts (a warehouse without feedback): skip loading jieba and the sentiment models
+    na = analyzer(taxonomy) if len(texts) else None
+    per_text, mentions = analyse_texts(texts, na) if na else _no_texts(texts)
     t = texts.merge(per_text, on="feedback_id")
-    labels, clusters = cluster_terms(
-        t.terms.where(t.n_topics == 0, ""), na.taxonomy.get("clusters")
-    )
+    tax = na.taxonomy if na else (load_taxonomy(taxonomy) if taxonomy else _default_taxonomy())
+    labels, clusters = cluster_terms(t.terms.where(t.n_topics == 0, ""), tax.get("clusters"))
     t["cluster"] = labels
     t = t.drop(columns="terms")
     t["month"] = t.ts.dt.to_period("M").dt.to_timestamp()
