@@ -659,8 +659,9 @@ def need_tables(
     taxonomy: Mapping[str, Any] | str | os.PathLike | None = None,
 ) -> dict[str, pd.DataFrame]:
     """``need_texts``, ``need_mentions`` and ``need_clusters`` from ``feedback`` (texts on or
-    before ``as_of``), with each customer's segment and spend from ``classification`` when the
-    connection has it (else segment ``potential`` and spend 0).
+    before ``as_of``), with each customer's segment (RFM class, ``potential`` without a counted
+    purchase) and spend from the ``classification`` table, or from
+    :func:`crmkit.classification.classify` when the connection has no such table.
 
     ``need_texts``: feedback_id, customer_id, ts, month, source, language, order_id,
     product_id, text, topics, n_topics, need, cluster (0: matched a topic or no terms),
