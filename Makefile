@@ -44,6 +44,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# PySpark (~400 MB) for the Spark parity test and polars for the benchmark-agreement test:
+# `make demo` needs neither.
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,bench]'
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/crmkit demo --customers $(CUSTOMERS) --seed $(SEED) --replace
 	$(BIN)/crmkit publish
@@ -65,7 +72,7 @@ browser-deps:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
-test: $(STAMP) browser-deps
+test: $(STAMP) $(SPARK_STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -79,8 +86,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+BENCH_ORDERS ?= 1000000,10000000
+BENCH_REPEAT ?= 5
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.suite --orders $(BENCH_ORDERS) --repeat $(BENCH_REPEAT)
+	$(BIN)/python -m bench --repeat $(BENCH_REPEAT)
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal .pytest_cache

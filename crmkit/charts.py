@@ -321,6 +321,276 @@ def plot_rfm_heatmap(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
 
 
 # ---------------------------------------------------------------------------------------------
+# Satisfaction and complaints (issue 7)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_score_trend(df: pd.DataFrame, lang: str = "zh", metric: str = "nps") -> go.Figure:
+    """A score over time with its 95 % interval as a band: ``period``, ``value``, ``lo``,
+    ``hi``, ``n`` (as from ``crmkit.satisfaction.nps(..., by="period")``); points with a small
+    sample (``small_sample``) are drawn hollow."""
+    x = [str(p)[:10] for p in df["period"]]
+    small = df["small_sample"].tolist() if "small_sample" in df else [False] * len(df)
+    pct = metric in ("csat", "sla")
+    fmt = ".1%" if pct else ".1f"
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=x + x[::-1],
+                y=df["hi"].tolist() + df["lo"].tolist()[::-1],
+                fill="toself",
+                fillcolor="rgba(47,109,181,0.18)",
+                line={"width": 0},
+                hoverinfo="skip",
+                name=t("sat_ci", lang),
+            ),
+            go.Scatter(
+                x=x,
+                y=df["value"].tolist(),
+                mode="lines+markers",
+                line={"color": PALETTE[0], "width": 2},
+                marker={"symbol": ["circle-open" if s else "circle" for s in small], "size": 7},
+                customdata=list(zip(df["lo"], df["hi"], df["n"], strict=True)),
+                hovertemplate="%{x}: %{y:"
+                + fmt
+                + "} [%{customdata[0]:"
+                + fmt
+                + "}, %{customdata[1]:"
+                + fmt
+                + "}] n=%{customdata[2]:,}<extra></extra>",
+                name=t(f"sat_{metric}", lang),
+            ),
+        ]
+    )
+    fig.update_xaxes(title=t("sat_period", lang))
+    fig.update_yaxes(title=t(f"sat_{metric}", lang), tickformat=".0%" if pct else None)
+    return _layout(fig, t("fig_score_trend", lang, metric=t(f"sat_{metric}", lang)))
+
+
+def plot_drivers(df: pd.DataFrame, lang: str = "zh", top: int = 10) -> go.Figure:
+    """Key drivers: ``label_zh`` / ``label_en``, ``effect``, ``lo``, ``hi`` (as from
+    ``crmkit.satisfaction.key_drivers``), the ``top`` largest effects by size, most negative
+    at the top, with their 95 % intervals as error bars."""
+    d = df.reindex(df["effect"].abs().sort_values(ascending=False).index).head(top)
+    d = d.sort_values("effect", ascending=False)
+    labels = d[f"label_{'zh' if lang == 'zh' else 'en'}"].tolist()
+    fig = go.Figure(
+        go.Bar(
+            y=labels,
+            x=d["effect"].tolist(),
+            orientation="h",
+            marker_color=[PALETTE[3] if v < 0 else PALETTE[2] for v in d["effect"]],
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (d["hi"] - d["effect"]).tolist(),
+                "arrayminus": (d["effect"] - d["lo"]).tolist(),
+                "color": "#52606d",
+            },
+            customdata=list(zip(d["lo"], d["hi"], d["n_with"], strict=True)),
+            hovertemplate="%{y}: %{x:+.2f} [%{customdata[0]:+.2f}, %{customdata[1]:+.2f}] "
+            "n=%{customdata[2]:,}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("sat_effect", lang), zeroline=True)
+    fig.update_layout(margin={"l": 230})
+    return _layout(fig, t("fig_drivers", lang), height=360)
+
+
+def plot_sla(df: pd.DataFrame, lang: str = "zh", by: str = "channel") -> go.Figure:
+    """SLA breach rate per slice with its Wilson interval: ``<by>``, ``breach_rate``, ``lo``,
+    ``hi`` (of attainment; the breach interval is 1 − hi … 1 − lo), ``n``,
+    ``small_sample`` (as from ``crmkit.satisfaction.sla_summary``)."""
+    d = df.sort_values("breach_rate", ascending=False)
+    small = d["small_sample"].tolist()
+    fig = go.Figure(
+        go.Bar(
+            x=[str(v) for v in d[by]],
+            y=d["breach_rate"].tolist(),
+            marker_color=[PALETTE[3] if not s else "#c9ccd1" for s in small],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": ((1 - d["lo"]) - d["breach_rate"]).tolist(),
+                "arrayminus": (d["breach_rate"] - (1 - d["hi"])).tolist(),
+                "color": "#52606d",
+            },
+            customdata=d["n"].tolist(),
+            hovertemplate="%{x}: %{y:.1%} n=%{customdata:,}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title=t("sat_breach_rate", lang), tickformat=".0%", rangemode="tozero")
+    return _layout(fig, t("fig_sla", lang))
+
+
+def plot_backlog_ageing(df: pd.DataFrame, lang: str = "zh", by: str = "team") -> go.Figure:
+    """Open tickets per ``by`` stacked by age bucket: ``<by>``, ``bucket``, ``tickets`` (as
+    from ``crmkit.satisfaction.backlog_ageing``); buckets keep their order."""
+    buckets = list(dict.fromkeys(df["bucket"]))
+    keys = sorted(dict.fromkeys(df[by].astype(str)))
+    traces = []
+    for i, b in enumerate(buckets):
+        sel = df[df["bucket"] == b]
+        part = pd.Series(sel["tickets"].to_numpy(), index=sel[by].astype(str).to_numpy())
+        traces.append(
+            go.Bar(
+                name=b,
+                x=keys,
+                y=[int(part.get(k, 0)) for k in keys],
+                marker_color=PALETTE[i % len(PALETTE)],
+                hovertemplate="%{x} · " + b + ": %{y:,}<extra></extra>",
+            )
+        )
+    fig = go.Figure(traces or [go.Bar(x=[], y=[])])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=t("sat_open_tickets", lang), tickformat=",")
+    fig.update_xaxes(title=t("sat_col_team", lang))
+    return _layout(fig, t("fig_backlog_ageing", lang))
+
+
+# KPIs, returns and the sales pipeline (issue 9)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_kpi_trend(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """KPI rates over periods, one small panel each (own y-axis, so a 96 % retention and a 4 %
+    return rate are both readable): ``df`` (``crmkit.kpi.trend``) has ``key``, ``name``,
+    ``period``, ``value``, ``lo``, ``hi``, ``n``, ``target``. Rates only (counts and money are
+    skipped); Wilson intervals as error bars, the target as a dotted line."""
+    from plotly.subplots import make_subplots
+
+    from crmkit import kpi
+
+    keys = [k for k in dict.fromkeys(df["key"]) if kpi.REGISTRY[k].unit == "rate"]
+    cols = 2
+    rows = max(1, -(-len(keys) // cols))
+    names = [df.loc[df["key"] == k, "name"].iloc[0] for k in keys]
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=names, vertical_spacing=0.2, horizontal_spacing=0.12
+    )
+    for i, key in enumerate(keys):
+        g = df[df["key"] == key]
+        r, c = i // cols + 1, i % cols + 1
+        colour = PALETTE[i % len(PALETTE)]
+        v = g["value"].astype(float)
+        fig.add_trace(
+            go.Scatter(
+                name=names[i],
+                x=g["period"].tolist(),
+                y=v.tolist(),
+                mode="lines+markers",
+                line={"color": colour},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (g["hi"].astype(float) - v).tolist(),
+                    "arrayminus": (v - g["lo"].astype(float)).tolist(),
+                    "thickness": 1,
+                },
+                customdata=g["n"].tolist(),
+                hovertemplate="%{x}: %{y:.1%} (n = %{customdata:,})<extra>" + names[i] + "</extra>",
+            ),
+            row=r,
+            col=c,
+        )
+        if g["target"].notna().any():
+            fig.add_trace(
+                go.Scatter(
+                    name=t("kpi_target", lang),
+                    x=g["period"].tolist(),
+                    y=g["target"].astype(float).tolist(),
+                    mode="lines",
+                    line={"color": "#7b8794", "dash": "dot", "width": 1},
+                    hovertemplate="%{x}: %{y:.1%}<extra>" + t("kpi_target", lang) + "</extra>",
+                ),
+                row=r,
+                col=c,
+            )
+    fig.update_xaxes(type="category", tickfont={"size": 10})
+    fig.update_yaxes(tickformat=".1%", tickfont={"size": 10})
+    fig = _layout(fig, t("fig_kpi_trend", lang), height=200 + 150 * rows)
+    fig.update_layout(showlegend=False, margin={"l": 60, "r": 20, "t": 70, "b": 40})
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def plot_return_rates(df: pd.DataFrame, lang: str = "zh", top: int = 10) -> go.Figure:
+    """Return rate of the products with the strongest evidence of being above their category
+    (``crmkit.kpi.return_alerts``: flagged first, by z) with Wilson intervals, beside the rate
+    of the rest of their category; flagged products in red."""
+    d = df.head(top).iloc[::-1]
+    labels = [f"{p} {n}" for p, n in zip(d["product_id"], d["name"], strict=True)]
+    rate = d["rate"].astype(float)
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=t("ret_col_rate", lang),
+                y=labels,
+                x=rate.tolist(),
+                orientation="h",
+                marker_color=[PALETTE[3] if f else PALETTE[0] for f in d["flagged"]],
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (d["hi"].astype(float) - rate).tolist(),
+                    "arrayminus": (rate - d["lo"].astype(float)).tolist(),
+                    "thickness": 1,
+                },
+                customdata=list(zip(d["orders"], d["q"], strict=True)),
+                hovertemplate="%{y}: %{x:.1%} (n = %{customdata[0]:,}, q = %{customdata[1]:.1e})"
+                "<extra></extra>",
+            ),
+            go.Scatter(
+                name=t("ret_col_category_rate", lang),
+                y=labels,
+                x=d["category_rate"].astype(float).tolist(),
+                mode="markers",
+                marker={"symbol": "line-ns-open", "size": 16, "color": "#1f2933"},
+                hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_xaxes(tickformat=".0%", title=t("ret_col_rate", lang))
+    fig = _layout(fig, t("fig_return_rates", lang), height=360)
+    fig.update_layout(margin={"l": 170, "r": 20, "t": 50, "b": 50})
+    return fig
+
+
+def plot_pipeline(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Open opportunities by stage (``crmkit.kpi.pipeline``): amount and expected value
+    (amount × stated win probability), opportunities and days in stage on hover."""
+    labels = [t(f"stage_{s}", lang) for s in df["stage"]]
+    custom = list(
+        zip(df["opportunities"], df["probability"], df["median_days"].fillna(0), strict=True)
+    )
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=t("pipe_amount", lang),
+                x=labels,
+                y=df["amount"].astype(float).tolist(),
+                marker_color=PALETTE[0],
+                customdata=custom,
+                hovertemplate="%{x}: ¥%{y:,.0f}<br>%{customdata[0]:,} · "
+                + t("pipe_median_days", lang)
+                + " %{customdata[2]:.0f}<extra></extra>",
+            ),
+            go.Bar(
+                name=t("pipe_expected", lang),
+                x=labels,
+                y=df["expected_value"].astype(float).tolist(),
+                marker_color=PALETTE[2],
+                customdata=custom,
+                hovertemplate="%{x}: ¥%{y:,.0f} (p = %{customdata[1]:.0%})<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_yaxes(tickformat=",", title="¥")
+    fig = _layout(fig, t("fig_pipeline", lang))
+    fig.update_layout(barmode="group")
+    return fig
+
+
 # needs analysis and relationship cultivation (issue 6)
 # ---------------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``, ``schema``.
+"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``, ``schema``,
+``report``.
 
 Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
 The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
@@ -101,6 +102,19 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from crmkit import report
+
+    t0 = time.perf_counter()
+    path = report.write_report(
+        args.out, published=args.published, period=args.period, lang=args.lang
+    )
+    print(
+        f"report {path}: {_size(path.stat().st_size)}, written in {time.perf_counter() - t0:.1f} s"
+    )
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -157,6 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve the dashboards (Voila) over the published snapshot")
     serve.add_arguments(srv)
     srv.set_defaults(func=serve.serve_args)
+
+    r = sub.add_parser(
+        "report", help="the management report: one self-contained HTML file (KPIs, alerts, lists)"
+    )
+    r.add_argument(
+        "--period",
+        help="2025-Q3, 2025-07 or 2025 (default: the last complete quarter of the data)",
+    )
+    r.add_argument("--lang", choices=["zh", "en"], default="zh")
+    r.add_argument("--out", help="HTML file (default report-<period>-<lang>.html)")
+    r.add_argument(
+        "--published", help="snapshot (default $CRMKIT_PUBLISHED or data/published.duckdb)"
+    )
+    r.set_defaults(func=cmd_report)
 
     s = sub.add_parser("schema", help="the data dictionary: tables, columns, accepted headers")
     s.add_argument("--table")

@@ -56,7 +56,8 @@ def connect(
     ----------
     path : path-like, optional
         The database file; ``":memory:"`` for a throw-away database. Default: the warehouse
-        (``warehouse_path()``).
+        (``warehouse_path()``). ``"spark"`` (or no path with ``$CRMKIT_BACKEND=spark``): a
+        PySpark backend over the Parquet tables in ``$CRMKIT_PARQUET`` (:mod:`crmkit.spark`).
     read_only : bool, default True
         Writers must ask for write access explicitly.
     threads : int, optional
@@ -67,6 +68,10 @@ def connect(
     FileNotFoundError
         When opening a file read-only that does not exist (DuckDB would otherwise create it).
     """
+    if str(path) == "spark" or (path is None and os.environ.get("CRMKIT_BACKEND") == "spark"):
+        from crmkit import spark  # PySpark is an extra: imported only when asked for
+
+        return spark.connect()
     target = str(path) if path is not None else str(warehouse_path())
     if target != ":memory:":
         if read_only and not Path(target).exists():
@@ -155,8 +160,10 @@ def publish(
         Path, row count per table, seconds taken and file size.
     """
     import crmkit.classification  # noqa: F401  (each registers its publish step)
+    import crmkit.kpi  # noqa: F401
     import crmkit.needs  # noqa: F401  (after classification: reads its table)
     import crmkit.quality  # noqa: F401
+    import crmkit.satisfaction  # noqa: F401
 
     t0 = time.perf_counter()
     src = warehouse_path(warehouse)

@@ -23,7 +23,13 @@ def _split(req: str) -> tuple[str, str]:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_reqs = dict(
-        _split(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+        _split(r)
+        for r in [
+            *project["dependencies"],
+            *project["optional-dependencies"]["dev"],
+            *project["optional-dependencies"]["spark"],
+            *project["optional-dependencies"]["bench"],
+        ]
     )
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = {}
@@ -35,7 +41,7 @@ def test_environment_yml_matches_pyproject():
             assert dep == "python=3.12"
     assert conda == pip_reqs
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert pip_section == ["-e .[dev]"]
+    assert pip_section == ["-e .[dev,spark,bench]"]
 
 
 def test_known_good_trio_is_pinned():

@@ -559,8 +559,10 @@ class Page:
 
 #: Dashboard pages: notebook name (in dashboards/) -> (title key, description key).
 PAGES: dict[str, tuple[str, str]] = {
+    "overview": ("page_overview", "page_overview_desc"),
     "data_overview": ("page_data_overview", "page_data_overview_desc"),
     "classification": ("page_classification", "page_classification_desc"),
+    "satisfaction": ("page_satisfaction", "page_satisfaction_desc"),
     "needs": ("page_needs", "page_needs_desc"),
 }
 

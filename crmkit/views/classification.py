@@ -69,6 +69,37 @@ def classified_in_scope(con: BaseBackend, f: Filters, as_of: datetime) -> ir.Tab
     return cls
 
 
+def maintenance_map(cls: ir.Table, lang: str = "zh") -> pd.DataFrame:
+    """The maintenance map's frame (客户管理维护导图) for classified customers ``cls``: one row per
+    lifecycle stage × customer type × owner team with its customers and the strategy most of
+    them get, in lifecycle order (``charts.plot_maintenance_map`` draws it)."""
+    stage_col = "lifecycle_stage" if "lifecycle_stage" in cls.columns else "customer_type"
+    grid = (
+        cls.group_by(
+            stage=cls[_label(stage_col, lang)],
+            stage_code=cls[stage_col],
+            type=cls[_label("customer_type", lang)],
+            team=cls[_label("owner_team", lang)],
+            strategy=cls[_label("strategy", lang)],
+        )
+        .aggregate(customers=ibis._.count())
+        .to_pandas()
+    )
+    # one bubble per stage × type × team; its strategy is the one most of its customers get
+    grid = grid.sort_values("customers", ascending=False)
+    grid = grid.groupby(["stage", "stage_code", "type", "team"], as_index=False).agg(
+        customers=("customers", "sum"), strategy=("strategy", "first")
+    )
+    stage_order = (
+        list(classification.LIFECYCLE_STAGES)
+        if hasattr(classification, "LIFECYCLE_STAGES")
+        else sorted(grid.stage_code.unique())
+    )
+    grid["_o"] = [stage_order.index(c) if c in stage_order else 99 for c in grid.stage_code]
+    grid = grid.sort_values(["_o", "type"]).drop(columns="_o").reset_index(drop=True)
+    return grid
+
+
 def classification_data(
     con: BaseBackend,
     f: Filters = Filters(),
@@ -151,30 +182,7 @@ def classification_data(
         }
     )
 
-    stage_col = "lifecycle_stage" if "lifecycle_stage" in cls.columns else "customer_type"
-    grid = (
-        cls.group_by(
-            stage=cls[_label(stage_col, lang)],
-            stage_code=cls[stage_col],
-            type=cls[_label("customer_type", lang)],
-            team=cls[_label("owner_team", lang)],
-            strategy=cls[_label("strategy", lang)],
-        )
-        .aggregate(customers=ibis._.count())
-        .to_pandas()
-    )
-    # one bubble per stage × type × team; its strategy is the one most of its customers get
-    grid = grid.sort_values("customers", ascending=False)
-    grid = grid.groupby(["stage", "stage_code", "type", "team"], as_index=False).agg(
-        customers=("customers", "sum"), strategy=("strategy", "first")
-    )
-    stage_order = (
-        list(classification.LIFECYCLE_STAGES)
-        if hasattr(classification, "LIFECYCLE_STAGES")
-        else sorted(grid.stage_code.unique())
-    )
-    grid["_o"] = [stage_order.index(c) if c in stage_order else 99 for c in grid.stage_code]
-    grid = grid.sort_values(["_o", "type"]).drop(columns="_o").reset_index(drop=True)
+    grid = maintenance_map(cls, lang)
 
     migration = _migration_in_scope(con, f, lang, as_of, migration_from, migration_to)
 

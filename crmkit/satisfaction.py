@@ -1,0 +1,1456 @@
+"""Satisfaction monitoring (step 5 客户满意度监测) and complaint handling (step 6 客户投诉处理).
+
+Scores
+------
+- **NPS** (净推荐值) on the 0–10 "would you recommend" answer: share of promoters (9–10) minus
+  share of detractors (0–6), in points from −100 to +100. 95 % interval by the variance formula
+  for the mean of a score that is +1 (promoter), 0 (passive) or −1 (detractor):
+  ``var = (p₊ + p₋ − (p₊ − p₋)²) / n``, NPS ± 1.96·√var, clipped to [−100, 100].
+- **CSAT** (满意度) on 1–5: share of 4–5 answers; Wilson 95 % interval
+  (:func:`crmkit.stats.wilson`).
+- **CES** (费力度) on 1–7 (1 = very easy … 7 = very hard, lower is better): the mean; 95 %
+  Student-t interval, mean ± t₀.₉₇₅,ₙ₋₁ · s/√n.
+
+Every score counts only the responses that answered that question (a survey may answer NPS but
+not CES: it counts for NPS only). Every frame comes back with ``value, numerator, denominator,
+n, lo, hi, small_sample`` per row and its definition (口径: numerator, denominator, window,
+filters, method, minimum n) in ``frame.attrs["definition"]``; ``small_sample`` is ``n < min_n``
+(default :data:`crmkit.stats.MIN_N`).
+
+These are plain functions over Ibis tables so that other modules (the KPI registry) can call
+them for a period ``[start, end)`` over a set of customers::
+
+    nps(feedback, by="segment", start=..., end=..., customers=some_customers)
+    csat(feedback, ...)
+    ces(feedback, ...)
+    sla_attainment(tickets, by="team", start=..., end=..., customers=...)
+
+Why satisfied or not (满意和不满意的原因)
+--------------------------------------
+:func:`key_drivers` fits an OLS regression (statsmodels, heteroscedasticity-robust HC3
+standard errors) of the NPS answer (0–10) on what happened to the customer — the order was
+delivered late, was returned, the customer raised a ticket in the 30 days before, one of those
+tickets missed the first-response SLA, the product category and the order channel — and a logit
+of being a detractor (0–6) on the same features (average marginal effects of each 0 → 1
+change, robust HC1, delta-method intervals). Effects
+are differences in NPS points (or in the detractor share) with 95 % intervals, other features
+held equal.
+
+Alerts
+------
+:func:`score_alerts` compares every slice's last ``window_days`` against its own preceding
+``history_days``: the detractor share and the CSAT share with the pooled two-proportion z-test
+(:func:`crmkit.stats.two_proportion_test`), the CES mean with Welch's t-test; only slices with at
+least ``min_n`` responses in both windows are tested, and the p-values of all tests are adjusted
+together with Benjamini–Hochberg (:func:`crmkit.stats.benjamini_hochberg`). A drop is an alert
+when its adjusted p-value is below ``alpha``; its likely drivers are the driver features whose
+prevalence changed most in the direction that lowers NPS (change × effect).
+
+Complaints: the SLA clock
+-------------------------
+:class:`SlaPolicy`: first response within 2 hours by default, on the wall clock or, with
+``business_hours=("09:00", "18:00")``, counting only business time on workdays (Mon–Fri by
+default; nights and weekends do not count). A ticket never answered is a breach once its clock
+has run past the target (before that it is *pending* and not yet counted). :func:`ticket_sla`
+adds the clock per ticket; :func:`sla_summary` gives attainment (Wilson interval), breach rate,
+median first response, median resolution time, reopen rate, escalation rate and open backlog by
+channel, category, severity, team or agent; :func:`backlog_ageing` buckets open tickets by age;
+:func:`service_quality` evaluates teams and agents (with post-ticket CSAT) and flags small
+samples so that one ticket does not rank an agent.
+
+The heavy parts (the regression, the alerts) run in the ``satisfaction`` publish step, which
+writes small tables into the snapshot; dashboards read those plus cheap aggregates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis.backends import BaseBackend
+
+# classification registers its publish step first: the responses read its segments
+from crmkit import classification as _classification  # noqa: F401
+from crmkit import db, quality, stats
+
+MIN_N = stats.MIN_N
+#: A response's slice when it has no value for a dimension (no order, no product, no segment).
+NONE = "(none)"
+#: Segment of customers without a counted purchase (as on the classification page).
+POTENTIAL = "potential"
+#: Dimensions the scores are reported by (responses from :func:`responses`).
+SCORE_DIMENSIONS = (
+    "period",
+    "province",
+    "segment",
+    "channel",
+    "product_id",
+    "category",
+    "owner_team",
+)
+#: Dimensions the SLA is reported by.
+SLA_DIMENSIONS = ("channel", "category", "severity", "team", "agent")
+#: Open-ticket age buckets (days): label -> [lower, upper).
+AGE_BUCKETS: dict[str, tuple[float, float]] = {
+    "<1d": (0, 1),
+    "1-3d": (1, 3),
+    "3-7d": (3, 7),
+    "7-30d": (7, 30),
+    ">30d": (30, math.inf),
+}
+PERIOD_FREQS = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+
+DEFINITIONS: dict[str, dict[str, str]] = {
+    "nps": {
+        "numerator": "promoters (9-10) - detractors (0-6)",
+        "denominator": "responses with an NPS answer (0-10)",
+        "unit": "points, -100..100",
+        "method": "normal interval, var = (p+ + p- - (p+ - p-)^2) / n",
+        "zh": "NPS = (推荐者9–10分 − 贬损者0–6分) / 有NPS评分的反馈数 × 100",
+        "en": "NPS = (promoters 9-10 - detractors 0-6) / responses with an NPS answer x 100",
+    },
+    "csat": {
+        "numerator": "responses with CSAT 4-5",
+        "denominator": "responses with a CSAT answer (1-5)",
+        "unit": "share, 0..1",
+        "method": "Wilson 95 %",
+        "zh": "CSAT = 满意度4–5分的反馈数 / 有满意度评分的反馈数",
+        "en": "CSAT = responses scoring 4-5 / responses with a CSAT answer",
+    },
+    "ces": {
+        "numerator": "sum of CES answers",
+        "denominator": "responses with a CES answer (1-7, lower = easier)",
+        "unit": "mean, 1..7",
+        "method": "Student-t 95 %",
+        "zh": "CES = 费力度评分(1–7, 越低越省力)的平均值",
+        "en": "CES = mean effort score (1-7, lower = easier)",
+    },
+    "sla": {
+        "numerator": "tickets first answered within the SLA",
+        "denominator": "tickets whose SLA outcome is known (answered, or unanswered past the "
+        "target: a breach)",
+        "unit": "share, 0..1",
+        "method": "Wilson 95 %",
+        "zh": "首次响应达标率 = SLA内首次响应的工单 / 已答复或已超时未答复的工单",
+        "en": "SLA attainment = tickets first answered within the SLA / tickets answered or "
+        "unanswered past the target",
+    },
+}
+
+
+def definition(
+    metric: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    filters: str = "",
+    min_n: int = MIN_N,
+    **extra: object,
+) -> dict[str, object]:
+    """The definition (口径) of ``metric`` ("nps", "csat", "ces", "sla") for a window.
+
+    Examples
+    --------
+    >>> d = definition("csat", start=datetime(2026, 1, 1), end=datetime(2026, 4, 1))
+    >>> d["window"], d["method"]
+    ('[2026-01-01 00:00:00, 2026-04-01 00:00:00)', 'Wilson 95 %')
+    """
+    if metric not in DEFINITIONS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {list(DEFINITIONS)}")
+    window = f"[{start or '-inf'}, {end or '+inf'})" if (start or end) else "all time"
+    return {
+        "metric": metric,
+        **DEFINITIONS[metric],
+        "window": window,
+        "filters": filters,
+        "min_n": min_n,
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoping
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_list(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _require(t: ir.Table, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in t.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}; the table has {list(t.columns)}")
+
+
+def with_period(t: ir.Table, freq: str = "month", *, time_column: str = "ts") -> ir.Table:
+    """Add ``period`` (the start of the week / month / quarter / year of ``time_column``)."""
+    if freq not in PERIOD_FREQS:
+        raise ValueError(f"unknown period {freq!r}; expected one of {list(PERIOD_FREQS)}")
+    return t.mutate(period=t[time_column].truncate(PERIOD_FREQS[freq]))
+
+
+def _scope(
+    t: ir.Table,
+    time_column: str,
+    start: datetime | None,
+    end: datetime | None,
+    customers: ir.Table | None,
+) -> ir.Table:
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"empty window: start {start} must be before end {end}")
+    if start is not None:
+        t = t.filter(t[time_column] >= start)
+    if end is not None:
+        t = t.filter(t[time_column] < end)
+    if customers is not None:
+        _require(customers, ["customer_id"], "customers")
+        t = t.semi_join(customers, "customer_id")
+    return t
+
+
+def _grouped(t: ir.Table, by: list[str], freq: str, time_column: str) -> ir.Table:
+    if "period" in by and "period" not in t.columns:
+        t = with_period(t, freq, time_column=time_column)
+    _require(t, by, "by")
+    return t
+
+
+def _aggregate(t: ir.Table, by: list[str], **metrics: ir.Value) -> pd.DataFrame:
+    if by:
+        df = t.group_by(by).aggregate(**metrics).order_by(by).to_pandas()
+    else:
+        df = t.aggregate(**metrics).to_pandas()
+    for c in metrics:
+        df[c] = pd.to_numeric(df[c]).fillna(0) if c != "var" else pd.to_numeric(df[c])
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------------------------
+
+
+def nps_interval(promoters, detractors, n, z: float = stats.Z95):  # noqa: ANN001, ANN201
+    """NPS (points) and its 95 % interval from counts, by the variance formula.
+
+    Each answer scores +1 (promoter), 0 or −1 (detractor); NPS is 100 × their mean and
+    ``var = (p₊ + p₋ − (p₊ − p₋)²) / n`` the variance of that mean.
+
+    Examples
+    --------
+    5 promoters, 2 passives, 3 detractors of 10: p₊ = 0.5, p₋ = 0.3, NPS = 20;
+    var = (0.8 − 0.04) / 10 = 0.076, half-width = 1.96 · 0.27568 = 0.54033:
+
+    >>> v, lo, hi = nps_interval(5, 3, 10)
+    >>> round(v, 1), round(lo, 2), round(hi, 2)
+    (20.0, -34.03, 74.03)
+    """
+    scalar = all(np.isscalar(x) for x in (promoters, detractors, n))
+    pp, pd_, nn = (np.asarray(x, dtype=float) for x in (promoters, detractors, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_plus, p_minus = pp / nn, pd_ / nn
+        value = np.where(nn > 0, p_plus - p_minus, np.nan)
+        var = (p_plus + p_minus - (p_plus - p_minus) ** 2) / nn
+        half = z * np.sqrt(np.maximum(var, 0))
+        lo = np.where(nn > 0, np.clip(value - half, -1, 1), np.nan)
+        hi = np.where(nn > 0, np.clip(value + half, -1, 1), np.nan)
+    out = (100 * value, 100 * lo, 100 * hi)
+    return tuple(float(x) for x in out) if scalar else out
+
+
+def mean_interval(mean, var, n, level: float = 0.95):  # noqa: ANN001, ANN201
+    """Student-t interval for a mean from (mean, sample variance, n); NaN where n < 2.
+
+    Examples
+    --------
+    Answers 2, 4, 6: mean 4, s² = 4, t₀.₉₇₅,₂ = 4.3027, half-width = 4.3027 · 2/√3 = 4.9683:
+
+    >>> lo, hi = mean_interval(4.0, 4.0, 3)
+    >>> round(lo, 4), round(hi, 4)
+    (-0.9683, 8.9683)
+    """
+    from scipy.stats import t as student_t
+
+    scalar = all(np.isscalar(x) for x in (mean, var, n))
+    m, v, nn = (np.asarray(x, dtype=float) for x in (mean, var, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = student_t.ppf(0.5 + level / 2, np.where(nn >= 2, nn - 1, np.nan))
+        half = q * np.sqrt(v / nn)
+        lo = np.where(nn >= 2, m - half, np.nan)
+        hi = np.where(nn >= 2, m + half, np.nan)
+    return (float(lo), float(hi)) if scalar else (lo, hi)
+
+
+def _score_frame(df: pd.DataFrame, metric: str, min_n: int, dfn: dict) -> pd.DataFrame:
+    df.insert(0, "metric", metric)
+    df["small_sample"] = df["n"].to_numpy() < min_n
+    df["method"] = DEFINITIONS[metric]["method"]
+    df.attrs["definition"] = dfn
+    return df
+
+
+def nps(
+    feedback: ir.Table,
+    by: str | Sequence[str] | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    customers: ir.Table | None = None,
+    freq: str = "month",
+    min_n: int = MIN_N,
+    filters: str = "",
+) -> pd.DataFrame:
+    """Net Promoter Score (净推荐值) with its interval, n and definition.
+
+    Parameters
+    ----------
+    feedback : ibis Table
+        With ``nps`` (0–10, NULL when not answered), ``ts`` and, for ``customers``,
+        ``customer_id``; plus the ``by`` columns (see :func:`responses` for region, segment,
+        channel, product and owner team). ``"period"`` is added from ``ts`` by ``freq``.
+    by : str or list of str, optional
+        Slice by these columns; none: one row.
+    start, end : datetime, optional
+        The window ``[start, end)`` on ``ts``.
+    customers : ibis Table, optional
+        Only responses of these customers (``customer_id``).
+    min_n : int
+        Rows with fewer answers are flagged ``small_sample``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, <by>, value`` (points, −100…100), ``numerator`` (promoters − detractors),
+        ``denominator`` (= ``n``, answers), ``n, lo, hi, promoters, passives, detractors,
+        small_sample, method``; ``attrs["definition"]`` holds the 口径.
+
+    Examples
+    --------
+    >>> fb = ibis.memtable({"ts": [datetime(2026, 1, d) for d in range(1, 6)],
+    ...                     "nps": [10, 9, 7, 3, None]})
+    >>> r = nps(fb).iloc[0]
+    >>> float(r.value), int(r.n), int(r.numerator)
+    (25.0, 4, 1)
+    """
+    by = _as_list(by)
+    _require(feedback, ["nps", "ts"], "nps: feedback")
+    t = _grouped(_scope(feedback, "ts", start, end, customers), by, freq, "ts")
+    s = t.nps
+    df = _aggregate(
+        t,
+        by,
+        n=s.notnull().cast("int64").sum(),
+        promoters=(s >= 9).cast("int64").sum(),
+        detractors=(s <= 6).cast("int64").sum(),
+    )
+    df = df[df.n > 0].reset_index(drop=True) if by else df
+    df = df.astype({"n": "int64", "promoters": "int64", "detractors": "int64"})
+    value, lo, hi = nps_interval(df.promoters.to_numpy(), df.detractors.to_numpy(), df.n.to_numpy())
+    df["passives"] = df.n - df.promoters - df.detractors
+    df["value"], df["lo"], df["hi"] = value, lo, hi
+    df["numerator"] = df.promoters - df.detractors
+    df["denominator"] = df.n
+    cols = [
+        *by,
+        "value",
+        "numerator",
+        "denominator",
+        "n",
+        "lo",
+        "hi",
+        "promoters",
+        "passives",
+        "detractors",
+    ]
+    dfn = definition("nps", start=start, end=end, filters=filters, min_n=min_n)
+    return _score_frame(df[cols], "nps", min_n, dfn)
+
+
+def csat(
+    feedback: ir.Table,
+    by: str | Sequence[str] | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    customers: ir.Table | None = None,
+    freq: str = "month",
+    min_n: int = MIN_N,
+    filters: str = "",
+) -> pd.DataFrame:
+    """Customer satisfaction (满意度, CSAT): share of 4–5 answers on 1–5, Wilson interval.
+
+    Same parameters as :func:`nps`; returns ``metric, <by>, value`` (share 0–1),
+    ``numerator`` (4–5 answers), ``denominator`` (= ``n``, answers), ``n, lo, hi,
+    small_sample, method``; ``attrs["definition"]``.
+
+    Examples
+    --------
+    >>> fb = ibis.memtable({"ts": [datetime(2026, 1, d) for d in range(1, 5)],
+    ...                     "csat": [5, 4, 2, None]})
+    >>> r = csat(fb).iloc[0]
+    >>> round(float(r.value), 4), int(r.numerator), int(r.n)
+    (0.6667, 2, 3)
+    """
+    by = _as_list(by)
+    _require(feedback, ["csat", "ts"], "csat: feedback")
+    t = _grouped(_scope(feedback, "ts", start, end, customers), by, freq, "ts")
+    s = t.csat
+    df = _aggregate(
+        t, by, n=s.notnull().cast("int64").sum(), numerator=(s >= 4).cast("int64").sum()
+    )
+    df = df[df.n > 0].reset_index(drop=True) if by else df
+    df = df.astype({"n": "int64", "numerator": "int64"})
+    df["value"], df["lo"], df["hi"] = stats.wilson(df.numerator.to_numpy(), df.n.to_numpy())
+    df["denominator"] = df.n
+    cols = [*by, "value", "numerator", "denominator", "n", "lo", "hi"]
+    dfn = definition("csat", start=start, end=end, filters=filters, min_n=min_n)
+    return _score_frame(df[cols], "csat", min_n, dfn)
+
+
+def ces(
+    feedback: ir.Table,
+    by: str | Sequence[str] | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    customers: ir.Table | None = None,
+    freq: str = "month",
+    min_n: int = MIN_N,
+    filters: str = "",
+) -> pd.DataFrame:
+    """Customer effort score (费力度, CES): mean of 1–7 (lower = easier), Student-t interval.
+
+    Same parameters as :func:`nps`; returns ``metric, <by>, value`` (mean), ``numerator`` (sum
+    of answers), ``denominator`` (= ``n``), ``n, lo, hi, sd, small_sample, method``.
+
+    Examples
+    --------
+    >>> fb = ibis.memtable({"ts": [datetime(2026, 1, d) for d in range(1, 5)],
+    ...                     "ces": [2, 4, 6, None]})
+    >>> r = ces(fb).iloc[0]
+    >>> float(r.value), int(r.n), round(float(r.lo), 4)
+    (4.0, 3, -0.9683)
+    """
+    by = _as_list(by)
+    _require(feedback, ["ces", "ts"], "ces: feedback")
+    t = _grouped(_scope(feedback, "ts", start, end, customers), by, freq, "ts")
+    s = t.ces.cast("float64")
+    df = _aggregate(
+        t, by, n=s.notnull().cast("int64").sum(), numerator=s.sum(), var=s.var(how="sample")
+    )
+    df = df[df.n > 0].reset_index(drop=True) if by else df
+    df = df.astype({"n": "int64"})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["value"] = np.where(df.n > 0, df.numerator / df.n, np.nan)
+    df["lo"], df["hi"] = mean_interval(df.value.to_numpy(), df["var"].to_numpy(), df.n.to_numpy())
+    df["sd"] = np.sqrt(df["var"])
+    df["denominator"] = df.n
+    cols = [*by, "value", "numerator", "denominator", "n", "lo", "hi", "sd"]
+    dfn = definition("ces", start=start, end=end, filters=filters, min_n=min_n)
+    return _score_frame(df[cols], "ces", min_n, dfn)
+
+
+def scores(
+    feedback: ir.Table, by: str | Sequence[str] | None = None, **kwargs: object
+) -> pd.DataFrame:
+    """NPS, CSAT and CES stacked (long form, ``metric`` column); ``attrs["definitions"]`` maps
+    each metric to its definition. Keyword arguments as for :func:`nps`."""
+    parts = [fn(feedback, by, **kwargs) for fn in (nps, csat, ces)]
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["definitions"] = {
+        p.attrs["definition"]["metric"]: p.attrs["definition"] for p in parts
+    }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses with what happened to the customer
+# ---------------------------------------------------------------------------------------------
+
+#: Driver features: code -> (zh, en). Binary (0/1) so that effects compare directly.
+DRIVER_FEATURES: dict[str, tuple[str, str]] = {
+    "late": ("订单延迟送达", "order delivered late"),
+    "returned": ("订单退货", "order returned"),
+    "ticket_30d": ("前30天内提交过工单", "raised a ticket in the 30 days before"),
+    "slow_response": ("工单首次响应超时", "a ticket's first response missed the SLA"),
+}
+TICKET_LOOKBACK_DAYS = 30
+
+
+def responses(
+    con: BaseBackend,
+    *,
+    as_of: datetime | None = None,
+    policy: SlaPolicy | None = None,
+) -> ir.Table:
+    """Feedback with a score, joined to what the analyses slice and explain it by.
+
+    One row per feedback with at least one of NPS / CSAT / CES. Columns: ``feedback_id,
+    customer_id, ts, source, nps, csat, ces, product_id`` and
+
+    - ``province, city, owner_team`` (from customers), ``segment`` (the published
+      ``classification.rfm_class``, ``potential`` without a counted purchase; ``(none)`` when
+      the warehouse has no classification table);
+    - ``channel`` (the order's channel; ``(none)`` when the response is not about an order),
+      ``category`` (the product's category, ``(none)`` without a product);
+    - the driver features (0/1): ``late`` (``delivered_at::date > promised_date``),
+      ``returned`` (order status returned), ``ticket_30d`` (the customer opened a ticket in the
+      30 days before the response), ``slow_response`` (one of those tickets missed the
+      first-response SLA of ``policy``, unanswered past the target included).
+    """
+    as_of = as_of or quality.data_as_of(con)
+    fb = con.table("feedback")
+    fb = fb.filter(fb.nps.notnull() | fb.csat.notnull() | fb.ces.notnull())
+    fb = fb.select(
+        "feedback_id", "customer_id", "ts", "source", "nps", "csat", "ces", "order_id", "product_id"
+    )
+    c = con.table("customers").select("customer_id", "province", "city", "owner_team")
+    o = con.table("orders")
+    o = o.select(
+        "order_id",
+        order_product=o.product_id,
+        channel=o.channel,
+        late=ibis.ifelse(
+            o.delivered_at.notnull() & (o.delivered_at.date() > o.promised_date), 1, 0
+        ),
+        returned=ibis.ifelse(o.status == "returned", 1, 0),
+    )
+    p = con.table("products").select("product_id", category=ibis._.category)
+    t = fb.left_join(c, "customer_id").select(fb, c.province, c.city, c.owner_team)
+    t = t.left_join(o, "order_id").select(t, o.order_product, o.channel, o.late, o.returned)
+    t = t.mutate(product_id=t.product_id.fill_null(t.order_product)).drop("order_product")
+    t = t.left_join(p, "product_id").select(t, p.category)
+    if "classification" in con.list_tables():
+        seg = con.table("classification").select(
+            "customer_id", segment=ibis._.rfm_class.fill_null(POTENTIAL)
+        )
+        t = t.left_join(seg, "customer_id").select(t, seg.segment)
+    else:
+        t = t.mutate(segment=ibis.literal(None, "string"))
+    sla = ticket_sla(con.table("tickets"), policy or SlaPolicy(), as_of=as_of)
+    pairs = t.select("feedback_id", "customer_id", "ts").join(
+        sla.select("customer_id", "opened_at", "breached"),
+        [
+            "customer_id",
+            sla.opened_at < t.ts,
+            sla.opened_at >= t.ts - ibis.interval(days=TICKET_LOOKBACK_DAYS),
+        ],
+    )
+    tk = pairs.group_by("feedback_id").aggregate(
+        ticket_30d=ibis.literal(1), slow_response=pairs.breached.cast("int64").max()
+    )
+    t = t.left_join(tk, "feedback_id").select(t, tk.ticket_30d, tk.slow_response)
+    return t.select(
+        "feedback_id",
+        "customer_id",
+        "ts",
+        "source",
+        "nps",
+        "csat",
+        "ces",
+        "product_id",
+        province=t.province.fill_null(NONE),
+        city=t.city.fill_null(NONE),
+        owner_team=t.owner_team.fill_null(NONE),
+        segment=t.segment.fill_null(NONE),
+        channel=t.channel.fill_null(NONE),
+        category=t.category.fill_null(NONE),
+        late=t.late.fill_null(0).cast("int8"),
+        returned=t.returned.fill_null(0).cast("int8"),
+        ticket_30d=t.ticket_30d.fill_null(0).cast("int8"),
+        slow_response=t.slow_response.fill_null(0).cast("int8"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Key drivers
+# ---------------------------------------------------------------------------------------------
+
+
+def _design(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[str, str, str]]]:
+    """The 0/1 design matrix: driver features, then category and channel levels against the
+    most common level among responses about an order (responses without an order get the
+    ``(none)`` channel level; its coefficient is the relationship-survey difference)."""
+    cols: dict[str, np.ndarray] = {}
+    meta: dict[str, tuple[str, str, str]] = {}
+    for f in DRIVER_FEATURES:
+        x = df[f].to_numpy(dtype=float)
+        if 0 < x.sum() < len(x):
+            cols[f] = x
+            meta[f] = ("feature", f, "")
+    on_order = df.channel != NONE
+    for dim in ("category", "channel"):
+        levels = df.loc[on_order, dim].value_counts()
+        if levels.empty:
+            continue
+        ref = levels.index[0]
+        values = df[dim].to_numpy()
+        for lev in sorted(set(values) - {ref} - ({NONE} if dim == "category" else set())):
+            x = (values == lev).astype(float)
+            if 0 < x.sum() < len(x):
+                cols[f"{dim}={lev}"] = x
+                meta[f"{dim}={lev}"] = (dim, str(lev), str(ref))
+    return pd.DataFrame(cols, index=df.index), meta
+
+
+def key_drivers(
+    resp: pd.DataFrame | ir.Table, *, alpha: float = 0.05, min_n: int = MIN_N
+) -> pd.DataFrame:
+    """Key drivers of NPS (满意和不满意的原因): effects with 95 % intervals.
+
+    Parameters
+    ----------
+    resp : DataFrame or ibis Table
+        Responses as from :func:`responses` (``nps``, the :data:`DRIVER_FEATURES`, ``category``,
+        ``channel``); rows without an NPS answer are skipped.
+    alpha : float
+        Level for ``significant`` (on the OLS p-value).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term, most negative NPS effect first: ``driver`` (code), ``kind``
+        (feature / category / channel), ``level``, ``reference``, ``effect`` (difference in
+        the mean NPS answer, 0–10 points, other terms held equal; OLS with HC3 robust SE),
+        ``lo, hi, p_value``, ``detractor_effect`` (change in the share of detractors:
+        average marginal effect, 0 → 1, of a logit with HC1 robust SE, delta-method
+        interval) with ``detractor_lo, detractor_hi``, ``n_with`` (responses with the
+        condition), ``share``,
+        ``significant``, ``small_sample`` (``n_with < min_n``), ``rank`` (1 = the strongest
+        driver of low NPS among significant negative effects). ``attrs``: ``n``, ``r2``,
+        ``method``, ``mean_nps``.
+    """
+    import statsmodels.api as sm
+
+    if isinstance(resp, ir.Table):
+        resp = (
+            resp.filter(resp.nps.notnull())
+            .select("nps", *DRIVER_FEATURES, "category", "channel")
+            .to_pandas()
+        )
+    df = resp[resp.nps.notna()].reset_index(drop=True)
+    if len(df) < max(min_n, 10):
+        raise ValueError(
+            f"key_drivers: {len(df)} responses with an NPS answer; need at least "
+            f"{max(min_n, 10)} to fit the driver model"
+        )
+    x, meta = _design(df)
+    xc = sm.add_constant(x, has_constant="add")
+    y = df.nps.to_numpy(dtype=float)
+    ols = sm.OLS(y, xc).fit(cov_type="HC3")
+    ci = ols.conf_int(0.05)
+    det = (y <= 6).astype(float)
+    out = pd.DataFrame(
+        {
+            "driver": list(x.columns),
+            "kind": [meta[c][0] for c in x.columns],
+            "level": [meta[c][1] for c in x.columns],
+            "reference": [meta[c][2] for c in x.columns],
+            "effect": ols.params[x.columns].to_numpy(),
+            "lo": ci.loc[x.columns, 0].to_numpy(),
+            "hi": ci.loc[x.columns, 1].to_numpy(),
+            "p_value": ols.pvalues[x.columns].to_numpy(),
+            "n_with": x.sum().astype("int64").to_numpy(),
+        }
+    )
+    out["share"] = out.n_with / len(df)
+    try:
+        logit = sm.Logit(det, xc).fit(disp=0, cov_type="HC1", maxiter=100)
+        ame, se = _binary_ame(logit.params.to_numpy(), logit.cov_params().to_numpy(), xc)
+        out["detractor_effect"] = ame
+        out["detractor_lo"] = ame - stats.Z95 * se
+        out["detractor_hi"] = ame + stats.Z95 * se
+    except Exception:  # separation or a singular fit: the OLS effects still stand
+        out["detractor_effect"] = out["detractor_lo"] = out["detractor_hi"] = np.nan
+    out["significant"] = out.p_value < alpha
+    out["small_sample"] = out.n_with < min_n
+    out = out.sort_values(["effect", "driver"]).reset_index(drop=True)
+    neg = out.significant & (out.effect < 0)
+    out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out.loc[neg, "rank"] = np.arange(1, int(neg.sum()) + 1)
+    out["label_zh"] = [_driver_label(r, "zh") for r in out.itertuples()]
+    out["label_en"] = [_driver_label(r, "en") for r in out.itertuples()]
+    out.attrs.update(
+        n=len(df),
+        r2=float(ols.rsquared),
+        mean_nps=float(y.mean()),
+        method="OLS of the NPS answer (0-10), HC3 robust SE; logit of detractor (0-6), "
+        "average marginal effects, HC1 robust SE",
+    )
+    return out
+
+
+def _binary_ame(beta: np.ndarray, cov: np.ndarray, xc: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Average marginal effects of the 0/1 terms of a logit (every column but the constant):
+    the mean change in the predicted probability when the term goes from 0 to 1 for every
+    response, others as observed; standard errors by the delta method. Analytic, so it stays
+    fast at a million responses (statsmodels' ``get_margeff`` differentiates numerically)."""
+    from scipy.special import expit
+
+    x = xc.to_numpy(dtype=float)
+    n = len(x)
+    eta = x @ beta
+    ame, se = [], []
+    for j in range(1, x.shape[1]):
+        eta1 = eta + beta[j] * (1 - x[:, j])
+        eta0 = eta - beta[j] * x[:, j]
+        p1, p0 = expit(eta1), expit(eta0)
+        f1, f0 = p1 * (1 - p1), p0 * (1 - p0)
+        grad = (x.T @ f1 - x.T @ f0) / n
+        grad[j] = f1.mean()  # d/dβj of p1 is f1·1, of p0 is 0 (xj fixed at 0)
+        ame.append(float((p1 - p0).mean()))
+        se.append(float(np.sqrt(grad @ cov @ grad)))
+    return np.asarray(ame), np.asarray(se)
+
+
+def _driver_label(r, lang: str) -> str:  # noqa: ANN001
+    if r.kind == "feature":
+        zh, en = DRIVER_FEATURES[r.driver]
+        return zh if lang == "zh" else en
+    dim = {"category": ("产品类别", "category"), "channel": ("渠道", "channel")}[r.kind]
+    level = r.level
+    if level == NONE:
+        level = "无订单(关系调查)" if lang == "zh" else "no order (relationship survey)"
+    ref = r.reference
+    if lang == "zh":
+        return f"{dim[0]}: {level} (相对 {ref})"
+    return f"{dim[1]}: {level} (vs {ref})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------------------------
+
+#: Columns and types of :func:`score_alerts` (an empty result keeps them).
+ALERT_COLUMNS = {
+    "dimension": "string", "slice": "string", "metric": "string", "before": "float64",
+    "now": "float64", "change": "float64", "n_before": "int64", "n_now": "int64",
+    "test": "string", "statistic": "float64", "p_value": "float64", "q_value": "float64",
+    "worse": "bool", "alert": "bool", "likely_drivers": "string",
+}  # fmt: skip
+#: Columns and types of :func:`key_drivers`.
+DRIVER_COLUMNS = {
+    "driver": "string", "kind": "string", "level": "string", "reference": "string",
+    "effect": "float64", "lo": "float64", "hi": "float64", "p_value": "float64",
+    "n_with": "int64", "share": "float64", "detractor_effect": "float64",
+    "detractor_lo": "float64", "detractor_hi": "float64", "significant": "bool",
+    "small_sample": "bool", "rank": "float64", "label_zh": "string", "label_en": "string",
+}  # fmt: skip
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in columns.items()})
+
+
+ALERT_DIMENSIONS = ("overall", "province", "segment", "channel", "category", "owner_team")
+
+
+def score_alerts(
+    resp: ir.Table | pd.DataFrame,
+    *,
+    as_of: datetime,
+    window_days: int = 90,
+    history_days: int = 365,
+    dims: Sequence[str] = ALERT_DIMENSIONS,
+    min_n: int = MIN_N,
+    alpha: float = 0.05,
+    drivers: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Significant drops of NPS, CSAT or CES in any slice versus its own history.
+
+    The current window is ``(as_of − window_days, as_of]``, the history the ``history_days``
+    before it. Tests, per slice: NPS — detractor share (0–6) now vs before, pooled
+    two-proportion z-test; CSAT — satisfied share (4–5), same test; CES — mean, Welch's t-test.
+    Slices with fewer than ``min_n`` answers in either window are not tested. All p-values are
+    adjusted together (Benjamini–Hochberg); ``alert`` = the score got worse and ``q < alpha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tested slice × metric: ``dimension, slice, metric, before, now, change``
+        (NPS points / CSAT share / CES mean, now − before), ``n_before, n_now, test,
+        statistic, p_value, q_value, worse, alert, likely_drivers`` (for alerts: driver
+        features whose prevalence moved towards lower NPS, with the change, largest expected
+        impact first). Alerts first, then by adjusted p-value.
+    """
+    from scipy.stats import ttest_ind_from_stats
+
+    if isinstance(resp, pd.DataFrame):
+        resp = ibis.memtable(resp)
+    start_now = as_of - timedelta(days=window_days)
+    start_hist = start_now - timedelta(days=history_days)
+    t = resp.filter(resp.ts > start_hist, resp.ts <= as_of)
+    t = t.mutate(
+        _now=(t.ts > start_now).cast("int8"),
+        overall=ibis.literal("all"),
+        _det=(t.nps <= 6).cast("int64"),
+        _prom=(t.nps >= 9).cast("int64"),
+        _sat=(t.csat >= 4).cast("int64"),
+        _ces=t.ces.cast("float64"),
+    )
+    feats = [f for f in DRIVER_FEATURES if f in t.columns]
+    rows = []
+    for dim in dims:
+        _require(t, [dim], "score_alerts")
+        g = (
+            t.group_by([t[dim].cast("string").name("slice"), "_now"])
+            .aggregate(
+                n_nps=t.nps.notnull().cast("int64").sum(),
+                det=t._det.sum(),
+                prom=t._prom.sum(),
+                n_csat=t.csat.notnull().cast("int64").sum(),
+                sat=t._sat.sum(),
+                n_ces=t._ces.notnull().cast("int64").sum(),
+                ces_mean=t._ces.mean(),
+                ces_var=t._ces.var(how="sample"),
+                n_all=t.count(),
+                **{f"f_{f}": t[f].cast("float64").mean() for f in feats},
+            )
+            .to_pandas()
+        )
+        g["dimension"] = dim
+        rows.append(g)
+    g = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    cols = [
+        "dimension",
+        "slice",
+        "metric",
+        "before",
+        "now",
+        "change",
+        "n_before",
+        "n_now",
+        "test",
+        "statistic",
+        "p_value",
+        "q_value",
+        "worse",
+        "alert",
+        "likely_drivers",
+    ]
+    if g.empty:
+        return _empty(ALERT_COLUMNS)
+    g = g.fillna({c: 0 for c in ("n_nps", "det", "prom", "n_csat", "sat", "n_ces")})
+    wide = g.pivot_table(index=["dimension", "slice"], columns="_now", aggfunc="first")
+    out = []
+    effects = drivers.set_index("driver").effect.to_dict() if drivers is not None else {}
+    for (dim, sl), r in wide.iterrows():
+
+        def v(col: str, now: int, r=r) -> float:
+            try:
+                x = r[(col, now)]
+            except KeyError:
+                return float("nan")
+            return float(x) if x is not None and not pd.isna(x) else float("nan")
+
+        nb, nn = v("n_nps", 0), v("n_nps", 1)
+        if nb >= min_n and nn >= min_n:
+            diff, z, p = stats.two_proportion_test(v("det", 0), nb, v("det", 1), nn)
+            before = 100 * (v("prom", 0) - v("det", 0)) / nb
+            now = 100 * (v("prom", 1) - v("det", 1)) / nn
+            out.append(
+                (
+                    dim,
+                    sl,
+                    "nps",
+                    before,
+                    now,
+                    now - before,
+                    nb,
+                    nn,
+                    "two-proportion z (detractor share)",
+                    z,
+                    p,
+                    diff > 0,
+                )
+            )
+        nb, nn = v("n_csat", 0), v("n_csat", 1)
+        if nb >= min_n and nn >= min_n:
+            diff, z, p = stats.two_proportion_test(v("sat", 0), nb, v("sat", 1), nn)
+            out.append(
+                (
+                    dim,
+                    sl,
+                    "csat",
+                    v("sat", 0) / nb,
+                    v("sat", 1) / nn,
+                    diff,
+                    nb,
+                    nn,
+                    "two-proportion z (4-5 share)",
+                    z,
+                    p,
+                    diff < 0,
+                )
+            )
+        nb, nn = v("n_ces", 0), v("n_ces", 1)
+        if nb >= min_n and nn >= min_n:
+            m0, m1 = v("ces_mean", 0), v("ces_mean", 1)
+            res = ttest_ind_from_stats(
+                m1,
+                math.sqrt(v("ces_var", 1)),
+                nn,
+                m0,
+                math.sqrt(v("ces_var", 0)),
+                nb,
+                equal_var=False,
+            )
+            out.append(
+                (
+                    dim,
+                    sl,
+                    "ces",
+                    m0,
+                    m1,
+                    m1 - m0,
+                    nb,
+                    nn,
+                    "Welch t (mean)",
+                    float(res.statistic),
+                    float(res.pvalue),
+                    m1 > m0,
+                )
+            )
+    if not out:
+        return _empty(ALERT_COLUMNS)
+    res = pd.DataFrame(out, columns=cols[:11] + ["worse"])
+    res["n_before"] = res.n_before.astype("int64")
+    res["n_now"] = res.n_now.astype("int64")
+    res["q_value"] = stats.benjamini_hochberg(res.p_value.to_numpy())
+    res["alert"] = res.worse & (res.q_value < alpha)
+    likely = []
+    for r in res.itertuples():
+        if not r.alert:
+            likely.append("")
+            continue
+        moves = []
+        for f in feats:
+            before = wide.loc[(r.dimension, r.slice)].get((f"f_{f}", 0), np.nan)
+            now = wide.loc[(r.dimension, r.slice)].get((f"f_{f}", 1), np.nan)
+            impact = effects.get(f, -1.0) * (now - before)
+            if pd.notna(impact) and impact < 0:
+                moves.append((impact, f"{f} {before:.1%} -> {now:.1%}"))
+        likely.append("; ".join(m for _, m in sorted(moves)[:3]))
+    res["likely_drivers"] = likely
+    res = res.sort_values(["alert", "q_value", "p_value"], ascending=[False, True, True])
+    res.attrs.update(
+        window=f"({start_now}, {as_of}]",
+        history=f"({start_hist}, {start_now}]",
+        min_n=min_n,
+        alpha=alpha,
+    )
+    return res[cols].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Complaints: the SLA clock
+# ---------------------------------------------------------------------------------------------
+
+
+def _minutes(hhmm: str | time) -> int:
+    if isinstance(hhmm, time):
+        return hhmm.hour * 60 + hhmm.minute
+    try:
+        h, m = str(hhmm).split(":")
+        out = int(h) * 60 + int(m)
+    except ValueError:
+        raise ValueError(f"business hours {hhmm!r}: expected 'HH:MM', e.g. '09:00'") from None
+    if not 0 <= out <= 24 * 60:
+        raise ValueError(f"business hours {hhmm!r}: expected a time of day 00:00-24:00")
+    return out
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """The complaint response standard (响应时限).
+
+    Parameters
+    ----------
+    first_response_hours : float
+        Target for the first response (default 2 hours, the guides' standard).
+    business_hours : (str, str), optional
+        ``("09:00", "18:00")`` counts only time inside these hours on ``workdays``; ``None``
+        (default) runs the clock around the clock.
+    workdays : tuple of int
+        Weekdays with business hours, Monday = 0 (default Monday–Friday).
+    """
+
+    first_response_hours: float = 2.0
+    business_hours: tuple[str, str] | None = None
+    workdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    def __post_init__(self) -> None:
+        if not (self.first_response_hours > 0):
+            raise ValueError(f"first_response_hours must be > 0, got {self.first_response_hours!r}")
+        if self.business_hours is not None:
+            a, b = (_minutes(x) for x in self.business_hours)
+            if a >= b:
+                raise ValueError(
+                    f"business hours {self.business_hours}: the start must be before the end"
+                )
+            if not self.workdays or any(d not in range(7) for d in self.workdays):
+                raise ValueError(f"workdays {self.workdays}: expected weekdays 0 (Mon) .. 6")
+
+    @property
+    def target_seconds(self) -> int:
+        return round(self.first_response_hours * 3600)
+
+    def describe(self) -> str:
+        clock = (
+            f"business hours {self.business_hours[0]}-{self.business_hours[1]} on weekdays "
+            f"{','.join(str(d) for d in self.workdays)} (Mon=0)"
+            if self.business_hours
+            else "wall clock, 24/7"
+        )
+        return f"first response within {self.first_response_hours:g} h, {clock}"
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# 1970-01-05 was a Monday: weeks counted from it start on Mondays
+_MONDAY = 4 * 86400
+
+
+def _business_clock(ts: ir.TimestampValue, policy: SlaPolicy) -> ir.IntegerValue:
+    """Business seconds from 1970-01-05 00:00 (a Monday) up to ``ts``: counting only
+    ``policy.business_hours`` on ``policy.workdays``. Differences of it give business time
+    between two timestamps across nights and weekends."""
+    a, b = (60 * _minutes(x) for x in policy.business_hours)
+    per_day = b - a
+    days = sorted(set(policy.workdays))
+    before = [sum(1 for d in days if d < dow) for dow in range(7)]
+    s = ts.epoch_seconds().cast("int64") - _MONDAY
+    day = s // 86400
+    week, dow, sod = day // 7, day % 7, s % 86400
+    days_before = ibis.cases(*((dow == i, before[i]) for i in range(7)), else_=0)
+    in_day = ibis.greatest(ibis.least(sod, b) - a, 0)
+    today = ibis.ifelse(dow.isin(days), in_day, 0)
+    return week * (len(days) * per_day) + days_before * per_day + today
+
+
+def _elapsed(start: ir.TimestampValue, end: ir.TimestampValue, policy: SlaPolicy):  # noqa: ANN202
+    if policy.business_hours is None:
+        return end.epoch_seconds().cast("int64") - start.epoch_seconds().cast("int64")
+    return _business_clock(end, policy) - _business_clock(start, policy)
+
+
+def ticket_sla(tickets: ir.Table, policy: SlaPolicy | None = None, *, as_of: datetime) -> ir.Table:
+    """Tickets with the SLA clock.
+
+    Adds ``response_minutes`` (to the first response, on the policy's clock; NULL when never
+    answered), ``waited_minutes`` (to the first response, or to ``as_of`` when unanswered),
+    ``answered``, ``due`` (the outcome is known: answered, or unanswered past the target),
+    ``met`` (answered within the target), ``breached`` (due and not met: late or never
+    answered), ``pending`` (unanswered, still within the target), ``resolved``,
+    ``resolution_hours`` (wall clock, opened → resolved), ``is_open``, ``age_days`` (open
+    tickets: opened → ``as_of``), ``reopened`` (reopen_count > 0), ``escalated``.
+
+    Examples
+    --------
+    Opened Friday 17:30, answered Monday 09:40: 130 minutes on the wall clock … plus two
+    days; with business hours 09:00–18:00 it is 30 + 40 = 70 minutes, within 2 hours:
+
+    >>> tk = ibis.memtable({"ticket_id": ["T1"], "customer_id": ["C1"],
+    ...     "opened_at": [datetime(2026, 1, 2, 17, 30)],
+    ...     "first_response_at": [datetime(2026, 1, 5, 9, 40)],
+    ...     "resolved_at": [None], "reopen_count": [0], "escalated": [False]})
+    >>> pol = SlaPolicy(business_hours=("09:00", "18:00"))
+    >>> r = ticket_sla(tk, pol, as_of=datetime(2026, 1, 6)).to_pandas().iloc[0]
+    >>> float(r.response_minutes), bool(r.met)
+    (70.0, True)
+    """
+    policy = policy or SlaPolicy()
+    _require(tickets, ["opened_at", "first_response_at", "resolved_at"], "ticket_sla: tickets")
+    now = ibis.literal(as_of, type="timestamp")
+    t = tickets
+    # an all-empty column (e.g. no ticket resolved yet, read from a file) has no type yet
+    untyped = {
+        c: t[c].cast("timestamp")
+        for c in ("opened_at", "first_response_at", "resolved_at")
+        if not t[c].type().is_timestamp()
+    }
+    t = t.mutate(**untyped) if untyped else t
+    target = policy.target_seconds
+    resp = _elapsed(t.opened_at, t.first_response_at, policy)
+    waited = _elapsed(t.opened_at, t.first_response_at.fill_null(now), policy)
+    answered = t.first_response_at.notnull()
+    due = answered | (waited > target)
+    met = answered & (resp <= target)
+    t = t.mutate(
+        response_minutes=resp.cast("float64") / 60,
+        waited_minutes=waited.cast("float64") / 60,
+        answered=answered,
+        due=due,
+        met=met,
+        breached=due & ~met,
+        pending=~due,
+        resolved=t.resolved_at.notnull(),
+        resolution_hours=(t.resolved_at.epoch_seconds() - t.opened_at.epoch_seconds()).cast(
+            "float64"
+        )
+        / 3600,
+        is_open=t.resolved_at.isnull(),
+        age_days=ibis.ifelse(
+            t.resolved_at.isnull(),
+            (now.epoch_seconds() - t.opened_at.epoch_seconds()).cast("float64") / 86400,
+            ibis.null("float64"),
+        ),
+    )
+    extra = {}
+    if "reopen_count" in t.columns:
+        extra["reopened"] = t.reopen_count.fill_null(0) > 0
+    if "escalated" in t.columns:
+        extra["escalated"] = t.escalated.fill_null(False)
+    return t.mutate(**extra) if extra else t
+
+
+def sla_summary(
+    sla: ir.Table,
+    by: str | Sequence[str] | None = None,
+    *,
+    min_n: int = MIN_N,
+    policy: SlaPolicy | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    filters: str = "",
+) -> pd.DataFrame:
+    """Complaint handling by slice, from :func:`ticket_sla` (already scoped to a window).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>, tickets, value`` (SLA attainment, Wilson ``lo, hi``), ``numerator`` (met),
+        ``denominator`` (due), ``n`` (= due), ``breached, breach_rate, pending,
+        median_response_minutes, resolved, median_resolution_hours, reopened, reopen_rate``
+        (of resolved tickets), ``escalated, escalation_rate, open, small_sample`` (due <
+        ``min_n``); ``attrs["definition"]``. Sorted by breach rate, worst first.
+    """
+    by = _as_list(by)
+    _require(sla, ["met", "due", "breached"], "sla_summary: run ticket_sla first")
+    s = sla
+    i64 = "int64"
+    df = _aggregate(
+        s,
+        by,
+        tickets=s.count(),
+        due_n=s.due.cast(i64).sum(),
+        met_n=s.met.cast(i64).sum(),
+        breached=s.breached.cast(i64).sum(),
+        pending=s.pending.cast(i64).sum(),
+        median_response_minutes=s.response_minutes.median(),
+        resolved=s.resolved.cast(i64).sum(),
+        median_resolution_hours=s.resolution_hours.median(),
+        reopened=(s.reopened & s.resolved).cast(i64).sum()
+        if "reopened" in s.columns
+        else ibis.literal(0),
+        escalated=s.escalated.cast(i64).sum() if "escalated" in s.columns else ibis.literal(0),
+        open=s.is_open.cast(i64).sum(),
+    )
+    for c in (
+        "tickets",
+        "due_n",
+        "met_n",
+        "breached",
+        "pending",
+        "resolved",
+        "reopened",
+        "escalated",
+        "open",
+    ):
+        df[c] = df[c].astype("int64")
+    df["numerator"], df["denominator"], df["n"] = df.met_n, df.due_n, df.due_n
+    df["value"], df["lo"], df["hi"] = stats.wilson(df.met_n.to_numpy(), df.due_n.to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["breach_rate"] = np.where(df.due_n > 0, df.breached / df.due_n, np.nan)
+        df["reopen_rate"] = np.where(df.resolved > 0, df.reopened / df.resolved, np.nan)
+        df["escalation_rate"] = np.where(df.tickets > 0, df.escalated / df.tickets, np.nan)
+    df["small_sample"] = df.n.to_numpy() < min_n
+    cols = [
+        *by,
+        "tickets",
+        "value",
+        "numerator",
+        "denominator",
+        "n",
+        "lo",
+        "hi",
+        "breached",
+        "breach_rate",
+        "pending",
+        "median_response_minutes",
+        "resolved",
+        "median_resolution_hours",
+        "reopened",
+        "reopen_rate",
+        "escalated",
+        "escalation_rate",
+        "open",
+        "small_sample",
+    ]
+    df = df[cols]
+    if by:
+        df = df.sort_values(["breach_rate", *by], ascending=[False] + [True] * len(by))
+        df = df.reset_index(drop=True)
+    df.attrs["definition"] = definition(
+        "sla",
+        start=start,
+        end=end,
+        filters=filters,
+        min_n=min_n,
+        policy=(policy or SlaPolicy()).describe(),
+    )
+    return df
+
+
+def sla_attainment(
+    tickets: ir.Table,
+    by: str | Sequence[str] | None = None,
+    *,
+    policy: SlaPolicy | None = None,
+    as_of: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    customers: ir.Table | None = None,
+    min_n: int = MIN_N,
+    filters: str = "",
+) -> pd.DataFrame:
+    """Complaint first-response SLA attainment (首次响应达标率) for tickets opened in
+    ``[start, end)``, optionally of some ``customers`` only.
+
+    Returns the :func:`sla_summary` frame: ``value`` = met / due with a Wilson interval,
+    ``numerator, denominator, n, lo, hi, small_sample`` and the rest.
+
+    Examples
+    --------
+    >>> tk = ibis.memtable({"ticket_id": ["T1", "T2", "T3"], "customer_id": ["C1"] * 3,
+    ...     "opened_at": [datetime(2026, 1, 5, 10)] * 3,
+    ...     "first_response_at": [datetime(2026, 1, 5, 11), datetime(2026, 1, 5, 13), None],
+    ...     "resolved_at": [None] * 3})
+    >>> r = sla_attainment(tk, as_of=datetime(2026, 1, 6)).iloc[0]
+    >>> int(r.numerator), int(r.denominator), int(r.breached)
+    (1, 3, 2)
+    """
+    scoped = _scope(tickets, "opened_at", start, end, customers)
+    return sla_summary(
+        ticket_sla(scoped, policy, as_of=as_of),
+        by,
+        min_n=min_n,
+        policy=policy,
+        start=start,
+        end=end,
+        filters=filters,
+    )
+
+
+def backlog_ageing(sla: ir.Table, by: str = "team") -> pd.DataFrame:
+    """Open tickets (未结案) by ``by`` and age bucket (:data:`AGE_BUCKETS`).
+
+    Returns ``<by>, bucket, tickets`` for every ``by`` value with open tickets and every bucket
+    (0 where none), buckets in order.
+    """
+    _require(sla, ["is_open", "age_days", by], "backlog_ageing")
+    o = sla.filter(sla.is_open)
+    bucket = ibis.cases(
+        *((o.age_days < hi, label) for label, (_, hi) in AGE_BUCKETS.items() if hi != math.inf),
+        else_=list(AGE_BUCKETS)[-1],
+    )
+    df = (
+        o.group_by([o[by].fill_null(NONE).name(by), bucket.name("bucket")])
+        .aggregate(tickets=o.count())
+        .to_pandas()
+    )
+    keys = sorted(df[by].unique().tolist())
+    full = pd.MultiIndex.from_product([keys, list(AGE_BUCKETS)], names=[by, "bucket"])
+    df = df.set_index([by, "bucket"]).reindex(full, fill_value=0).reset_index()
+    df["tickets"] = df.tickets.astype("int64")
+    return df
+
+
+def breaches(sla: ir.Table) -> ir.Table:
+    """Tickets that missed the first-response SLA (late or never answered), oldest first."""
+    b = sla.filter(sla.breached)
+    cols = [
+        c
+        for c in (
+            "ticket_id",
+            "customer_id",
+            "opened_at",
+            "first_response_at",
+            "response_minutes",
+            "waited_minutes",
+            "channel",
+            "category",
+            "severity",
+            "team",
+            "agent",
+            "escalated",
+            "is_open",
+        )
+        if c in b.columns
+    ]
+    return b.select(cols).order_by(["opened_at", "ticket_id"])
+
+
+def service_quality(
+    sla: ir.Table,
+    feedback: ir.Table | None = None,
+    by: str = "team",
+    *,
+    csat_days: int = 14,
+    min_n: int = MIN_N,
+) -> pd.DataFrame:
+    """Service quality per team or agent (服务质量的监控和评估).
+
+    Volume, SLA attainment (Wilson interval), median resolution hours, reopen rate and
+    post-ticket CSAT: CSAT answers the ticket's customer gave within ``csat_days`` after the
+    ticket was resolved (share of 4–5, Wilson interval). ``small_sample`` when fewer than
+    ``min_n`` tickets are due; ``rank`` (1 = best attainment) only among the others, so that
+    one ticket does not rank an agent.
+    """
+    base = sla_summary(sla, by, min_n=min_n)
+    if feedback is not None:
+        r = sla.filter(sla.resolved).select(by, "customer_id", "resolved_at")
+        f = feedback.filter(feedback.csat.notnull()).select("customer_id", "ts", "csat")
+        j = r.join(
+            f,
+            [
+                "customer_id",
+                f.ts > r.resolved_at,
+                f.ts <= r.resolved_at + ibis.interval(days=csat_days),
+            ],
+        )
+        post = (
+            j.group_by(by)
+            .aggregate(csat_n=j.count(), csat_k=(j.csat >= 4).cast("int64").sum())
+            .to_pandas()
+        )
+        base = base.merge(post, on=by, how="left").fillna({"csat_n": 0, "csat_k": 0})
+        base["csat_n"] = base.csat_n.astype("int64")
+        base["csat_k"] = base.csat_k.astype("int64")
+        base["post_csat"], base["post_csat_lo"], base["post_csat_hi"] = stats.wilson(
+            base.csat_k.to_numpy(), base.csat_n.to_numpy()
+        )
+        base["post_csat_small_sample"] = base.csat_n < min_n
+    ok = ~base.small_sample
+    base["rank"] = pd.array([pd.NA] * len(base), dtype="Int64")
+    order = base[ok].sort_values(["value", by], ascending=[False, True]).index
+    base.loc[order, "rank"] = np.arange(1, len(order) + 1)
+    return base.sort_values(["small_sample", "rank", by]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Publish step
+# ---------------------------------------------------------------------------------------------
+
+#: The policy the published snapshot uses (the page states it).
+PUBLISH_POLICY = SlaPolicy()
+ALERT_WINDOW_DAYS = 90
+ALERT_HISTORY_DAYS = 365
+
+
+@db.publish_step("satisfaction")
+def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]:
+    """Tables for the satisfaction page, precomputed into the snapshot.
+
+    ``satisfaction_responses`` (:func:`responses`: scored feedback with its slices and driver
+    features), ``ticket_sla`` (:func:`ticket_sla` with :data:`PUBLISH_POLICY`),
+    ``satisfaction_drivers`` (:func:`key_drivers`), ``satisfaction_alerts``
+    (:func:`score_alerts` over the last 90 days vs the year before) and ``satisfaction_info``
+    (as_of, policy, model size and fit).
+    """
+    as_of = quality.data_as_of(con)
+    policy = PUBLISH_POLICY
+    # materialise once: drivers, alerts and the page all read it
+    resp = con.create_table(
+        "satisfaction_responses", responses(con, as_of=as_of, policy=policy), overwrite=True
+    )
+    sla = ticket_sla(con.table("tickets"), policy, as_of=as_of)
+    try:
+        drivers = key_drivers(resp)
+    except ValueError:  # too few NPS answers (e.g. no surveys yet): an empty, typed table
+        drivers = _empty(DRIVER_COLUMNS)
+    alerts = score_alerts(
+        resp,
+        as_of=as_of,
+        window_days=ALERT_WINDOW_DAYS,
+        history_days=ALERT_HISTORY_DAYS,
+        drivers=drivers if len(drivers) else None,
+    )
+    info = pd.DataFrame(
+        {
+            "as_of": [as_of],
+            "sla_policy": [policy.describe()],
+            "first_response_hours": [policy.first_response_hours],
+            "business_hours": ["-".join(policy.business_hours or ())],
+            "min_n": [MIN_N],
+            "alert_window_days": [ALERT_WINDOW_DAYS],
+            "alert_history_days": [ALERT_HISTORY_DAYS],
+            "drivers_n": [int(drivers.attrs.get("n", 0))],
+            "drivers_r2": [float(drivers.attrs.get("r2", float("nan")))],
+            "drivers_method": [str(drivers.attrs.get("method", ""))],
+        }
+    )
+    return {
+        "ticket_sla": sla,
+        "satisfaction_drivers": drivers.astype({"rank": "float64"}),
+        "satisfaction_alerts": alerts,
+        "satisfaction_info": info,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# KPI registry entries (crmkit.kpi resolves "crmkit.satisfaction:kpi_*" lazily)
+# ---------------------------------------------------------------------------------------------
+
+
+def _score_measure(row: pd.Series) -> dict[str, Any]:
+    n = int(row.n)
+    if n == 0:
+        return {"value": None, "n": 0, "lo": None, "hi": None}
+    return {"value": float(row.value), "n": n, "lo": float(row.lo), "hi": float(row.hi)}
+
+
+def kpi_nps(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, Any]:
+    """NPS of the survey answers in ``[start, end)`` (points, with the variance-formula
+    interval of :func:`nps_interval`), for the KPI registry."""
+    return _score_measure(
+        nps(con.table("feedback"), start=start, end=end, customers=customers).iloc[0]
+    )
+
+
+def kpi_csat(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, int]:
+    """CSAT: answers scoring 4–5 / answers with a CSAT score in ``[start, end)``."""
+    r = csat(con.table("feedback"), start=start, end=end, customers=customers).iloc[0]
+    return {"numerator": int(r.numerator), "denominator": int(r.denominator)}
+
+
+def kpi_complaint_sla(
+    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> dict[str, int]:
+    """Complaint tickets opened in ``[start, end)`` first answered within the publish policy's
+    target (2 h, round the clock) / those tickets; a ticket never answered by ``end`` counts as
+    a breach once its clock has run out."""
+    r = sla_attainment(
+        con.table("tickets"),
+        policy=PUBLISH_POLICY,
+        as_of=end,
+        start=start,
+        end=end,
+        customers=customers,
+    ).iloc[0]
+    return {"numerator": int(r.numerator), "denominator": int(r.denominator)}

@@ -1,0 +1,439 @@
+"""Page — satisfaction monitoring and complaints (steps 5 客户满意度监测, 6 客户投诉处理).
+
+Reads the published ``satisfaction_responses``, ``ticket_sla``, ``satisfaction_drivers``,
+``satisfaction_alerts`` and ``satisfaction_info`` tables (see
+:func:`crmkit.satisfaction.publish_satisfaction`); scores and SLA figures are cheap aggregates of
+them for the chosen filters, the drivers and alerts are shown as published.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from crmkit import charts, schema
+from crmkit import satisfaction as sat
+from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
+from crmkit.privacy import mask_expr
+from crmkit.views.base import (
+    MAX_EXPORT_ROWS,
+    PERIODS,
+    ExportButtons,
+    Filters,
+    Page,
+    chart_box_layout,
+    chart_row,
+    current_role,
+    customers_in_scope,
+    data_as_of,
+    html_table,
+    safe_page,
+    segment_label,
+)
+
+log = logging.getLogger("crmkit.views")
+
+BREACH_COLUMNS = (
+    "ticket_id",
+    "customer_id",
+    "name",
+    "opened_at",
+    "first_response_at",
+    "waited_minutes",
+    "channel",
+    "category",
+    "severity",
+    "team",
+    "agent",
+    "status",
+)
+QUALITY_COLUMNS = (
+    "label",
+    "tickets",
+    "attainment",
+    "interval",
+    "median_resolution_hours",
+    "reopen_rate",
+    "escalation_rate",
+    "post_csat",
+    "open",
+    "flag",
+)
+ALERT_COLUMNS = (
+    "dimension",
+    "slice",
+    "metric",
+    "before",
+    "now",
+    "change",
+    "n_before",
+    "n_now",
+    "test",
+    "q_value",
+    "likely_drivers",
+)
+
+
+def _filtered(con: BaseBackend, f: Filters) -> bool:
+    return bool(f.province or f.city or f.segment or f.owner_team)
+
+
+def _scoped(
+    con: BaseBackend, table: str, time_col: str | None, f: Filters, as_of: datetime
+) -> ir.Table:
+    tbl = con.table(table)
+    if _filtered(con, f):
+        tbl = tbl.semi_join(customers_in_scope(con, f), "customer_id")
+    days = PERIODS[f.period]
+    if time_col and days is not None:
+        tbl = tbl.filter(tbl[time_col] > as_of - timedelta(days=days))
+    return tbl
+
+
+def _window(f: Filters, as_of: datetime, lang: str) -> str:
+    days = PERIODS[f.period]
+    if days is None:
+        return t("period_all", lang)
+    return t(
+        "sat_window",
+        lang,
+        start=fmt_date((as_of - timedelta(days=days)).date(), lang),
+        end=fmt_date(as_of.date(), lang),
+    )
+
+
+def satisfaction_data(
+    con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
+) -> dict[str, object]:
+    """Everything the satisfaction page shows, for these filters.
+
+    Returns
+    -------
+    dict
+        ``as_of``; ``scores`` (metric → one-row frame from :func:`crmkit.satisfaction.nps` /
+        ``csat`` / ``ces`` / ``sla_summary``: value, lo, hi, n, small_sample); ``cards``
+        (metric → value, label, definition, n, lo, hi); ``trend`` (NPS by month, by week for
+        the 30- and 90-day periods); ``segments`` (NPS and CSAT by customer segment);
+        ``drivers`` and ``alerts`` (published, whole snapshot); ``sla`` (by channel);
+        ``backlog`` (open tickets by team and age); ``quality`` (service quality by team);
+        ``breaches`` (tickets that missed the SLA, newest first, names masked for the
+        dashboard role); ``info`` (the published policy and model facts).
+    """
+    role = current_role(role)
+    as_of = data_as_of(con)
+    info = con.table("satisfaction_info").to_pandas().iloc[0].to_dict()
+    resp = _scoped(con, "satisfaction_responses", "ts", f, as_of)
+    sla_t = _scoped(con, "ticket_sla", "opened_at", f, as_of)
+    window = _window(f, as_of, lang)
+    desc = f.describe(lang)
+
+    scores = {
+        "nps": sat.nps(resp, filters=desc),
+        "csat": sat.csat(resp, filters=desc),
+        "ces": sat.ces(resp, filters=desc),
+        "sla": sat.sla_summary(sla_t, filters=desc),
+    }
+    row = {k: v.iloc[0] for k, v in scores.items()}
+    hours, bh = f"{info['first_response_hours']:g}", info.get("business_hours") or ""
+    policy = (
+        t("sat_policy_bh", lang, hours=hours, bh=bh) if bh else t("sat_policy", lang, hours=hours)
+    )
+    defs = {
+        "nps": t(
+            "sat_def_nps",
+            lang,
+            promoters=fmt_int(row["nps"].promoters),
+            detractors=fmt_int(row["nps"].detractors),
+            n=fmt_int(row["nps"].n),
+            window=window,
+        ),
+        "csat": t(
+            "sat_def_csat",
+            lang,
+            k=fmt_int(row["csat"].numerator),
+            n=fmt_int(row["csat"].n),
+            window=window,
+        ),
+        "ces": t("sat_def_ces", lang, n=fmt_int(row["ces"].n), window=window),
+        "sla": t(
+            "sat_def_sla",
+            lang,
+            policy=policy,
+            k=fmt_int(row["sla"].numerator),
+            n=fmt_int(row["sla"].n),
+            window=window,
+        ),
+    }
+    cards = {}
+    for k, r in row.items():
+        value = None if pd.isna(r.value) else float(r.value)
+        cards[k] = {
+            "value": value,
+            "label": t(f"sat_{k}", lang),
+            "definition": defs[k],
+            "n": int(r.n),
+            "lo": None if pd.isna(r.lo) else float(r.lo),
+            "hi": None if pd.isna(r.hi) else float(r.hi),
+            "small_sample": bool(r.small_sample),
+        }
+
+    freq = "week" if PERIODS[f.period] is not None and PERIODS[f.period] <= 90 else "month"
+    trend = sat.nps(resp, "period", freq=freq)
+
+    segments = sat.nps(resp, "segment").merge(
+        sat.csat(resp, "segment")[["segment", "value", "n"]].rename(
+            columns={"value": "csat", "n": "csat_n"}
+        ),
+        on="segment",
+        how="outer",
+    )
+    segments["label"] = [
+        s if s == sat.NONE else segment_label(s, lang) for s in segments["segment"]
+    ]
+
+    drivers = con.table("satisfaction_drivers").to_pandas()
+    alerts = con.table("satisfaction_alerts").to_pandas()
+    sla = sat.sla_summary(sla_t, "channel")
+    backlog = sat.backlog_ageing(_scoped(con, "ticket_sla", None, f, as_of), "team")
+    fb = _scoped(con, "satisfaction_responses", None, f, as_of)
+    quality = sat.service_quality(sla_t, fb, "team")
+
+    b = sat.breaches(sla_t)
+    c = con.table("customers")
+    name = (
+        mask_expr(c.name, schema.TABLES["customers"]["name"].pii) if role == "dashboard" else c.name
+    )
+    people = c.select("customer_id", name=name)
+    b = b.left_join(people, "customer_id").select(b, people.name)
+    b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
+    breach_df = b.to_pandas()
+    breach_df["status"] = [
+        t("sat_open", lang) if o else t("sat_closed", lang) for o in breach_df["is_open"]
+    ]
+    breach_df = breach_df[list(BREACH_COLUMNS)].reset_index(drop=True)
+
+    return {
+        "as_of": as_of,
+        "n": int(row["nps"].n),
+        "scores": scores,
+        "cards": cards,
+        "trend": trend,
+        "segments": segments,
+        "drivers": drivers,
+        "alerts": alerts,
+        "sla": sla,
+        "backlog": backlog,
+        "quality": quality,
+        "breaches": breach_df,
+        "info": info,
+    }
+
+
+def _fmt_score(metric: str, v: float | None, lang: str) -> str:
+    if v is None:
+        return "—"
+    if metric == "nps":
+        return f"{v:+.1f}"
+    if metric == "ces":
+        return f"{v:.2f}"
+    return fmt_pct(v, lang)
+
+
+def _driver_words(text: str, lang: str) -> str:
+    """``late 12.0% -> 30.0%; …`` (as published) with the features' names in ``lang``."""
+    for code, (zh, en) in sat.DRIVER_FEATURES.items():
+        text = text.replace(f"{code} ", f"{zh if lang == 'zh' else en} ")
+    return text
+
+
+def score_cards_html(cards: dict, lang: str) -> str:
+    """Score cards: value, 95 % interval and n, the definition on hover (``title``);
+    ``data-key`` / ``data-value`` / ``data-n`` let tests read the exact numbers."""
+    out = []
+    for key, c in cards.items():
+        small = (
+            f"<div class='crmkit-small'>{t('small_sample', lang)}</div>"
+            if c["small_sample"]
+            else ""
+        )
+        interval = (
+            f"{t('sat_ci', lang)} [{_fmt_score(key, c['lo'], lang)}, "
+            f"{_fmt_score(key, c['hi'], lang)}] · n = {fmt_int(c['n'])}"
+        )
+        raw = "" if c["value"] is None else repr(c["value"])
+        out.append(
+            f"<div class='crmkit-card crmkit-score' data-key='{key}' data-value='{raw}' "
+            f"data-n='{c['n']}' title='{html.escape(c['definition'])}'>"
+            f"<div class='l'>{html.escape(c['label'])}</div>"
+            f"<div class='v'>{_fmt_score(key, c['value'], lang)}</div>"
+            f"<div class='d'>{html.escape(interval)}</div>{small}</div>"
+        )
+    return f"<div class='crmkit-cards'>{''.join(out)}</div>"
+
+
+class SatisfactionPage(Page):
+    """Scores with intervals, trend, drivers, alerts, SLA, backlog, service quality, breaches."""
+
+    title_key = "page_satisfaction"
+
+    def build(self):  # noqa: ANN201
+        w = self.w
+        half = chart_box_layout()
+        self.cards = w.HTML()
+        self.fig_trend, self.fig_drivers, self.fig_sla, self.fig_backlog = (
+            w.Box(layout=half) for _ in range(4)
+        )
+        wide = w.Layout(width=f"{2 * charts.WIDTH + 20}px")
+        self.drivers_note = w.HTML()
+        self.alerts = w.HTML(layout=wide)
+        self.alerts.add_class("crmkit-alerts")
+        self.segments = w.HTML(layout=w.Layout(width=f"{charts.WIDTH + 10}px"))
+        self.quality = w.HTML(layout=wide)
+        self.quality.add_class("crmkit-service-quality")
+        self.sec_breaches = w.HTML()
+        self.breach_table = w.HTML(layout=wide)
+        self.breach_table.add_class("crmkit-breach-list")
+        self.breach_export = ExportButtons()
+        self.backlog_export = ExportButtons()
+        return w.VBox(
+            [
+                self.cards,
+                w.HBox([self.fig_trend, self.segments], layout=chart_row()),
+                w.HBox([self.fig_drivers, self.alerts], layout=chart_row()),
+                self.drivers_note,
+                w.HBox([self.fig_sla, self.fig_backlog], layout=chart_row()),
+                self.backlog_export.widget,
+                self.quality,
+                self.sec_breaches,
+                self.breach_export.widget,
+                self.breach_table,
+            ]
+        )
+
+    def compute(self, f: Filters, lang: str) -> dict:
+        return satisfaction_data(self.con, f, lang=lang, role=self.role)
+
+    def update(self, data: dict, f: Filters, lang: str) -> None:
+        stamp = f.describe(lang)
+        self.cards.value = score_cards_html(data["cards"], lang)
+        charts.show_in(self.fig_trend, charts.plot_score_trend(data["trend"], lang), meta=stamp)
+        charts.show_in(self.fig_drivers, charts.plot_drivers(data["drivers"], lang), meta=stamp)
+        charts.show_in(self.fig_sla, charts.plot_sla(data["sla"], lang), meta=stamp)
+        charts.show_in(
+            self.fig_backlog, charts.plot_backlog_ageing(data["backlog"], lang), meta=stamp
+        )
+        backlog = (
+            data["backlog"]
+            .pivot(index="team", columns="bucket", values="tickets")
+            .reindex(columns=list(sat.AGE_BUCKETS))
+            .reset_index()
+            .rename(columns={"team": t("sat_col_team", lang)})
+        )
+        backlog.columns.name = None
+        self.backlog_export.show(backlog, "open_backlog_by_team", f, lang)
+        info = data["info"]
+        self.drivers_note.value = (
+            "<div class='crmkit-sub'>"
+            + html.escape(
+                t(
+                    "sat_sec_drivers_note",
+                    lang,
+                    method=t("sat_drivers_method", lang),
+                    n=fmt_int(info.get("drivers_n", 0)),
+                )
+            )
+            + "</div>"
+        )
+
+        seg = data["segments"].copy()
+        seg["nps_shown"] = [_fmt_score("nps", v, lang) for v in seg["value"]]
+        seg["csat_shown"] = [_fmt_score("csat", v, lang) for v in seg["csat"]]
+        seg["flag"] = [t("sat_small", lang) if s else "" for s in seg["small_sample"]]
+        self.segments.value = f"<div class='crmkit-section'>{t('sat_sec_segments', lang)}</div>" + (
+            html_table(
+                seg.rename(columns={"nps_shown": "nps", "csat_shown": "csat_v"}),
+                {
+                    "label": t("sat_col_label", lang),
+                    "nps": t("sat_col_nps", lang),
+                    "n": t("sat_col_n", lang),
+                    "csat_v": t("sat_col_csat", lang),
+                    "flag": t("sat_col_flag", lang),
+                },
+            )
+        )
+
+        tested = len(data["alerts"])
+        al = data["alerts"]
+        al = al[al["alert"]] if len(al) else al
+        if al.empty:
+            none = t("sat_no_alerts", lang, n=tested)
+            alerts_html = f"<div class='crmkit-sub crmkit-no-alerts'>{none}</div>"
+        else:
+            shown = al.copy()
+            for c in ("before", "now", "change"):
+                shown[c] = [
+                    _fmt_score(m, v, lang) if c != "change" or m != "csat" else f"{v:+.1%}"
+                    for m, v in zip(shown.metric, shown[c], strict=True)
+                ]
+            shown["q_value"] = [f"{q:.2g}" for q in shown.q_value]
+            shown["likely_drivers"] = [_driver_words(x, lang) for x in shown.likely_drivers]
+            shown["metric"] = [t(f"sat_{m}", lang) for m in shown.metric]
+            alerts_html = html_table(
+                shown, {c: t(f"sat_col_{c}", lang) for c in ALERT_COLUMNS}, max_rows=20
+            )
+        self.alerts.value = (
+            f"<div class='crmkit-section'>{t('sat_sec_alerts', lang)}</div>" + alerts_html
+        )
+
+        q = data["quality"].copy()
+        q["label"] = q["team"]
+        q["attainment"] = [fmt_pct(v, lang) for v in q["value"]]
+        q["interval"] = [
+            f"[{fmt_pct(a, lang)}, {fmt_pct(b, lang)}]" for a, b in zip(q.lo, q.hi, strict=True)
+        ]
+        q["reopen_rate"] = [fmt_pct(v, lang) for v in q["reopen_rate"]]
+        q["escalation_rate"] = [fmt_pct(v, lang) for v in q["escalation_rate"]]
+        q["post_csat"] = [
+            f"{fmt_pct(v, lang)} (n={n})" for v, n in zip(q["post_csat"], q["csat_n"], strict=True)
+        ]
+        q["flag"] = [t("sat_small", lang) if s else "" for s in q["small_sample"]]
+        self.quality.value = f"<div class='crmkit-section'>{t('sat_sec_quality', lang)}</div>" + (
+            html_table(
+                q,
+                {
+                    c: t("sat_col_team" if c == "label" else f"sat_col_{c}", lang)
+                    for c in QUALITY_COLUMNS
+                },
+            )
+        )
+
+        br = data["breaches"]
+        self.sec_breaches.value = (
+            f"<div class='crmkit-section'>{t('sat_sec_breaches', lang)} ({fmt_int(len(br))})</div>"
+        )
+        headers = {c: t(f"sat_col_{c}", lang) for c in BREACH_COLUMNS}
+        shown = br.assign(
+            waited_minutes=[fmt_int(v) for v in br["waited_minutes"]],
+            first_response_at=[
+                t("sat_never", lang) if pd.isna(v) else f"{v:%Y-%m-%d %H:%M}"
+                for v in br["first_response_at"]
+            ],
+        )
+        self.breach_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.breach_export.show(br.rename(columns=headers), "sla_breaches", f, lang)
+
+
+def satisfaction_page(
+    con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
+) -> Page:
+    """The satisfaction and complaints page (``dashboards/satisfaction.ipynb``)."""
+    return safe_page(SatisfactionPage, con, lang=lang, role=role)
+
+
+__all__ = ["SatisfactionPage", "satisfaction_data", "satisfaction_page", "score_cards_html"]

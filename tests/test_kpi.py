@@ -1,0 +1,666 @@
+"""crmkit.kpi: every implemented KPI definition on a hand-worked fixture, targets, the sales
+pipeline, return-rate alerts, the lazy KPIs of issues 7/8 — and, on the shared demo, the planted
+high-return product and one number on the overview page, in the report and in notebook 05.
+
+The fixture (period 2024-Q2 = [2024-04-01, 2024-07-01); W = 365 days)
+--------------------------------------------------------------------
+Customer ids are single letters; their surrogate key ``customer_sk`` (set by ingest) is the
+letter's code point. Customer at a date d: a counted order (not returned / refunded /
+cancelled) in [d − 365 d, d).
+S window [2023-04-02, 2024-04-01); E window [2023-07-02, 2024-07-01).
+
+======  ====  ==========================================  ====  ====  ====
+cust    prov  counted orders                              in S  in E  new
+======  ====  ==========================================  ====  ====  ====
+A       广东  2023-06-01, 2024-05-10 (100)                yes   yes
+B       广东  2023-05-01                                  yes   no
+C       广东  2023-08-01                                  yes   yes
+I       广东  2023-04-10                                  yes   no
+G       北京  2024-03-20                                  yes   yes
+D       北京  2024-04-15 (300) — first ever               no    yes   yes
+E       北京  2022-01-01, 2024-06-01 (200) — comes back   no    yes
+F       北京  only a returned order 2024-05-01 (50)       no    no
+H       北京  only a cancelled order 2024-05-05 (80)      no    no
+======  ====  ==========================================  ====  ====  ====
+
+A also has a refunded order 2024-06-15 (70).
+S = 5 (A B C I G), E = 5 (A C G D E), N = 1 (D), retained = 3 (A C G), reactivated = E − N −
+retained = 1 (E).  retention = (E − N) / S = 4/5 = 0.8; churn = (S − retained) / S = 2/5 = 0.4.
+Return rate: placed (not cancelled) in the period A100, D300, E200, F50 (returned), A70
+(refunded) = 5, returned 1 → 0.2. AOV: counted orders in the period 100, 300, 200 → 200, sd 100,
+interval 200 ± 1.96·100/√3 = ± 113.16.
+广东 only: S = 4 (A B C I), E = 2 (A C), N = 0 → retention 2/4 = 0.5, churn 0.5.
+
+Opportunities: OP1 A won (closed 2024-05-01, source event), OP2 B lost (closed 2024-06-01,
+event), OP3 F lost (opened 2024-02-01, closed 2024-04-20, web), OP4 D proposal (opened
+2024-03-15, stage changed 2024-05-01, ¥1,000), OP5 H lead (opened 2024-05-20, ¥500), OP6 A won
+(opened 2024-06-01, closed 2024-08-01), OP7 C lost (closed 2024-03-01).
+Sales conversion 2024-Q2: closed in the period OP1 won, OP2 + OP3 lost → 1/3.
+Lead conversion: prospects (no counted order before 2024-04-01) with an opportunity open in the
+period: F (OP3), D (OP4), H (OP5) = 3; D bought first on 2024-04-15 → 1/3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import types
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crmkit import db, demo, kpi, stats, views
+
+ROOT = Path(__file__).resolve().parents[1]
+Q2 = "2024-Q2"
+
+
+def _insert(con, table: str, rows: list[dict]) -> None:
+    con.con.register("_rows", pd.DataFrame(rows))
+    con.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+    con.con.unregister("_rows")
+
+
+def _order(oid, cust, ts, amount, status="completed", product="P1", reason=None):  # noqa: ANN001, ANN202
+    return {
+        "order_id": oid,
+        "customer_id": cust,
+        "customer_sk": ord(cust[0]),
+        "product_id": product,
+        "order_ts": pd.Timestamp(ts),
+        "quantity": 1,
+        "amount": amount,
+        "status": status,
+        "return_reason": reason,
+    }
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = db.connect(":memory:", read_only=False)
+    db.create_schema(c)
+    provinces = {"A": "广东", "B": "广东", "C": "广东", "I": "广东"}
+    _insert(
+        c,
+        "customers",
+        [
+            {
+                "customer_id": k,
+                "customer_sk": ord(k),
+                "name": f"客户{k}",
+                "province": provinces.get(k, "北京"),
+                "created_at": pd.Timestamp("2021-01-01"),
+            }
+            for k in "ABCDEFGHI"
+        ],
+    )
+    _insert(c, "products", [{"product_id": "P1", "name": "产品1", "category": "X"}])
+    _insert(
+        c,
+        "orders",
+        [
+            _order("O01", "A", "2023-06-01", 10),
+            _order("O02", "A", "2024-05-10", 100),
+            _order("O03", "B", "2023-05-01", 10),
+            _order("O04", "C", "2023-08-01", 10),
+            _order("O05", "I", "2023-04-10", 10),
+            _order("O06", "G", "2024-03-20", 10),
+            _order("O07", "D", "2024-04-15", 300),
+            _order("O08", "E", "2022-01-01", 10),
+            _order("O09", "E", "2024-06-01", 200),
+            _order("O10", "F", "2024-05-01", 50, "returned", reason="质量问题"),
+            _order("O11", "H", "2024-05-05", 80, "cancelled"),
+            _order("O12", "A", "2024-06-15", 70, "refunded"),
+        ],
+    )
+
+    def opp(oid, cust, stage, opened, changed=None, closed=None, source="event", amount=100):  # noqa: ANN001, ANN202
+        return {
+            "opportunity_id": oid,
+            "customer_id": cust,
+            "customer_sk": ord(cust),
+            "stage": stage,
+            "amount": amount,
+            "source": source,
+            "owner": "王",
+            "opened_at": pd.Timestamp(opened),
+            "stage_changed_at": pd.Timestamp(changed or closed or opened),
+            "closed_at": pd.Timestamp(closed) if closed else pd.NaT,
+        }
+
+    _insert(
+        c,
+        "opportunities",
+        [
+            opp("OP1", "A", "won", "2024-03-01", closed="2024-05-01"),
+            opp("OP2", "B", "lost", "2024-04-10", closed="2024-06-01"),
+            opp("OP3", "F", "lost", "2024-02-01", closed="2024-04-20", source="web"),
+            opp("OP4", "D", "proposal", "2024-03-15", changed="2024-05-01", amount=1000),
+            opp("OP5", "H", "lead", "2024-05-20", amount=500),
+            opp("OP6", "A", "won", "2024-06-01", closed="2024-08-01"),
+            opp("OP7", "C", "lost", "2023-12-01", closed="2024-03-01"),
+        ],
+    )
+    yield c
+    c.disconnect()
+
+
+AS_OF = datetime(2024, 9, 30, 12)
+
+
+def value(con, key, period=Q2, **kw):  # noqa: ANN001, ANN201
+    return kpi.compute(con, key, period, as_of=AS_OF, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# Periods
+# --------------------------------------------------------------------------------------------
+
+
+def test_periods_parse_and_step_back():
+    q = kpi.parse_period("2025-q3")
+    assert (q.start, q.end, q.label) == (datetime(2025, 7, 1), datetime(2025, 10, 1), "2025-Q3")
+    assert kpi.parse_period("2025-12").end == datetime(2026, 1, 1)
+    assert kpi.parse_period("2024").previous().label == "2023"
+    assert kpi.parse_period("2025-Q1").previous().label == "2024-Q4"
+    assert [p.label for p in kpi.parse_period("2025-02").previous_n(2)] == [
+        "2024-12",
+        "2025-01",
+        "2025-02",
+    ]
+    with pytest.raises(ValueError, match="expected a quarter '2025-Q3'"):
+        kpi.parse_period("Q3 2025")
+    with pytest.raises(ValueError, match="2025-13"):
+        kpi.parse_period("2025-13")
+
+
+def test_last_complete_quarter_counts_the_as_of_day():
+    """Data up to 2026-09-30 23:57 covers Q3; data up to 09-29 does not."""
+    assert kpi.last_complete_period(datetime(2026, 9, 30, 23, 57)).label == "2026-Q3"
+    assert kpi.last_complete_period(datetime(2026, 9, 29, 23, 0)).label == "2026-Q2"
+    assert kpi.last_complete_period(datetime(2026, 9, 30), "year").label == "2025"
+
+
+def test_trailing_window_takes_the_nearest_targets():
+    """The overview's 30 / 90 / 365-day presets are windows ending with the as_of day; they are
+    held against the month / quarter / year targets."""
+    w = kpi.trailing_window(datetime(2026, 9, 30, 23, 0), 90)
+    assert (w.start, w.end) == (datetime(2026, 7, 3), datetime(2026, 10, 1))
+    assert w.previous().end == w.start
+    kinds = [kpi.target_kind(kpi.trailing_window(datetime(2026, 9, 30), d)) for d in (30, 90, 365)]
+    assert kinds == ["month", "quarter", "year"]
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-worked KPI values
+# --------------------------------------------------------------------------------------------
+
+
+def test_customer_flow(con):
+    p = kpi.parse_period(Q2)
+    ctx = kpi.KPIContext(con, p.start, p.end, as_of=AS_OF)
+    assert kpi.customer_flow(ctx) == {"S": 5, "E": 5, "N": 1, "retained": 3}
+
+
+def test_retention_rate(con):
+    """(E − N) / S = (5 − 1) / 5 = 0.8, Wilson(4, 5) = [0.3755, 0.9638]."""
+    v = value(con, "retention_rate")
+    assert (v.numerator, v.denominator, v.n) == (4, 5, 5)
+    assert v.value == pytest.approx(0.8)
+    _, lo, hi = stats.wilson(4, 5)
+    assert (v.lo, v.hi) == (pytest.approx(lo), pytest.approx(hi))
+    assert round(v.lo, 4) == 0.3755 and round(v.hi, 4) == 0.9638
+    assert v.small_sample and v.available and v.method == "Wilson 95 %"
+    assert v.extras["reactivated"] == 1 and v.extras["retained"] == 3
+
+
+def test_churn_rate(con):
+    """(S − retained) / S = (5 − 3) / 5 = 0.4 (B and I lost); not 1 − retention (E came back)."""
+    v = value(con, "churn_rate")
+    assert (v.numerator, v.denominator, v.value) == (2, 5, pytest.approx(0.4))
+    assert not v.higher_is_better
+
+
+def test_new_customers(con):
+    v = value(con, "new_customers")
+    assert v.value == 1 and v.n == 1 and v.lo is None and v.unit == "count"
+
+
+def test_sales_conversion(con):
+    """Closed in 2024-Q2: OP1 won, OP2 and OP3 lost → 1/3."""
+    v = value(con, "sales_conversion")
+    assert (v.numerator, v.denominator) == (1, 3)
+    assert v.value == pytest.approx(1 / 3)
+
+
+def test_lead_conversion(con):
+    """Prospects F, D, H with an opportunity open in the period; D bought → 1/3."""
+    v = value(con, "lead_conversion")
+    assert (v.numerator, v.denominator) == (1, 3)
+
+
+def test_return_rate(con):
+    """1 returned of 5 placed (the cancelled order is not counted)."""
+    v = value(con, "return_rate")
+    assert (v.numerator, v.denominator, v.value) == (1, 5, pytest.approx(0.2))
+
+
+def test_average_order_value(con):
+    """(100 + 300 + 200) / 3 = 200, sd 100 → 200 ± 1.96·100/√3 = [86.84, 313.16]."""
+    v = value(con, "avg_order_value")
+    assert v.value == pytest.approx(200.0) and v.n == 3
+    assert v.lo == pytest.approx(200 - stats.Z95 * 100 / math.sqrt(3))
+    assert round(v.hi, 2) == 313.16
+    assert v.method.startswith("mean")
+
+
+def test_scope_restricts_customers(con):
+    """广东 only: S = 4 (A B C I), E = 2 (A C), N = 0 → retention 0.5, churn 0.5, no returns
+    (F is in 北京): placed A100 + A70 = 2."""
+    scope = con.table("customers").filter(lambda c: c.province == "广东")
+    vals = {v.key: v for v in kpi.compute_all(con, Q2, customers=scope, as_of=AS_OF, keys=kpi.CORE)}
+    assert vals["retention_rate"].value == pytest.approx(0.5)
+    assert vals["churn_rate"].value == pytest.approx(0.5)
+    assert vals["new_customers"].value == 0
+    assert (vals["return_rate"].numerator, vals["return_rate"].denominator) == (0, 2)
+
+
+def test_period_with_no_data_s_zero(con):
+    """2020-Q1: nobody at start (S = 0), no orders, no opportunities — no number is made up."""
+    vals = {v.key: v for v in kpi.compute_all(con, "2020-Q1", as_of=AS_OF, keys=kpi.CORE)}
+    for key in ("retention_rate", "churn_rate", "sales_conversion", "return_rate"):
+        v = vals[key]
+        assert v.value is None and v.n == 0 and v.lo is None and v.small_sample, key
+    assert vals["new_customers"].value == 0
+    assert vals["avg_order_value"].value is None and vals["avg_order_value"].n == 0
+
+
+def test_no_closed_opportunities(con):
+    """2023-Q3 has customers (S = 3: A B I ordered in [2022-07-01, 2023-07-01)) but no
+    opportunity closed: conversion is None with n = 0, retention is still computed."""
+    conv = value(con, "sales_conversion", "2023-Q3")
+    assert conv.value is None and conv.n == 0 and conv.available
+    ret = value(con, "retention_rate", "2023-Q3")
+    assert ret.denominator == 3 and ret.value is not None
+
+
+def test_missing_table_reports_unavailable():
+    """A warehouse without an opportunities table: conversion is unavailable, not an error."""
+    c = db.connect(":memory:", read_only=False)
+    c.create_table("orders", schema=db.schema.TABLES["orders"].ibis_schema())
+    vals = {v.key: v for v in kpi.compute_all(c, Q2, as_of=AS_OF, keys=kpi.CORE)}
+    assert not vals["sales_conversion"].available
+    assert vals["sales_conversion"].reason == "no opportunities table in the data"
+    assert vals["return_rate"].available and vals["return_rate"].n == 0
+
+
+def test_unknown_kpi_is_a_clear_error(con):
+    with pytest.raises(ValueError, match="unknown KPI 'nope'; expected one of: retention_rate"):
+        value(con, "nope")
+
+
+# --------------------------------------------------------------------------------------------
+# KPIs of issues 7 and 8: lazy, unavailable until their module exists
+# --------------------------------------------------------------------------------------------
+
+EXTERNAL = {
+    "nps": "crmkit.satisfaction:kpi_nps",
+    "csat": "crmkit.satisfaction:kpi_csat",
+    "complaint_sla": "crmkit.satisfaction:kpi_complaint_sla",
+    "repurchase_rate": "crmkit.loyalty:kpi_repurchase_rate",
+    "referral_rate": "crmkit.loyalty:kpi_referral_rate",
+    "clv": "crmkit.churn:kpi_clv",
+}
+
+
+def test_external_kpis_are_declared_with_their_paths():
+    assert {k: v.compute for k, v in kpi.REGISTRY.items() if v.external} == EXTERNAL
+
+
+@pytest.mark.parametrize("key", sorted(EXTERNAL))
+def test_missing_module_reports_unavailable(con, key, monkeypatch):
+    module = EXTERNAL[key].partition(":")[0]
+    monkeypatch.setitem(sys.modules, module, None)  # as if the module did not exist
+    v = value(con, key)
+    assert not v.available and v.value is None and v.n is None
+    assert module in v.reason and "issue" in v.reason
+
+
+def test_module_without_the_function_reports_unavailable(con, monkeypatch):
+    monkeypatch.setitem(sys.modules, "crmkit.satisfaction", types.ModuleType("crmkit.satisfaction"))
+    v = value(con, "nps")
+    assert not v.available and "has no kpi_nps()" in v.reason
+
+
+def test_external_function_is_called_with_the_period_and_scope(con, monkeypatch):
+    """A rate gets its Wilson interval here; a score passes value / n / interval through."""
+    seen = {}
+    mod = types.ModuleType("crmkit.satisfaction")
+
+    def kpi_csat(c, *, start, end, customers):  # noqa: ANN001, ANN202
+        seen.update(start=start, end=end, customers=customers)
+        return {"numerator": 8, "denominator": 10}
+
+    mod.kpi_csat = kpi_csat
+    mod.kpi_nps = lambda c, **kw: {"value": 25.0, "n": 40, "lo": 10.0, "hi": 40.0}
+    monkeypatch.setitem(sys.modules, "crmkit.satisfaction", mod)
+    v = value(con, "csat")
+    assert v.available and v.value == pytest.approx(0.8) and v.n == 10 and v.small_sample
+    assert round(v.lo, 4) == 0.4902 and round(v.hi, 4) == 0.9433
+    assert seen["start"] == datetime(2024, 4, 1) and seen["end"] == datetime(2024, 7, 1)
+    n = value(con, "nps")
+    assert (n.value, n.n, n.lo, n.hi, n.small_sample) == (25.0, 40, 10.0, 40.0, False)
+
+
+# --------------------------------------------------------------------------------------------
+# Targets, attainment, forecast
+# --------------------------------------------------------------------------------------------
+
+
+def test_targets_config_covers_every_kpi():
+    targets = kpi.load_targets()
+    assert set(targets["targets"]) == set(kpi.REGISTRY)
+    for key, per in targets["targets"].items():
+        assert set(per) == {"month", "quarter", "year"}, key
+    assert kpi.target_for("return_rate", kpi.parse_period("2025-07"), targets) == 0.04
+
+
+def test_bad_targets_are_named(tmp_path):
+    bad = tmp_path / "t.json"
+    bad.write_text(json.dumps({"targets": {"retention": {"quarter": 0.9}}}))
+    with pytest.raises(ValueError, match="unknown KPI 'retention'"):
+        kpi.load_targets(bad)
+    with pytest.raises(ValueError, match="churn_rate.week"):
+        kpi.load_targets({"targets": {"churn_rate": {"week": 0.1}}})
+
+
+def test_attainment_both_directions():
+    """Higher is better: 0.8 / 0.85 = 0.941, gap −0.05, not met. Lower is better (churn):
+    target 0.04 / value 0.05 = 0.8, not met; 0.03 → 1.333, met."""
+    a = kpi.attainment(0.8, 0.85, True)
+    assert a["attainment"] == pytest.approx(0.941176, abs=1e-6) and a["gap"] == pytest.approx(-0.05)
+    assert a["met"] is False
+    assert kpi.attainment(0.05, 0.04, False)["attainment"] == pytest.approx(0.8)
+    assert kpi.attainment(0.03, 0.04, False)["met"] is True
+    assert kpi.attainment(None, 0.04, False)["met"] is None
+
+
+def test_forecast_linear_run_rate(con):
+    """2024-Q3 seen on 2024-08-15: 46 of 92 days elapsed (share 0.5); a count doubles, a rate
+    is carried forward; a finished period's forecast is its value."""
+    as_of = datetime(2024, 8, 15, 9)
+    kv = kpi.compute(con, "new_customers", "2024-Q3", as_of=as_of)
+    kv = kpi.KPIValue(**{**kv.as_dict(), "value": 7.0})
+    fc = kpi.forecast(kv, as_of)
+    assert fc["elapsed"] == pytest.approx(0.5) and fc["forecast"] == pytest.approx(14.0)
+    rate = kpi.KPIValue(**{**kv.as_dict(), "unit": "rate", "value": 0.3})
+    assert kpi.forecast(rate, as_of)["forecast"] == pytest.approx(0.3)
+    done = value(con, "new_customers")
+    assert kpi.forecast(done, AS_OF) == {"elapsed": 1.0, "forecast": 1, "method": "actual"}
+
+
+def test_evaluate_against_target_and_previous(con):
+    ev = kpi.evaluate(con, Q2, as_of=AS_OF, keys=kpi.CORE).set_index("key")
+    r = ev.loc["retention_rate"]
+    assert r.value == pytest.approx(0.8) and r.target == 0.965 and r.met == False  # noqa: E712
+    assert r.previous_period == "2024-Q1"
+    # 2024-Q1: S window [2023-01-01, 2024-01-01) → A B C I (4); E window [2023-04-02,
+    # 2024-04-01) → A B C I G (5); N = G (1) → (5 − 1) / 4 = 1.0; retained 4 → churn 0
+    assert r.previous == pytest.approx(1.0)
+    assert r.change == pytest.approx(-0.2) and r.direction == "worse"
+    assert ev.loc["churn_rate"].direction == "worse"  # 0.0 → 0.4
+
+
+# --------------------------------------------------------------------------------------------
+# Sales opportunities
+# --------------------------------------------------------------------------------------------
+
+
+def test_pipeline_by_stage(con):
+    """Open at 2024-09-30 12:00: OP4 proposal ¥1,000 (in stage since 05-01: 152.5 days), OP5
+    lead ¥500 (since 05-20: 133.5 days). Expected value = amount × stated probability."""
+    p = kpi.pipeline(con, as_of=AS_OF).set_index("stage")
+    probs = kpi.stage_probability()
+    assert p.loc["proposal", "opportunities"] == 1 and p.loc["qualified", "opportunities"] == 0
+    assert p.loc["proposal", "expected_value"] == pytest.approx(1000 * probs["proposal"])
+    assert p.loc["lead", "expected_value"] == pytest.approx(500 * probs["lead"])
+    assert p.loc["proposal", "median_days"] == pytest.approx(152.5)
+    assert p.loc["lead", "median_days"] == pytest.approx(133.5)
+
+
+def test_stage_funnel_inferred_from_current_stage(con):
+    """Opened in 2024-Q2: OP2 lost, OP5 lead, OP6 won → reached lead 3 (lost count as leads),
+    qualified 1, proposal 1, negotiation 1 → lead→qualified 1/3, then 1/1."""
+    f = kpi.stage_funnel(con, Q2)
+    assert f.reached.tolist() == [3, 1, 1, 1]
+    assert f.conversion_rate.tolist() == pytest.approx([1 / 3, 1, 1, 1])
+    assert f.conversion_small_sample.all()
+
+
+def test_win_rates_by_source_and_owner(con):
+    w = kpi.win_rates(con, Q2, "source").set_index("source")
+    assert (w.loc["event", "won"], w.loc["event", "closed"]) == (1, 2)
+    assert w.loc["web", "rate"] == 0.0 and w.loc["web", "hi"] == pytest.approx(
+        stats.wilson(0, 1)[2]
+    )
+    assert kpi.win_rates(con, Q2, "owner").closed.tolist() == [3]
+    with pytest.raises(ValueError, match="expected 'owner' or 'source'"):
+        kpi.win_rates(con, Q2, "team")
+
+
+def test_cycle_times(con):
+    """Closed in 2024-Q2: OP1 won after 61 days; OP2 lost after 52, OP3 after 79 → 65.5."""
+    c = kpi.cycle_times(con, Q2).set_index("stage")
+    assert c.loc["won", "median_days"] == pytest.approx(61)
+    assert c.loc["lost", "mean_days"] == pytest.approx(65.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Return-rate alerts
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def returns_con():
+    """Category X: P1 10 of 40 returned, P2 4 of 200, P3 6 of 200; category Y: Q1 3 of 50, Q2
+    1 of 10 (too few to test). P1 vs rest of X: 10/40 vs 10/400; z from the pooled test."""
+    c = db.connect(":memory:", read_only=False)
+    db.create_schema(c)
+    _insert(
+        c,
+        "customers",
+        [{"customer_id": "K", "name": "甲", "created_at": pd.Timestamp("2020-01-01")}],
+    )
+    _insert(
+        c,
+        "products",
+        [
+            {"product_id": p, "name": p, "category": cat}
+            for p, cat in [("P1", "X"), ("P2", "X"), ("P3", "X"), ("Q1", "Y"), ("Q2", "Y")]
+        ],
+    )
+    rows = []
+    for prod, n, k in [
+        ("P1", 40, 10),
+        ("P2", 200, 4),
+        ("P3", 200, 6),
+        ("Q1", 50, 3),
+        ("Q2", 10, 1),
+    ]:
+        for i in range(n):
+            status = "returned" if i < k else "completed"
+            reason = ("质量问题" if i < 7 else "发错货") if status == "returned" else None
+            rows.append(_order(f"{prod}-{i}", "K", "2024-05-01", 10, status, prod, reason))
+    rows.append(_order("P1-x", "K", "2024-05-02", 10, "cancelled", "P1"))
+    _insert(c, "orders", rows)
+    _insert(
+        c,
+        "feedback",
+        [
+            {
+                "feedback_id": "F1",
+                "customer_id": "K",
+                "ts": pd.Timestamp("2024-05-03"),
+                "source": "complaint",
+                "text": "耳机用了两天就坏了",
+                "order_id": "P1-0",
+            }
+        ],
+    )
+    yield c
+    c.disconnect()
+
+
+def test_return_alerts_flag_the_product_above_its_category(returns_con):
+    a = kpi.return_alerts(returns_con, datetime(2024, 4, 1), datetime(2024, 7, 1))
+    first = a.iloc[0]
+    assert first.product_id == "P1" and bool(first.flagged)
+    assert (first.orders, first.returned) == (40, 10)  # the cancelled order is not counted
+    assert (first.category_orders, first.category_returned) == (400, 10)
+    _, z, p2 = stats.two_proportion_test(10, 400, 10, 40)
+    assert first.z == pytest.approx(z) and first.p == pytest.approx(p2 / 2)
+    assert first.excess_returns == pytest.approx(10 - 40 * 10 / 400)
+    tested = a[a.tested]
+    assert set(tested.product_id) == {"P1", "P2", "P3", "Q1"}  # Q2 has 10 < 30 orders
+    assert a.q.dropna().tolist() == pytest.approx(
+        list(stats.benjamini_hochberg(tested.p.to_numpy()))
+    )
+    assert a.flagged.sum() == 1
+
+
+def test_return_reasons_and_feedback(returns_con):
+    r = kpi.return_reasons(returns_con, ["P1"], datetime(2024, 4, 1), datetime(2024, 7, 1))
+    reasons = r[r.kind == "reason"].set_index("reason")
+    assert reasons.loc["质量问题", "count"] == 7 and reasons.loc["发错货", "count"] == 3
+    assert reasons.loc["质量问题", "share"] == pytest.approx(0.7)
+    assert r[r.kind == "feedback"].reason.tolist() == ["耳机用了两天就坏了"]
+
+
+def test_return_alerts_empty_period(returns_con):
+    a = kpi.return_alerts(returns_con, datetime(2020, 1, 1), datetime(2020, 4, 1))
+    assert a.empty and "flagged" in a.columns
+
+
+# --------------------------------------------------------------------------------------------
+# The shared demo: planted truth; page = report = notebook
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_con(demo_published):
+    c = db.connect(demo_published)
+    yield c
+    c.disconnect()
+
+
+@pytest.fixture(scope="module")
+def page_data(demo_con):
+    return views.kpi_overview_data(demo_con, views.Filters(), lang="zh", role="dashboard")
+
+
+def test_planted_high_return_product_is_flagged_first(demo_con, page_data):
+    planted = demo.PLANTED["high_return_product"]["product_id"]
+    returns = page_data["returns"]
+    assert page_data["period"].label == "2026-Q3"
+    assert returns.iloc[0].product_id == planted and bool(returns.iloc[0].flagged)
+    assert returns.iloc[0].rate > 0.18 and returns.iloc[0].category_rate < 0.06
+    year = kpi.return_alerts(demo_con, datetime(2025, 10, 1), datetime(2026, 10, 1))
+    assert year.iloc[0].product_id == planted
+    top = page_data["top_reason"].set_index("product_id").loc[planted, "top_reason"]
+    assert top.startswith("质量问题")
+
+
+def test_published_kpis_equal_the_live_computation(demo_con):
+    """The snapshot's ``kpi_values`` (read when no customer filter is set) hold exactly what a
+    live computation gives."""
+    assert kpi.KPI_TABLE in demo_con.list_tables()
+    as_of = kpi._clock(demo_con)
+    p = kpi.last_complete_period(as_of)
+    stored = kpi.stored_values(demo_con, p, as_of)
+    assert stored is not None and set(stored) == set(kpi.REGISTRY)
+    ctx = kpi.KPIContext(demo_con, p.start, p.end, None, as_of)
+    for key in kpi.REGISTRY:
+        live = kpi.compute(demo_con, key, p, as_of=as_of, context=ctx)
+        s = stored[key]
+        assert (s.value, s.n, s.lo, s.hi, s.available) == (
+            live.value,
+            live.n,
+            live.lo,
+            live.hi,
+            live.available,
+        ), key
+    assert kpi.stored_values(demo_con, kpi.parse_period("2019-Q1"), as_of) is None
+
+
+def test_overview_filters_scope_the_kpis(demo_con):
+    """A province filter computes the KPIs live over that province's customers; a 90-day preset
+    gives a trailing window held against the quarterly targets. The overview is the landing
+    page: first in PAGES."""
+    f = views.Filters(province="辽宁")
+    d = views.kpi_overview_data(demo_con, f, lang="en", role="dashboard")
+    scope = views.customers_in_scope(demo_con, f)
+    live = kpi.compute(demo_con, "churn_rate", d["period"], customers=scope)
+    assert d["cards"]["churn_rate"] == live.value
+    assert d["evaluation"].set_index("key").loc["churn_rate", "n"] < 2_000
+    w = views.reporting_period(demo_con, views.Filters(period="90d"))
+    assert (w.label, kpi.target_kind(w)) == ("90d", "quarter")
+    assert next(iter(views.PAGES)) == "overview"
+
+
+def _report_cards(text: str) -> dict[str, str]:
+    return dict(re.findall(r"data-key='(\w+)' data-value='([^']*)'", text))
+
+
+def test_overview_page_report_and_notebook_show_the_same_numbers(demo_con, page_data):
+    from crmkit import report
+
+    text, data = report.build_report(demo_con)
+    assert data["period"].label == page_data["period"].label
+    cards = _report_cards(text)
+    page_cards = _report_cards(views.kpi_cards_html(page_data["evaluation"], "zh"))
+    assert cards == page_cards
+    for key, v in page_data["cards"].items():
+        assert cards[key] == ("" if v is None else repr(v)), key
+    assert cards["nps"] == "" and "暂不可用" in text
+    nb = json.loads((ROOT / "notebooks" / "05_kpi_overview.ipynb").read_text())
+    printed = "".join(
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
+    shown = dict(re.findall(r"^KPI (\w+) = ([-\d.]+)$", printed, flags=re.M))
+    assert set(shown) == set(kpi.CORE)
+    for key in kpi.CORE:
+        assert float(shown[key]) == pytest.approx(page_data["cards"][key], abs=5e-7), key
+
+
+def test_report_is_self_contained(demo_con, tmp_path):
+    from plotly.offline import get_plotlyjs
+
+    from crmkit import report
+
+    text, _ = report.build_report(demo_con, period="2026-Q2", lang="en")
+    assert get_plotlyjs() in text  # plotly.js inline, from the installed package
+    rest = text.replace(get_plotlyjs(), "")
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", rest)
+    assert "Plotly.newPlot" in text and text.count("class='crmkit-chart'") == 4
+    assert "Customer management report · 2026-Q2" in text
+    # personal data masked in the lists
+    lost = views.kpi_overview_data(demo_con, views.Filters(), role="dashboard", period="2026-Q2")
+    name = lost["lost"].name.iloc[0]
+    assert "*" in name
+
+
+def test_cli_report_writes_the_file(demo_published, tmp_path, capsys):
+    from crmkit.cli import main
+
+    out = tmp_path / "r.html"
+    code = main(["report", "--published", str(demo_published), "--lang", "en", "--out", str(out)])
+    assert code == 0 and out.stat().st_size > 3_000_000  # plotly.js inline
+    assert "report " in capsys.readouterr().out
+    assert main(["report", "--published", str(demo_published), "--period", "Q9"]) == 2
