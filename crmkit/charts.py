@@ -591,6 +591,7 @@ def plot_pipeline(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
     return fig
 
 
+# ---------------------------------------------------------------------------------------------
 # needs analysis and relationship cultivation (issue 6)
 # ---------------------------------------------------------------------------------------------
 
