@@ -750,3 +750,107 @@ def plot_retention_trend(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
     )
     fig.update_yaxes(title=t("churn_rate", lang), tickformat=".0%", rangemode="tozero")
     return _layout(fig, t("fig_retention_trend", lang))
+
+
+# needs analysis and relationship cultivation (issue 6)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_need_priority(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Needs ranked by priority score (highest at the top): ``label``, ``priority``,
+    ``customers``, ``need_type`` (common / individual), ``status``."""
+    d = df.iloc[::-1]
+    colours = [PALETTE[0] if x == "common" else PALETTE[1] for x in d["need_type"]]
+    fig = go.Figure(
+        go.Bar(
+            y=d["label"].tolist(),
+            x=d["priority"].tolist(),
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:.2f}" for v in d["priority"]],
+            textposition="auto",
+            customdata=list(zip(d["customers"], d["need_type_label"], strict=True)),
+            hovertemplate="%{y}: %{x:.3f} · %{customdata[0]:,} · %{customdata[1]}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=t("nd_col_priority", lang), range=[0, 1])
+    return _layout(fig, t("fig_need_priority", lang), height=360)
+
+
+def plot_need_trend(df: pd.DataFrame, lang: str = "zh", flagged: tuple[str, ...] = ()) -> go.Figure:
+    """Share of texts per need by month, one line per need: ``month``, ``label``, ``share``;
+    needs in ``flagged`` (labels, e.g. a significant rise) are drawn thick."""
+    traces = []
+    for label, g in df.groupby("label", sort=True):
+        thick = label in flagged
+        traces.append(
+            go.Scatter(
+                name=label + (" ▲" if thick else ""),
+                x=[pd.Timestamp(m).strftime("%Y-%m") for m in g["month"]],
+                y=g["share"].tolist(),
+                mode="lines",
+                line={"width": 4 if thick else 1.5},
+                opacity=1.0 if thick or not flagged else 0.55,
+                hovertemplate=label + " %{x}: %{y:.1%}<extra></extra>",
+            )
+        )
+    fig = go.Figure(traces or [go.Scatter(x=[], y=[])])
+    fig.update_yaxes(title=t("nd_share_of_texts", lang), tickformat=".0%", rangemode="tozero")
+    fig = _layout(fig, t("fig_need_trend", lang), height=360)
+    fig.update_layout(
+        showlegend=True, legend={"orientation": "h", "y": -0.25, "font": {"size": 10}}
+    )
+    return fig
+
+
+def plot_needs_by_segment(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
+    """Share of a segment's customers raising each need (heat map; ★ = common within the
+    segment): ``segment_label``, ``label``, ``share``, ``common``."""
+    if df.empty:
+        fig = go.Figure(go.Heatmap(z=[[0]], x=[""], y=[""], showscale=False, hoverinfo="skip"))
+        return _layout(fig, t("fig_needs_by_segment", lang), height=380)
+    z = df.pivot_table(index="segment_label", columns="label", values="share", aggfunc="sum")
+    star = df.pivot_table(index="segment_label", columns="label", values="common", aggfunc="max")
+    star = star.reindex(index=z.index, columns=z.columns)
+    text = [
+        [
+            ("" if pd.isna(v) else f"{v:.0%}") + (" ★" if s is True else "")
+            for v, s in zip(r1, r2, strict=True)
+        ]
+        for r1, r2 in zip(z.values.tolist(), star.values.tolist(), strict=True)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.values.tolist(),
+            x=z.columns.tolist(),
+            y=z.index.tolist(),
+            colorscale="Blues",
+            text=text,
+            texttemplate="%{text}",
+            hovertemplate="%{y} · %{x}: %{z:.1%}<extra></extra>",
+            colorbar={"tickformat": ".0%"},
+        )
+    )
+    fig.update_xaxes(tickangle=-30)
+    return _layout(fig, t("fig_needs_by_segment", lang), height=380)
+
+
+def plot_contact_by_segment(
+    df: pd.DataFrame, lang: str = "zh", channels: tuple[str, ...] = ()
+) -> go.Figure:
+    """Contacts per customer in the last 12 months, stacked by channel, per segment:
+    ``segment_label`` and one column per channel (contacts per customer)."""
+    traces = [
+        go.Bar(
+            name=c,
+            x=df["segment_label"].tolist(),
+            y=df[c].tolist(),
+            hovertemplate="%{x} · " + c + ": %{y:.2f}<extra></extra>",
+        )
+        for c in channels
+    ]
+    fig = go.Figure(traces or [go.Bar(x=[], y=[])])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=t("nd_contacts_per_customer", lang))
+    fig.update_xaxes(tickangle=-30)
+    return _layout(fig, t("fig_contact_by_segment", lang), height=380)

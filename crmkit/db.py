@@ -207,6 +207,7 @@ def publish(
     import crmkit.classification  # noqa: F401
     import crmkit.kpi  # noqa: F401
     import crmkit.loyalty  # noqa: F401
+    import crmkit.needs  # noqa: F401
     import crmkit.quality  # noqa: F401
     import crmkit.satisfaction  # noqa: F401
 

@@ -11,5 +11,6 @@ from crmkit.views.base import *  # noqa: F403
 from crmkit.views.churn import *  # noqa: F403
 from crmkit.views.classification import *  # noqa: F403
 from crmkit.views.kpi import *  # noqa: F403
+from crmkit.views.needs import *  # noqa: F403
 from crmkit.views.overview import *  # noqa: F403
 from crmkit.views.satisfaction import *  # noqa: F403

@@ -562,6 +562,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "overview": ("page_overview", "page_overview_desc"),
     "data_overview": ("page_data_overview", "page_data_overview_desc"),
     "classification": ("page_classification", "page_classification_desc"),
+    "needs": ("page_needs", "page_needs_desc"),
     "satisfaction": ("page_satisfaction", "page_satisfaction_desc"),
     "churn": ("page_churn", "page_churn_desc"),
 }
