@@ -588,8 +588,9 @@ register(
     )
 )  # fmt: skip
 
-# KPIs whose compute function belongs to another module (issues 7 and 8): declared here, wired
-# by the dotted path; unavailable (with the reason) until that module provides the function.
+# KPIs computed by the analysis modules (satisfaction, loyalty, churn): declared here with the
+# dotted path of their function, resolved lazily so importing crmkit.kpi stays light; a KPI
+# whose module or table is missing reports itself unavailable (with the reason).
 register(
     KPI(
         "nps", "净推荐值 NPS", "Net Promoter Score", "score", True,

@@ -7,9 +7,9 @@ month / quarter / year targets. Region, segment and owner-team filters restrict 
 KPIs are counted over. ``crmkit report`` renders the same :func:`kpi_overview_data` to HTML, so
 a number on this page, in the report and in notebook 05 is one computation.
 
-Alerts from satisfaction (issue 7) and churn (issue 8) come through :data:`ALERT_HOOKS`: the
-dotted path of a function ``fn(con, filters, *, lang, role) -> pandas.DataFrame`` with columns
-``text`` and ``page`` (a notebook name in ``PAGES``). Until that function exists, the page
+Alerts from the satisfaction and churn pages come through :data:`ALERT_HOOKS`: the dotted
+path of a function ``fn(con, filters, *, lang, role) -> pandas.DataFrame`` with columns
+``text`` and ``page`` (a notebook name in ``PAGES``); if a hook cannot be imported the page
 says so (``alerts_not_yet``) instead of showing anything.
 """
 
@@ -45,7 +45,7 @@ from crmkit.views.classification import classified_in_scope, maintenance_map
 
 log = logging.getLogger("crmkit.views")
 
-#: The KPI cards in the order shown (the implemented ones, then those awaiting issues 7/8).
+#: The KPI cards in the order shown (crmkit.kpi's own, then those of the analysis modules).
 CARD_KEYS = (*kpi.CORE, "nps", "csat", "complaint_sla", "repurchase_rate", "referral_rate", "clv")
 #: The page that explains each KPI (a link on its card when that page is registered).
 KPI_PAGE = {
