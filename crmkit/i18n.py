@@ -614,6 +614,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "col_why_rate_without": ("无该信号流失率", "Churn rate without"),
     "col_why_relative_risk": ("相对风险", "Relative risk"),
     "col_why_share_of_churned": ("占流失客户比例", "Share of churned"),
+    # --- satisfaction: need topics in detractors' vs promoters' comments ---
+    "sat_sec_topics": (
+        "不满意的原因：贬损者评论中的需求主题",
+        "Why unhappy: need topics in detractors' comments",
+    ),
+    "sat_topics_note": (
+        "每个主题在贬损者(NPS 0–6)评论中的占比 vs 推荐者(9–10)评论中的占比；"
+        "两比例z检验，BH校正(q)；全部快照",
+        "Share of detractors' (NPS 0–6) vs promoters' (9–10) comments mentioning each topic; "
+        "two-proportion z-test, Benjamini–Hochberg q; whole snapshot",
+    ),
+    "sat_topic_topic": ("需求主题", "Topic"),
+    "sat_topic_detractor_share": ("贬损者评论占比", "Detractors' comments"),
+    "sat_topic_promoter_share": ("推荐者评论占比", "Promoters' comments"),
+    "sat_topic_difference": ("差(百分点)", "Difference (pts)"),
+    "sat_topic_q_value": ("q 值", "q"),
     # --- overview alerts from the satisfaction and churn pages ---
     "sat_ov_sla": (
         "投诉首次响应超时最多的渠道：{channel}，超时率 {rate}（{k} / {n} 张到期工单）",

@@ -1362,15 +1362,89 @@ ALERT_WINDOW_DAYS = 90
 ALERT_HISTORY_DAYS = 365
 
 
-@db.publish_step("satisfaction", after=("classification",))
+# ---------------------------------------------------------------------------------------------
+# Why dissatisfied, in the customers' words (need topics from crmkit.needs)
+# ---------------------------------------------------------------------------------------------
+
+#: Columns and types of :func:`detractor_topics` (an empty result keeps them).
+TOPIC_COLUMNS = {
+    "topic": "string", "detractor_texts": "int64", "detractor_mentions": "int64",
+    "detractor_share": "float64", "promoter_texts": "int64", "promoter_mentions": "int64",
+    "promoter_share": "float64", "difference": "float64", "z": "float64", "p_value": "float64",
+    "q_value": "float64", "significant": "bool", "small_sample": "bool",
+}  # fmt: skip
+
+
+def detractor_topics(
+    feedback: ir.Table, mentions: ir.Table, *, min_n: int = MIN_N, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Need topics that set detractors' comments apart from promoters' (不满意的原因).
+
+    For every topic of :mod:`crmkit.needs`: the share of detractors' texts (NPS 0–6) that
+    mention it against the share of promoters' texts (NPS 9–10), their difference, the pooled
+    two-proportion z-test and Benjamini–Hochberg q-values across topics; ``significant`` when
+    q < ``alpha`` and both groups have at least ``min_n`` texts. Sorted by difference, the
+    topics most typical of unhappy customers first.
+
+    Parameters
+    ----------
+    feedback : ibis Table
+        ``feedback_id``, ``nps``, ``text``: the answers with a score and a comment are counted.
+    mentions : ibis Table
+        ``feedback_id``, ``topic`` (``need_mentions`` of the published snapshot).
+
+    Examples
+    --------
+    Detractors' texts F1–F4 (3 mention delivery), promoters' F5–F6 (none): shares 0.75 vs 0.
+
+    >>> fb = ibis.memtable({"feedback_id": [f"F{i}" for i in range(1, 7)],
+    ...                     "nps": [2, 5, 6, 0, 9, 10], "text": ["…"] * 6})
+    >>> m = ibis.memtable({"feedback_id": ["F1", "F2", "F3", "F5"],
+    ...                    "topic": ["delivery", "delivery", "delivery", "quality"]})
+    >>> r = detractor_topics(fb, m, min_n=1).set_index("topic")
+    >>> float(r.loc["delivery", "detractor_share"]), float(r.loc["delivery", "promoter_share"])
+    (0.75, 0.0)
+    """
+    _require(feedback, ["feedback_id", "nps", "text"], "detractor_topics: feedback")
+    _require(mentions, ["feedback_id", "topic"], "detractor_topics: mentions")
+    fb = feedback.filter(feedback.nps.notnull(), feedback.text.notnull())
+    fb = fb.mutate(
+        group=ibis.cases((fb.nps <= 6, "detractor"), (fb.nps >= 9, "promoter"), else_="passive")
+    ).filter(lambda t: t.group != "passive")
+    texts = fb.group_by("group").aggregate(n=fb.count()).to_pandas().set_index("group").n
+    m = mentions.select("feedback_id", "topic").distinct()
+    j = m.join(fb.select("feedback_id", "group"), "feedback_id")
+    counts = j.group_by(["topic", "group"]).aggregate(k=j.count()).to_pandas()
+    if counts.empty:
+        return _empty(TOPIC_COLUMNS)
+    wide = counts.pivot_table(index="topic", columns="group", values="k", fill_value=0)
+    out = pd.DataFrame(index=wide.index)
+    for g in ("detractor", "promoter"):
+        out[f"{g}_texts"] = int(texts.get(g, 0))
+        out[f"{g}_mentions"] = wide[g].astype("int64") if g in wide else 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{g}_share"] = out[f"{g}_mentions"] / out[f"{g}_texts"]
+    diff, z, p = stats.two_proportion_test(
+        out.promoter_mentions, out.promoter_texts, out.detractor_mentions, out.detractor_texts
+    )
+    out["difference"], out["z"], out["p_value"] = diff, z, p
+    out["q_value"] = stats.benjamini_hochberg(out.p_value.to_numpy())
+    out["small_sample"] = (out.detractor_texts < min_n) | (out.promoter_texts < min_n)
+    out["significant"] = (out.q_value < alpha) & ~out.small_sample
+    out = out.reset_index().sort_values("difference", ascending=False, ignore_index=True)
+    return out[list(TOPIC_COLUMNS)].astype(TOPIC_COLUMNS)
+
+
+@db.publish_step("satisfaction", after=("classification", "needs"))
 def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]:
     """Tables for the satisfaction page, precomputed into the snapshot.
 
     ``satisfaction_responses`` (:func:`responses`: scored feedback with its slices and driver
     features), ``ticket_sla`` (:func:`ticket_sla` with :data:`PUBLISH_POLICY`),
     ``satisfaction_drivers`` (:func:`key_drivers`), ``satisfaction_alerts``
-    (:func:`score_alerts` over the last 90 days vs the year before) and ``satisfaction_info``
-    (as_of, policy, model size and fit).
+    (:func:`score_alerts` over the last 90 days vs the year before), ``satisfaction_topics``
+    (:func:`detractor_topics`, from the needs step's ``need_mentions``) and
+    ``satisfaction_info`` (as_of, policy, model size and fit).
     """
     as_of = quality.data_as_of(con)
     policy = PUBLISH_POLICY
@@ -1404,8 +1478,14 @@ def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]
             "drivers_method": [str(drivers.attrs.get("method", ""))],
         }
     )
+    topics = (
+        detractor_topics(con.table("feedback"), con.table("need_mentions"))
+        if "need_mentions" in con.list_tables()
+        else _empty(TOPIC_COLUMNS)
+    )
     return {
         "ticket_sla": sla,
+        "satisfaction_topics": topics,
         "satisfaction_drivers": drivers.astype({"rank": "float64"}),
         "satisfaction_alerts": alerts,
         "satisfaction_info": info,

@@ -573,3 +573,45 @@ def test_kpi_entries_empty_period(kpi_con):
     nps_ = kpi.compute(kpi_con, "nps", "2023-Q1")
     assert nps_.value is None and nps_.n == 0
     assert kpi.compute(kpi_con, "csat", "2023-Q1").denominator == 0
+
+
+def test_detractor_topics_hand_worked():
+    """Detractors F1–F4 (3 mention delivery), promoters F5–F6 (F5 quality), passive F7 and an
+    answer without text F8 not counted. delivery: 3/4 vs 0/2, pooled 3/6, se = sqrt(0.25 ·
+    (1/4 + 1/2)) = 0.43301, z = 0.75 / 0.43301 = 1.7321, p = 0.08326; quality: 0/4 vs 1/2,
+    z = −1.5492, p = 0.12134; BH: q = 0.12134 for both."""
+    fb = ibis.memtable(
+        {
+            "feedback_id": [f"F{i}" for i in range(1, 9)],
+            "nps": [2, 5, 6, 0, 9, 10, 8, 1],
+            "text": ["…"] * 7 + [None],
+        }
+    )
+    m = ibis.memtable(
+        {"feedback_id": ["F1", "F2", "F3", "F5", "F7"], "topic": ["delivery"] * 3 + ["quality"] * 2}
+    )
+    r = sat.detractor_topics(fb, m, min_n=1).set_index("topic")
+    assert list(r.index) == ["delivery", "quality"]
+    d = r.loc["delivery"]
+    assert (d.detractor_texts, d.detractor_mentions, d.promoter_texts) == (4, 3, 2)
+    assert d.z == pytest.approx(1.732051, rel=1e-6)
+    assert d.p_value == pytest.approx(0.083265, abs=1e-6)
+    assert r.loc["quality", "promoter_share"] == 0.5
+    assert r.q_value.tolist() == pytest.approx([0.121335, 0.121335], abs=1e-6)
+    assert not r.significant.any()
+    assert r.small_sample.tolist() == [False, False]
+    assert sat.detractor_topics(fb, m).small_sample.all()  # 4 and 2 texts < MIN_N
+
+
+def test_detractor_topics_on_the_demo_put_delivery_first(demo_published):
+    """The planted late deliveries: detractors' comments mention delivery far more often than
+    promoters' — the first and a significant topic in the published ``satisfaction_topics``."""
+    from crmkit import db
+
+    con = db.connect(demo_published)
+    try:
+        top = con.table("satisfaction_topics").to_pandas().iloc[0]
+    finally:
+        con.disconnect()
+    assert top.topic == "delivery" and bool(top.significant)
+    assert top.detractor_share > 2 * top.promoter_share

@@ -198,6 +198,11 @@ def satisfaction_data(
     ]
 
     drivers = con.table("satisfaction_drivers").to_pandas()
+    topics = (
+        con.table("satisfaction_topics").to_pandas()
+        if "satisfaction_topics" in con.list_tables()
+        else sat._empty(sat.TOPIC_COLUMNS)
+    )
     alerts = con.table("satisfaction_alerts").to_pandas()
     sla = sat.sla_summary(sla_t, "channel")
     backlog = sat.backlog_ageing(_scoped(con, "ticket_sla", None, f, as_of), "team")
@@ -226,6 +231,7 @@ def satisfaction_data(
         "trend": trend,
         "segments": segments,
         "drivers": drivers,
+        "topics": topics,
         "alerts": alerts,
         "sla": sla,
         "backlog": backlog,
@@ -277,6 +283,29 @@ def score_cards_html(cards: dict, lang: str) -> str:
     return f"<div class='crmkit-cards'>{''.join(out)}</div>"
 
 
+#: How many need topics the detractor-vs-promoter table shows.
+TOPIC_ROWS = 6
+
+
+def topics_html(topics: pd.DataFrame, lang: str) -> str:
+    """The need topics most typical of detractors' comments (published, whole snapshot)."""
+    from crmkit.needs import topic_label
+
+    df = topics.head(TOPIC_ROWS).copy()
+    df["topic"] = [topic_label(x, lang) for x in df.topic]
+    for col in ("detractor_share", "promoter_share"):
+        df[col] = [fmt_pct(v) for v in df[col]]
+    df["difference"] = [f"{v * 100:+.1f}" for v in df.difference]
+    df["q_value"] = [f"{v:.2g}" if pd.notna(v) else "—" for v in df.q_value]
+    cols = ["topic", "detractor_share", "promoter_share", "difference", "q_value"]
+    headers = {c: t(f"sat_topic_{c}", lang) for c in cols}
+    return (
+        f"<div class='crmkit-section'>{html.escape(t('sat_sec_topics', lang))}</div>"
+        f"<div class='crmkit-sub'>{html.escape(t('sat_topics_note', lang))}</div>"
+        + html_table(df[cols], headers, empty=t("no_data", lang))
+    )
+
+
 class SatisfactionPage(Page):
     """Scores with intervals, trend, drivers, alerts, SLA, backlog, service quality, breaches."""
 
@@ -291,6 +320,8 @@ class SatisfactionPage(Page):
         )
         wide = w.Layout(width=f"{2 * charts.WIDTH + 20}px")
         self.drivers_note = w.HTML()
+        self.topics = w.HTML(layout=wide)
+        self.topics.add_class("crmkit-detractor-topics")
         self.alerts = w.HTML(layout=wide)
         self.alerts.add_class("crmkit-alerts")
         self.segments = w.HTML(layout=w.Layout(width=f"{charts.WIDTH + 10}px"))
@@ -307,6 +338,7 @@ class SatisfactionPage(Page):
                 w.HBox([self.fig_trend, self.segments], layout=chart_row()),
                 w.HBox([self.fig_drivers, self.alerts], layout=chart_row()),
                 self.drivers_note,
+                self.topics,
                 w.HBox([self.fig_sla, self.fig_backlog], layout=chart_row()),
                 self.backlog_export.widget,
                 self.quality,
@@ -350,6 +382,7 @@ class SatisfactionPage(Page):
             )
             + "</div>"
         )
+        self.topics.value = topics_html(data["topics"], lang)
 
         seg = data["segments"].copy()
         seg["nps_shown"] = [_fmt_score("nps", v, lang) for v in seg["value"]]
