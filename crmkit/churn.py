@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -133,6 +134,12 @@ def _clv():  # noqa: ANN202
     configure_caches()
     import pymc_marketing.clv as clv
     from pymc_extras.prior import Prior
+
+    # A buyer whose only purchase falls on the last day has T = 0: legitimate data the models
+    # handle, about which the library warns on every fit and prediction.
+    warnings.filterwarnings(
+        "ignore", message="T=0 is uninformative", category=UserWarning, module=r"pymc_marketing"
+    )
 
     return clv, Prior
 
