@@ -402,12 +402,6 @@ class ChurnPage(Page):
         finally:
             self.owner.observe(self._owner_changed, names="value")
         risk = data["risk"]
-        self.sec_risk.value = (
-            f"<div class='crmkit-section'>{t('risk_list', lang)}"
-            f"{' · ' + html.escape(data['owner']) if data['owner'] else ''}"
-            f" <span class='crmkit-risk-count' data-n='{len(risk)}'>({fmt_int(len(risk))})</span>"
-            f"</div><div class='crmkit-sub'>{html.escape(t('def_risk_list', lang))}</div>"
-        )
         charts.show_in(
             self.fig_risk,
             charts.plot_risk_list(risk.assign(reasons_text=risk.reasons), lang),
@@ -425,6 +419,13 @@ class ChurnPage(Page):
             f"churn_warning_{data['owner'] or 'all'}",
             f,
             lang,
+        )
+        # the count (with its data-n marker) last: once it shows, list and export are current
+        self.sec_risk.value = (
+            f"<div class='crmkit-section'>{t('risk_list', lang)}"
+            f"{' · ' + html.escape(data['owner']) if data['owner'] else ''}"
+            f" <span class='crmkit-risk-count' data-n='{len(risk)}'>({fmt_int(len(risk))})</span>"
+            f"</div><div class='crmkit-sub'>{html.escape(t('def_risk_list', lang))}</div>"
         )
         parts = []
         for key, frame in (("winback_by_reason", data["winback_reason"]),

@@ -59,6 +59,11 @@ def test_churn_page_filters_by_owner_and_exports(
 
     page.select_option(".crmkit-owner-filter select", value=owner)
     page.wait_for_selector(f".crmkit-risk-count[data-n='{len(mine)}']", timeout=60_000)
+    page.wait_for_function(  # the table's widget update may land after the count's
+        "n => document.querySelectorAll('.crmkit-risk-list table.crmkit-table tr').length === n",
+        arg=1 + min(len(mine), 50),
+        timeout=60_000,
+    )
     rows = page.locator(".crmkit-risk-list table.crmkit-table tr").all_inner_texts()
     assert len(rows) == 1 + min(len(mine), 50)
     assert all(owner in r for r in rows[1:])
