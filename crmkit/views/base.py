@@ -40,7 +40,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, classification, db, quality, schema, stats
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
-from crmkit.privacy import check_role
+from crmkit.privacy import check_role, mask_expr
 
 log = logging.getLogger("crmkit.views")
 
@@ -128,6 +128,25 @@ def customers_in_scope(con: BaseBackend, f: Filters) -> ir.Table:
         seg = seg.filter(seg.rfm_class.fill_null(POTENTIAL) == f.segment)
         c = c.semi_join(seg, "customer_id")
     return c
+
+
+def customers_for_role(
+    con: BaseBackend,
+    role: str,
+    *,
+    pii: tuple[str, ...] = ("name", "phone"),
+    columns: tuple[str, ...] = ("customer_id",),
+) -> ir.Table:
+    """The customers' ``columns`` and personal ``pii`` columns, masked for the ``dashboard`` role
+    (:func:`crmkit.privacy.mask_expr`), clear for ``analyst``: what every list joins to."""
+    c = con.table("customers")
+    shown = {
+        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
+        if role == "dashboard"
+        else c[col]
+        for col in pii
+    }
+    return c.select(*columns, **shown)
 
 
 def in_period(tbl: ir.Table, table: str, f: Filters, as_of: datetime) -> ir.Table:

@@ -16,9 +16,8 @@ import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, churn, classification, loyalty, schema, stats
+from crmkit import charts, churn, classification, loyalty, stats
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
-from crmkit.privacy import mask_expr
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
     ExportButtons,
@@ -28,6 +27,7 @@ from crmkit.views.base import (
     chart_box_layout,
     chart_row,
     current_role,
+    customers_for_role,
     customers_in_scope,
     data_as_of,
     html_table,
@@ -94,14 +94,7 @@ def risk_list(
     wl = con.table("churn_warning_list").semi_join(customers_in_scope(con, f), "customer_id")
     if owner:
         wl = wl.filter(wl.owner == owner)
-    c = con.table("customers")
-    shown = {
-        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
-        if role == "dashboard"
-        else c[col]
-        for col in ("name", "phone")
-    }
-    people = c.select(_cid=c.customer_id, **shown)
+    people = customers_for_role(con, role).rename(_cid="customer_id")
     wl = wl.join(people, wl.customer_id == people._cid).drop("_cid")
     df = (
         wl.select(

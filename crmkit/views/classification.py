@@ -11,9 +11,8 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, classification, schema
+from crmkit import charts, classification
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, t
-from crmkit.privacy import mask_expr
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
     PERIODS,
@@ -25,6 +24,7 @@ from crmkit.views.base import (
     chart_box_layout,
     chart_row,
     current_role,
+    customers_for_role,
     customers_in_scope,
     data_as_of,
     html_table,
@@ -205,14 +205,7 @@ def classification_data(
     class_table = seg_df.merge(stats, on="segment", how="left")
 
     lst = cls.filter(seg == list_segment)
-    c = con.table("customers")
-    shown = {
-        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
-        if role == "dashboard"
-        else c[col]
-        for col in ("name", "phone")
-    }
-    people = c.select("customer_id", "owner", **shown)
+    people = customers_for_role(con, role, columns=("customer_id", "owner"))
     lst = lst.join(people, "customer_id").order_by([ibis.desc("monetary"), "customer_id"])
     customers = (
         lst.select(

@@ -22,12 +22,12 @@ import math
 from dataclasses import replace
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, kpi, schema
+from crmkit import charts, kpi
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
-from crmkit.privacy import mask_expr
 from crmkit.views.base import (
     PAGES,
     PERIODS,
@@ -36,6 +36,7 @@ from crmkit.views.base import (
     chart_box_layout,
     chart_row,
     current_role,
+    customers_for_role,
     customers_in_scope,
     data_as_of,
     html_table,
@@ -298,15 +299,8 @@ def kpi_overview_data(
     }
 
 
-def _masked_people(con: BaseBackend, role: str):  # noqa: ANN202
-    c = con.table("customers")
-    shown = {
-        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
-        if role == "dashboard"
-        else c[col]
-        for col in ("name", "phone")
-    }
-    return c.select("customer_id", "province", "owner_team", "owner", **shown)
+def _masked_people(con: BaseBackend, role: str) -> ir.Table:
+    return customers_for_role(con, role, columns=("customer_id", "province", "owner_team", "owner"))
 
 
 def _lost_list(con, p, scope, as_of, role) -> pd.DataFrame:  # noqa: ANN001

@@ -17,9 +17,9 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, needs, schema
+from crmkit import charts, needs
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
-from crmkit.privacy import mask_email, mask_expr, mask_phone
+from crmkit.privacy import mask_email, mask_phone
 from crmkit.views.base import (
     ALL,
     MAX_EXPORT_ROWS,
@@ -31,6 +31,7 @@ from crmkit.views.base import (
     chart_box_layout,
     chart_row,
     current_role,
+    customers_for_role,
     customers_in_scope,
     data_as_of,
     html_table,
@@ -78,17 +79,6 @@ def _texts_in_scope(con: BaseBackend, f: Filters, as_of: datetime) -> tuple[ir.T
         texts = texts.filter(texts.ts > start)
         mentions = mentions.filter(mentions.ts > start)
     return texts, mentions
-
-
-def _people(con: BaseBackend, role: str) -> ir.Table:
-    c = con.table("customers")
-    shown = {
-        col: mask_expr(c[col], schema.TABLES["customers"][col].pii)
-        if role == "dashboard"
-        else c[col]
-        for col in ("name", "phone")
-    }
-    return c.select("customer_id", **shown)
 
 
 def needs_data(
@@ -158,7 +148,7 @@ def needs_data(
     examples = pd.DataFrame(columns=["ts", "customer_id", "name", "text", "evidence", "sentiment"])
     if topic is not None:
         m = mentions.filter(mentions.topic == topic).select("feedback_id", "evidence")
-        ex = texts.join(m, "feedback_id").join(_people(con, role), "customer_id")
+        ex = texts.join(m, "feedback_id").join(customers_for_role(con, role), "customer_id")
         ex = ex.order_by([ibis.desc("ts"), "feedback_id"]).limit(EXAMPLES)
         examples = ex.select(
             "ts", "customer_id", "name", "text", "evidence", "sentiment_label"
@@ -185,7 +175,7 @@ def needs_data(
     if owner:
         st = st.filter(st.owner == owner)
     overdue = (
-        st.join(_people(con, role), "customer_id")
+        st.join(customers_for_role(con, role), "customer_id")
         .order_by([ibis.desc("days_overdue"), "customer_id"])
         .limit(MAX_EXPORT_ROWS)
         .select(*OVERDUE_COLUMNS)
@@ -198,7 +188,7 @@ def needs_data(
     if owner:
         cal = cal.filter(cal.owner == owner)
     calendar = (
-        cal.join(_people(con, role), "customer_id")
+        cal.join(customers_for_role(con, role), "customer_id")
         .order_by(["date", "owner", "customer_id", "event"])
         .limit(MAX_EXPORT_ROWS)
         .to_pandas()

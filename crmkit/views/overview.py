@@ -12,7 +12,6 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, quality, schema
 from crmkit.i18n import fmt_date, fmt_int, t, table_label
-from crmkit.privacy import mask_expr
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
     ExportButtons,
@@ -22,6 +21,7 @@ from crmkit.views.base import (
     chart_box_layout,
     chart_row,
     current_role,
+    customers_for_role,
     customers_in_scope,
     data_as_of,
     html_table,
@@ -220,16 +220,9 @@ def _duplicates_in_scope(con: BaseBackend, scope: ir.Table, role: str) -> pd.Dat
     d = d.filter(d.customer_id_b.notnull())
     ids = scope.select("customer_id")
     d = d.filter(d.customer_id_a.isin(ids.customer_id) | d.customer_id_b.isin(ids.customer_id))
-    c = con.table("customers")
-    show = {
-        col: (
-            mask_expr(c[col], schema.TABLES["customers"][col].pii)
-            if role == "dashboard"
-            else c[col]
-        )
-        for col in ("name", "phone", "email")
-    }
-    side = c.select("customer_id", **show, company=c.company)
+    side = customers_for_role(
+        con, role, pii=("name", "phone", "email"), columns=("customer_id", "company")
+    ).select("customer_id", "name", "phone", "email", "company")
     a = side.rename(lambda x: f"{x}_a")
     b = side.rename(lambda x: f"{x}_b")
     out = (

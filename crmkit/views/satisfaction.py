@@ -17,10 +17,9 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, schema
+from crmkit import charts
 from crmkit import satisfaction as sat
 from crmkit.i18n import code_label, fmt_date, fmt_int, fmt_pct, t
-from crmkit.privacy import mask_expr
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
     PERIODS,
@@ -30,6 +29,7 @@ from crmkit.views.base import (
     chart_box_layout,
     chart_row,
     current_role,
+    customers_for_role,
     customers_in_scope,
     data_as_of,
     html_table,
@@ -210,11 +210,7 @@ def satisfaction_data(
     quality = sat.service_quality(sla_t, fb, "team")
 
     b = sat.breaches(sla_t)
-    c = con.table("customers")
-    name = (
-        mask_expr(c.name, schema.TABLES["customers"]["name"].pii) if role == "dashboard" else c.name
-    )
-    people = c.select("customer_id", name=name)
+    people = customers_for_role(con, role, pii=("name",))
     b = b.left_join(people, "customer_id").select(b, people.name)
     b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
     breach_df = b.to_pandas()
