@@ -84,7 +84,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from crmkit import db
 
-    res = db.publish(args.db, args.out)
+    def step_done(step: str, seconds: float) -> None:
+        print(f"  {step:<28}{seconds:>10.1f} s", file=sys.stderr, flush=True)
+
+    res = db.publish(args.db, args.out, progress=step_done)
     print(f"published {res.path} in {res.seconds:.1f} s ({_size(res.bytes)})")
     for name, n in res.tables.items():
         print(f"  {name:<28}{n:>12,}")

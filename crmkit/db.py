@@ -23,7 +23,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -181,6 +181,7 @@ class PublishResult:
     tables: dict[str, int]
     seconds: float
     bytes: int
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def publish(
@@ -188,6 +189,7 @@ def publish(
     out: str | os.PathLike | None = None,
     *,
     steps: dict[str, PublishStep] | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> PublishResult:
     """Build the dashboard snapshot and swap it in atomically.
 
@@ -196,10 +198,13 @@ def publish(
     over ``out``. Until that rename readers see the previous snapshot; readers that opened the
     previous snapshot keep their file handle and go on reading it.
 
+    ``progress(step, seconds)`` is called after the copy (step ``"copy"``) and after each
+    step, with the seconds that step took (the CLI prints them).
+
     Returns
     -------
     PublishResult
-        Path, row count per table, seconds taken and file size.
+        Path, row count per table, seconds taken in all and per step, and file size.
     """
     # each module registers its publish step(s); the order they run in comes from their
     # ``after`` declarations (see ordered_steps), not from this import order
@@ -222,17 +227,22 @@ def publish(
             f"warehouse {str(src)!r} does not exist; run `crmkit demo` or `crmkit ingest` first"
         )
     try:
+        _copy_database(src, staging)
         snap = connect(staging, read_only=False)
         try:
-            snap.attach(src, name="wh", read_only=True)
-            present = set(snap.list_tables(database=("wh", "main")))
-            for name in [*schema.TABLES, *schema.SYSTEM_SCHEMAS]:
-                if name in present:
-                    snap.create_table(name, snap.table(name, database=("wh", "main")))
-            snap.detach("wh")
-            for _, step in ordered_steps(PUBLISH_STEPS if steps is None else steps):
+            keep = {*schema.TABLES, *schema.SYSTEM_SCHEMAS}
+            for name in set(snap.list_tables()) - keep:  # e.g. the demo's planted truth
+                snap.drop_table(name)
+            timings = {"copy": time.perf_counter() - t0}
+            if progress:
+                progress("copy", timings["copy"])
+            for step_name, step in ordered_steps(PUBLISH_STEPS if steps is None else steps):
+                t1 = time.perf_counter()
                 for name, obj in step(snap).items():
                     snap.create_table(name, obj, overwrite=True)
+                timings[step_name] = time.perf_counter() - t1
+                if progress:
+                    progress(step_name, timings[step_name])
             snap.create_table(
                 "publish_info",
                 pd.DataFrame(
@@ -253,7 +263,28 @@ def publish(
         staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
         raise
     os.replace(staging, dst)
-    return PublishResult(dst, counts, time.perf_counter() - t0, dst.stat().st_size)
+    return PublishResult(dst, counts, time.perf_counter() - t0, dst.stat().st_size, timings)
+
+
+def _copy_database(src: Path, dst: Path) -> None:
+    """Copy the warehouse file (and its write-ahead log, if any) to ``dst`` byte for byte.
+
+    A file copy runs at disk speed (≈ 1 s for the 10 M-order demo's 0.7 GB) where re-inserting
+    every table through SQL took 13 s at 1 M orders. The copy happens while a read-only
+    connection holds the warehouse's lock, so no writer can be half-way through a change.
+    """
+    import shutil
+
+    import duckdb
+
+    lock = duckdb.connect(str(src), read_only=True)
+    try:
+        shutil.copyfile(src, dst)
+        wal = src.with_name(src.name + ".wal")
+        if wal.exists():
+            shutil.copyfile(wal, dst.with_name(dst.name + ".wal"))
+    finally:
+        lock.close()
 
 
 def _version() -> str:
