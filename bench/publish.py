@@ -1,0 +1,142 @@
+"""The full ``publish`` per size: total and per-step seconds, peak memory, against the floor.
+
+For each size the cached demo warehouse of :func:`bench.suite.warehouse` is published
+``--repeat`` times, each run in a **fresh process** (``crmkit publish``, so imports and peak RSS
+are the run's own, as a user's would be). The floor is a byte copy of the warehouse file: the
+least any snapshot can cost. The check is the row count of every published table, which must
+be the same in every run (the models are seeded), else the timing does not count.
+
+Usage: ``python -m bench.publish [--orders 1000000,10000000] [--repeat 3]``; results are merged
+into ``bench/results/<date>.json`` under ``"publish"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from bench.suite import RESULTS, ROOT, warehouse
+
+_STEP = re.compile(r"^\s+(\S+)\s+([0-9.]+) s$")
+_ROW = re.compile(r"^\s+(\S+)\s+([0-9,]+)$")
+_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+def publish_once(db_path: Path, out: Path) -> dict:
+    """One ``crmkit publish`` in its own process under ``/usr/bin/time -v``."""
+    crmkit = Path(sys.executable).with_name("crmkit")
+    cmd = [str(crmkit), "publish", "--db", str(db_path), "--out", str(out)]
+    timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [*timer, *cmd], cwd=ROOT.parent, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"publish of {db_path} failed:\n{proc.stderr[-3000:]}")
+    steps = {m.group(1): float(m.group(2)) for m in map(_STEP.match, proc.stderr.splitlines()) if m}
+    rows = {
+        m.group(1): int(m.group(2).replace(",", ""))
+        for m in map(_ROW.match, proc.stdout.splitlines())
+        if m
+    }
+    rss = _RSS.search(proc.stderr)
+    return {
+        "seconds": seconds,
+        "steps": steps,
+        "rows": rows,
+        "peak_mib": int(rss.group(1)) / 1024 if rss else None,
+        "bytes": out.stat().st_size,
+    }
+
+
+def floor_once(db_path: Path, out: Path) -> float:
+    t0 = time.perf_counter()
+    shutil.copyfile(db_path, out)
+    return time.perf_counter() - t0
+
+
+def run(sizes: list[int], repeat: int) -> dict:
+    res: dict = {}
+    for orders in sizes:
+        db_path = warehouse(orders)
+        runs, floors = [], []
+        with tempfile.TemporaryDirectory(dir=db_path.parent) as tmp:
+            out = Path(tmp) / "published.duckdb"
+            for i in range(repeat):
+                print(f"[{orders:,} orders] publish run {i + 1}/{repeat} …", file=sys.stderr)
+                runs.append(publish_once(db_path, out))
+                floors.append(floor_once(db_path, Path(tmp) / "copy.duckdb"))
+        rows = runs[0]["rows"]
+        if any(r["rows"] != rows for r in runs):
+            raise AssertionError(f"publish at {orders:,} orders: row counts differ between runs")
+        times = [r["seconds"] for r in runs]
+        steps = {
+            s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in runs[0]["steps"]
+        }
+        res[str(orders)] = {
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "max_s": max(times),
+            "runs": len(times),
+            "peak_mib": max(r["peak_mib"] or 0 for r in runs),
+            "snapshot_mib": runs[0]["bytes"] / 2**20,
+            "steps_median_s": steps,
+            "floor_copy_median_s": statistics.median(floors),
+            "rows": rows,
+        }
+    return res
+
+
+def table(res: dict) -> str:
+    lines = [
+        "| orders | publish median s | min–max s | peak MiB | floor (copy) s | slowest steps (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for orders, r in res.items():
+        slow = sorted(r["steps_median_s"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append(
+            f"| {int(orders):,} | {r['median_s']:.1f} | {r['min_s']:.1f}–{r['max_s']:.1f} | "
+            f"{r['peak_mib']:.0f} | {r['floor_copy_median_s']:.2f} | "
+            + ", ".join(f"{k} {v:.1f}" for k, v in slow)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def merge_results(path: Path, key: str, value: dict) -> None:
+    """Put ``value`` under ``key`` in the results file, keeping what other benchmarks wrote."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.publish", description=__doc__.splitlines()[0])
+    p.add_argument("--orders", default="1000000,10000000", help="comma-separated sizes")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", type=Path, default=None, help="results file (default dated)")
+    a = p.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in a.orders.split(",")]
+    res = run(sizes, a.repeat)
+    RESULTS.mkdir(exist_ok=True)
+    out = a.out or RESULTS / f"{date.today().isoformat()}.json"
+    merge_results(out, "publish", res)
+    print(table(res))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
