@@ -86,11 +86,19 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Sizes in orders (BENCH_ORDERS=1000000,10000000,50000000 for 50 M); every figure goes into
+# bench/results/<date>.json (+ .png). The dashboards are timed on the largest size's snapshot.
 BENCH_ORDERS ?= 1000000,10000000
 BENCH_REPEAT ?= 5
-bench: $(STAMP)
+BENCH_PUBLISH_REPEAT ?= 3
+BENCH_LARGEST = $(lastword $(subst $(comma), ,$(BENCH_ORDERS)))
+comma := ,
+bench: $(STAMP) browser-deps
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.suite --orders $(BENCH_ORDERS) --repeat $(BENCH_REPEAT)
+	$(BIN)/python -m bench.publish --orders $(BENCH_ORDERS) --repeat $(BENCH_PUBLISH_REPEAT)
+	$(BIN)/python -m bench.dashboard_latency \
+	  --published bench/.data/orders-$(BENCH_LARGEST)/published.duckdb
 	$(BIN)/python -m bench --repeat $(BENCH_REPEAT)
 
 clean:

@@ -7,7 +7,9 @@ least any snapshot can cost. The check is the row count of every published table
 be the same in every run (the models are seeded), else the timing does not count.
 
 Usage: ``python -m bench.publish [--orders 1000000,10000000] [--repeat 3]``; results are merged
-into ``bench/results/<date>.json`` under ``"publish"``.
+into ``bench/results/<date>.json`` under ``"publish"``; the last snapshot of each size stays
+next to its warehouse (``bench/.data/orders-N/published.duckdb``) for
+``bench.dashboard_latency``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from bench.suite import RESULTS, ROOT, warehouse
 _STEP = re.compile(r"^\s+(\S+)\s+([0-9.]+) s$")
 _ROW = re.compile(r"^\s+(\S+)\s+([0-9,]+)$")
 _RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+def published(orders: int) -> Path:
+    """Where the snapshot of the ``orders``-size warehouse is published (and left)."""
+    return warehouse(orders).with_name("published.duckdb")
 
 
 def publish_once(db_path: Path, out: Path) -> dict:
@@ -71,8 +78,8 @@ def run(sizes: list[int], repeat: int) -> dict:
     for orders in sizes:
         db_path = warehouse(orders)
         runs, floors = [], []
+        out = published(orders)  # kept: bench.dashboard_latency opens it
         with tempfile.TemporaryDirectory(dir=db_path.parent) as tmp:
-            out = Path(tmp) / "published.duckdb"
             for i in range(repeat):
                 print(f"[{orders:,} orders] publish run {i + 1}/{repeat} …", file=sys.stderr)
                 runs.append(publish_once(db_path, out))

@@ -1010,8 +1010,9 @@ def publish_classification(con: BaseBackend) -> dict[str, ir.Table]:
     ``classification`` is :func:`classify` with the packaged rules at ``as_of`` =
     :func:`crmkit.quality.data_as_of` of the snapshot; ``classification_snapshots`` is
     :func:`snapshots` at :func:`snapshot_dates` ``(as_of, 4)`` (four quarter ends and
-    ``as_of``) with ``snapshot_at`` and :data:`SNAPSHOT_COLUMNS`, so dashboards show the classes and their migration (:func:`migration_matrix`)
-    without recomputing them when a page opens.
+    ``as_of``) restricted to ``snapshot_at`` and :data:`SNAPSHOT_COLUMNS`, so dashboards show
+    the classes and their migration (:func:`migration_matrix`) without recomputing them when a
+    page opens.
     """
     as_of = quality.data_as_of(con)
     con.create_table("classification", classify(con, as_of=as_of), overwrite=True)
