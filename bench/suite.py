@@ -713,7 +713,7 @@ def satisfaction_floor(db_path: Path) -> Callable[[], list]:
 
     def run() -> list:
         con.execute(
-            "SELECT count(customer_id), max(ts), count(nps), count(csat) FROM feedback"
+            "SELECT max(customer_id), max(ts), sum(nps), sum(csat) FROM feedback"
         ).fetchall()
         return []
 
@@ -950,7 +950,9 @@ def bgnbd_floor(db_path: Path) -> Callable[[], list]:
 
     def run() -> list:
         con.execute(
-            "SELECT count(customer_sk), max(order_ts), count(status) FROM orders"
+            # sums / max of strings: DuckDB can answer count and max of some columns from
+            # their statistics without reading them
+            "SELECT sum(customer_sk), max(order_ts), max(status) FROM orders"
         ).fetchall()
         return []
 
