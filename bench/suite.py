@@ -713,7 +713,7 @@ def satisfaction_floor(db_path: Path) -> Callable[[], list]:
 
     def run() -> list:
         con.execute(
-            "SELECT max(customer_id), max(ts), sum(nps), sum(csat) FROM feedback"
+            "SELECT count(customer_id), max(ts), sum(nps), sum(csat) FROM feedback"
         ).fetchall()
         return []
 
@@ -1076,7 +1076,12 @@ def run_suite(sizes: list[int], benches: list[str], repeat: int) -> dict:
             if not all(equal.values()):
                 bad = [e for e, ok in equal.items() if not ok]
                 raise AssertionError(f"{bench} at {orders:,} orders: {bad} differ from crmkit")
-            size_res[bench] = {"engines": per_engine, "results_equal": True, "check": reference}
+            size_res[bench] = {
+                "engines": per_engine,
+                "repeat": repeat,
+                "results_equal": True,
+                "check": reference,
+            }
     return results
 
 
@@ -1169,23 +1174,40 @@ def main(argv: list[str] | None = None) -> None:
     if unknown or not benches:
         p.error(f"--bench: unknown {unknown or a.bench!r}; choose from {', '.join(BENCHMARKS)}")
     results = run_suite(sizes, benches, a.repeat)
-    results["exponents"] = {b: scaling_exponent(results, b) for b in benches}
-    results["note"] = (
-        "pandas and polars start from the orders (feedback) already in memory (load not "
-        "timed); crmkit and sql read the DuckDB file (OS cache warm). Each engine in its own "
-        "process. satisfaction: the customer -> segment map (crmkit's classification) is "
-        "computed once, outside the timing, and handed to every engine. bgnbd: crmkit fits "
-        "with PyMC-Marketing (MAP, flat priors), the others with scipy maximum likelihood."
-    )
     RESULTS.mkdir(exist_ok=True)
     out = a.out or RESULTS / f"{date.today().isoformat()}.json"
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    plot(results, out.with_suffix(".png"))
+    merged = merge_results(json.loads(out.read_text()) if out.exists() else {}, results)
+    out.write_text(json.dumps(merged, indent=2, ensure_ascii=False))
+    plot(merged, out.with_suffix(".png"))
     print(ratio_table(results))
-    for b, k in results["exponents"].items():
+    for b, k in merged["exponents"].items():
         if k is not None:
             print(f"{b}: time ∝ orders^{k:.2f}")
     print(f"results: {out} and {out.with_suffix('.png')}")
+
+
+NOTE = (
+    "pandas and polars start from the orders (feedback) already in memory (load not "
+    "timed); crmkit and sql read the DuckDB file (OS cache warm). Each engine in its own "
+    "process. satisfaction: the customer -> segment map (crmkit's classification) is "
+    "computed once, outside the timing, and handed to every engine. bgnbd: crmkit fits "
+    "with PyMC-Marketing (MAP, flat priors), the others with scipy maximum likelihood."
+)
+
+
+def merge_results(existing: dict, new: dict) -> dict:
+    """``new`` merged into a results file's ``existing`` content: other keys (the dashboard
+    latencies, say) are kept, sizes and benchmarks not run again are kept, a (size, benchmark)
+    run again is replaced; the exponents are refitted over every size in the file."""
+    merged = {**existing, **{k: v for k, v in new.items() if k != "sizes"}}
+    sizes = {s: dict(b) for s, b in existing.get("sizes", {}).items()}
+    for s, b in new["sizes"].items():
+        sizes.setdefault(s, {}).update(b)
+    merged["sizes"] = dict(sorted(sizes.items(), key=lambda kv: int(kv[0])))
+    benches = dict.fromkeys(b for per in merged["sizes"].values() for b in per)
+    merged["exponents"] = {b: scaling_exponent(merged, b) for b in benches}
+    merged["note"] = NOTE
+    return merged
 
 
 if __name__ == "__main__":

@@ -110,3 +110,25 @@ def test_plot_copes_with_different_engine_sets(tmp_path):
 
 def _e(t: float) -> dict:
     return {"median_s": t, "min_s": t, "max_s": t, "runs": 1, "peak_mib": 100}
+
+
+def test_merge_results_keeps_other_keys_and_sizes():
+    """A results file with the dashboard latencies and a 1 M rfm run; a new run of cohort at
+    1 M and rfm at 10 M: everything kept, the new entries added, exponents refitted."""
+    old = {
+        "dashboard": {"overview": {"open_median_s": 1.2}},
+        "sizes": {"1000000": {"rfm": {"engines": {"crmkit": _e(1.0)}}}},
+    }
+    new = {
+        "as_of": "2026-09-30T23:59:59",
+        "repeat": 3,
+        "sizes": {
+            "1000000": {"cohort": {"engines": {"crmkit": _e(2.0)}}},
+            "10000000": {"rfm": {"engines": {"crmkit": _e(10.0)}}},
+        },
+    }
+    m = suite.merge_results(old, new)
+    assert m["dashboard"] == old["dashboard"] and m["repeat"] == 3
+    assert list(m["sizes"]["1000000"]) == ["rfm", "cohort"]
+    assert list(m["sizes"]) == ["1000000", "10000000"]
+    assert m["exponents"]["rfm"] == pytest.approx(1.0) and m["exponents"]["cohort"] is None
