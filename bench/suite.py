@@ -351,8 +351,10 @@ WITH cm AS (  -- one row per customer and month with a counted order
     WHERE order_ts <= $as_of AND status NOT IN ('returned', 'refunded', 'cancelled')
       AND customer_sk IS NOT NULL
     GROUP BY ALL
+), f AS (  -- acquisition month: a grouped min joined back is cheaper than a window here
+    SELECT customer_sk, min(m) AS cohort FROM cm GROUP BY customer_sk
 ), c AS (
-    SELECT m, revenue, min(m) OVER (PARTITION BY customer_sk) AS cohort FROM cm
+    SELECT m, revenue, cohort FROM cm JOIN f USING (customer_sk)
 ), per AS (
     SELECT cohort, date_diff('month', cohort, m) AS month, count(*) AS active,
            sum(revenue) AS revenue
