@@ -122,9 +122,10 @@ def table(res: dict) -> str:
 
 
 def merge_results(path: Path, key: str, value: dict) -> None:
-    """Put ``value`` under ``key`` in the results file, keeping what other benchmarks wrote."""
+    """Put ``value``'s sizes under ``key`` in the results file, keeping the sizes not run
+    again and everything the other benchmarks wrote."""
     data = json.loads(path.read_text()) if path.exists() else {}
-    data[key] = value
+    data.setdefault(key, {}).update(value)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
     os.replace(tmp, path)

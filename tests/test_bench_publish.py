@@ -21,11 +21,11 @@ def test_publish_once_reads_steps_rows_and_peak_memory(tiny_snapshot, tmp_path):
 
 def test_merge_keeps_other_keys(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"sizes": {"1": {}}, "publish": {"old": 1}}))
+    path.write_text(json.dumps({"sizes": {"1": {}}, "publish": {"10": {"a": 1}, "1000": {}}}))
     publish.merge_results(path, "publish", {"1000": {"median_s": 2.0}})
     assert json.loads(path.read_text()) == {
         "sizes": {"1": {}},
-        "publish": {"1000": {"median_s": 2.0}},
+        "publish": {"10": {"a": 1}, "1000": {"median_s": 2.0}},
     }
 
 
