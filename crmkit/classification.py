@@ -481,22 +481,19 @@ def rfm(
     orders = con_or_orders if is_table else con_or_orders.table("orders")
     _require(orders, _ORDER_COLUMNS, "the orders table")
     counted = _counted_orders(orders, as_of, exclude_statuses)
+    # Two layers only (aggregate, then one select with the window scores and the stamp): each
+    # extra projection layer costs Ibis' compiler a pass over the whole query, a fixed cost
+    # paid on every call that was as large as DuckDB's own work at 1 M orders.
+    last = counted.order_ts.max()
     per = counted.group_by("customer_sk").aggregate(
         customer_id=counted.customer_id.arbitrary(),
         first_order_ts=counted.order_ts.min(),
-        last_order_ts=counted.order_ts.max(),
+        last_order_ts=last,
+        recency_days=ibis.literal(as_of.date()).delta(last.date(), unit="day"),
         frequency=counted.count(),
         monetary=counted.amount.sum().fill_null(0),
     )
-    per = per.mutate(
-        recency_days=ibis.literal(as_of.date()).delta(per.last_order_ts.date(), unit="day")
-    )
-    scored = per.mutate(
-        r_score=_score(per.recency_days, worst_first_descending=True),
-        f_score=_score(per.frequency, worst_first_descending=False),
-        m_score=_score(per.monetary, worst_first_descending=False),
-    )
-    scored = scored.select(
+    return per.select(
         "customer_sk",
         "customer_id",
         "first_order_ts",
@@ -504,11 +501,12 @@ def rfm(
         "recency_days",
         "frequency",
         "monetary",
-        "r_score",
-        "f_score",
-        "m_score",
+        r_score=_score(per.recency_days, worst_first_descending=True),
+        f_score=_score(per.frequency, worst_first_descending=False),
+        m_score=_score(per.monetary, worst_first_descending=False),
+        as_of=ibis.literal(as_of, type=_TS),
+        rules_version=ibis.literal(rules["version"], type=dt.string),
     )
-    return _stamp(scored, as_of, rules)
 
 
 def rfm_classes(
@@ -553,17 +551,15 @@ def rfm_classes(
         f_split=split_of(t.frequency),
         m_split=split_of(t.monetary),
     )
-    t = t.mutate(
-        r_high=t.recency_days.cast("float64") < t.r_split,
-        f_high=t.frequency.cast("float64") > t.f_split,
-        m_high=t.monetary.cast("float64") > t.m_split,
-    )
+    # flags and classes in one layer (the flags written out where the class needs them): every
+    # extra projection layer is another pass of Ibis' compiler over the whole query
+    r_high = t.recency_days.cast("float64") < t.r_split
+    f_high = t.frequency.cast("float64") > t.f_split
+    m_high = t.monetary.cast("float64") > t.m_split
     # the three flags as one number 0-7 (r·4 + f·2 + m): one simple CASE per label instead of
     # eight three-way conditions, which keeps the compiled query small (compiling is a fixed
     # cost paid on every call, large next to the scan on small data)
-    bits = (t.r_high.cast("int8") * 4 + t.f_high.cast("int8") * 2 + t.m_high.cast("int8")).cast(
-        "int8"
-    )
+    bits = (r_high.cast("int8") * 4 + f_high.cast("int8") * 2 + m_high.cast("int8")).cast("int8")
 
     bit = {k: 4 * r + 2 * f + m for k, (r, f, m, _, _) in RFM_CLASSES.items()}
 
@@ -571,6 +567,9 @@ def rfm_classes(
         return bits.cases(*[(bit[k], v[field]) for k, v in RFM_CLASSES.items()])
 
     return t.mutate(
+        r_high=r_high,
+        f_high=f_high,
+        m_high=m_high,
         rfm_class=bits.cases(*[(b, k) for k, b in bit.items()]),
         rfm_class_zh=label(3),
         rfm_class_en=label(4),
