@@ -98,9 +98,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(published: Path, port: int, log: Path) -> subprocess.Popen:
+def _serve(published: Path, port: int, log: Path, preheat: int = 0) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "crmkit.serve", "--no-browser", "--port", str(port)]
     cmd += ["--root", str(ROOT / "dashboards"), "--published", str(published)]
+    cmd += ["--preheat", str(preheat), "--max-kernels", "4"]
     env = {k: v for k, v in os.environ.items() if k != "CRMKIT_TOKEN"}
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=out)
@@ -138,9 +139,11 @@ def _change_province(page, choice: str) -> float:  # noqa: ANN001
     return time.perf_counter() - t0
 
 
-def measure_page(browser, base_url: str, name: str, loads: int, filters: int) -> dict:  # noqa: ANN001
+def measure_page(  # noqa: ANN001
+    browser, base_url: str, name: str, loads: int, filters: int, pause: float = 0.5
+) -> dict:
     """Open ``name`` ``loads`` times (the first not counted), then change the province
-    ``filters`` times on the last one opened."""
+    ``filters`` times on the last one opened; ``pause`` seconds between loads."""
     url = f"{base_url}voila/render/{name}.ipynb"
     charts = CHARTS.get(name, 1)
     opens, changes = [], []
@@ -157,18 +160,26 @@ def measure_page(browser, base_url: str, name: str, loads: int, filters: int) ->
                     changes.append(_change_province(page, provinces[k % len(provinces)]))
         finally:
             page.close(run_before_unload=True)
-            time.sleep(0.5)  # let the server shut the kernel down before the next one starts
+            time.sleep(pause)  # the kernel shuts down (and a pre-heated one is replaced)
             ctx.close()
     return {"charts": charts, "open_s": stats(opens), "filter_s": stats(changes)}
 
 
-def measure(published: Path, pages: list[str], loads: int, filters: int) -> dict[str, dict]:
-    """Browser timings of ``pages`` over one ``crmkit serve`` of ``published``."""
+def measure(
+    published: Path,
+    pages: list[str],
+    loads: int,
+    filters: int,
+    *,
+    preheat: int = 0,
+    pause: float = 0.5,
+) -> dict[str, dict]:
+    """Browser timings of ``pages`` over one ``crmkit serve [--preheat N]`` of ``published``."""
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"crmkit-dashboard-latency-{port}.log"
-    proc = _serve(published, port, log)
+    proc = _serve(published, port, log, preheat)
     out: dict[str, dict] = {}
     try:
         with sync_playwright() as p:
@@ -177,7 +188,7 @@ def measure(published: Path, pages: list[str], loads: int, filters: int) -> dict
                 for name in pages:
                     print(f"… {name}", file=sys.stderr, flush=True)
                     out[name] = measure_page(
-                        browser, f"http://127.0.0.1:{port}/", name, loads, filters
+                        browser, f"http://127.0.0.1:{port}/", name, loads, filters, pause
                     )
             finally:
                 browser.close()
@@ -245,11 +256,10 @@ def merge_results(path: Path, key: str, value: dict) -> dict:
 
 def combine(previous: dict | None, new: dict) -> dict:
     """``new`` with the pages of ``previous`` it did not measure, when both were measured on the
-    same snapshot (same path and size): pages can be measured one run at a time."""
-    if not previous or (previous.get("published"), previous.get("size")) != (
-        new["published"],
-        new["size"],
-    ):
+    same snapshot (same path and size) and server setting (``preheat``): pages can be measured
+    one run at a time."""
+    same = ("published", "size", "preheat")
+    if not previous or [previous.get(k) for k in same] != [new.get(k) for k in same]:
         return new
     out = dict(new)
     for key in ("pages", "server"):
@@ -297,7 +307,14 @@ def latency_table(result: dict) -> str:
 
 
 def run(
-    published: Path, pages: list[str], loads: int, filters: int, *, server: bool = False
+    published: Path,
+    pages: list[str],
+    loads: int,
+    filters: int,
+    *,
+    server: bool = False,
+    preheat: int = 0,
+    pause: float = 0.5,
 ) -> dict:
     """Everything one run reports under ``"dashboard"``."""
     result = {
@@ -305,13 +322,15 @@ def run(
         "size": snapshot_size(published),
         "loads": loads,
         "filters": filters,
+        "preheat": preheat,
+        "pause_s": pause,
         "targets": TARGETS,
         "method": (
             "median/min/max of warm loads (first not counted) page open -> every chart drawn, "
             "and of province changes -> every chart redrawn (layout.meta.filters), "
             "Playwright + Debian chromium, one crmkit serve"
         ),
-        "pages": measure(published, pages, loads, filters),
+        "pages": measure(published, pages, loads, filters, preheat=preheat, pause=pause),
     }
     if server:
         result["server"] = server_timings(published, pages)
@@ -327,6 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--loads", type=int, default=11, help="loads per page; the first not counted")
     p.add_argument("--filters", type=int, default=10)
     p.add_argument("--server", action="store_true", help="also time the *_data functions")
+    p.add_argument("--preheat", type=int, default=0, help="crmkit serve --preheat N")
+    p.add_argument("--pause", type=float, default=0.5, help="seconds between loads")
     p.add_argument("--out", type=Path, default=None, help="results file (default dated)")
     a = p.parse_args(argv)
     pages = list(PAGES) if a.pages == "all" else [x.strip() for x in a.pages.split(",")]
@@ -337,7 +358,15 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"no snapshot at {a.published}; run `crmkit publish` first")
     if a.loads < 2 or a.filters < 0:
         p.error("--loads must be ≥ 2 (the first is not counted) and --filters ≥ 0")
-    result = run(a.published.resolve(), pages, a.loads, a.filters, server=a.server)
+    result = run(
+        a.published.resolve(),
+        pages,
+        a.loads,
+        a.filters,
+        server=a.server,
+        preheat=a.preheat,
+        pause=a.pause,
+    )
     out = a.out or RESULTS / f"{date.today().isoformat()}.json"
     previous = json.loads(out.read_text()).get("dashboard") if out.exists() else None
     result = combine(previous, result)
