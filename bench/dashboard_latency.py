@@ -11,6 +11,11 @@ Chromium with Playwright (never ``playwright install``). For each page in
   chart's ``layout.meta.filters`` does too (:func:`crmkit.charts.show_in` writes it), i.e. every
   chart was redrawn; ``--filters`` changes, each to another province, on the last page opened.
 
+With ``--preheat N`` the server runs each page N times ahead of visitors (``crmkit serve
+--preheat``); every load then waits, untimed, until the page's pool has been refilled (Voila's
+log says so): the open time of a visitor who does not arrive right after another one. The waits
+are reported as ``refill_s`` (about when the next visitor gets a pre-run page again).
+
 Optionally (``--server``) the page's ``*_data`` function is also timed directly in Python, no
 filter and one province, to tell the server's share from the browser's.
 
@@ -27,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -120,12 +126,15 @@ def _serve(published: Path, port: int, log: Path, preheat: int = 0) -> subproces
     raise RuntimeError(f"crmkit serve did not answer within 120 s; see {log}")
 
 
-def _open(page, url: str, charts: int) -> float:  # noqa: ANN001
+def _open(page, url: str, charts: int) -> tuple[float, float, float]:  # noqa: ANN001
+    """Seconds from navigation to: the HTML loaded, the ready marker shown, every chart drawn."""
     t0 = time.perf_counter()
-    page.goto(url)
+    page.goto(url, timeout=TIMEOUT_MS)
+    loaded = time.perf_counter() - t0
     page.wait_for_selector(".crmkit-ready", state="attached", timeout=TIMEOUT_MS)
+    ready = time.perf_counter() - t0
     page.wait_for_function(CHARTS_DRAWN, arg=charts, timeout=TIMEOUT_MS)
-    return time.perf_counter() - t0
+    return loaded, ready, time.perf_counter() - t0
 
 
 def _change_province(page, choice: str) -> float:  # noqa: ANN001
@@ -139,21 +148,75 @@ def _change_province(page, choice: str) -> float:  # noqa: ANN001
     return time.perf_counter() - t0
 
 
+def _pool_fills(log: Path, name: str) -> int:
+    return log.read_text(errors="replace").count(f"Kernel pool of {name}.ipynb is filled")
+
+
+def _kernels_busy(server_pid: int) -> bool:
+    """Whether any process under the server (its kernels) uses CPU over half a second."""
+    import psutil
+
+    kids = psutil.Process(server_pid).children(recursive=True)
+    for k in kids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            k.cpu_percent(None)
+    time.sleep(0.5)
+    busy = 0.0
+    for k in kids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            busy = max(busy, k.cpu_percent(None))
+    return busy > 5.0
+
+
+def _wait_for_pool(
+    log: Path, name: str, fills: int, server_pid: int, timeout: float = 900
+) -> float:
+    """Wait until Voila's log says the page's pre-heated pool was filled ``fills`` times and
+    the kernels have finished running their pages (no kernel busy twice in a row)."""
+    t0 = time.perf_counter()
+    quiet = 0
+    while _pool_fills(log, name) < fills or quiet < 2:
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError(f"the pre-heated pool of {name} was not refilled in {timeout} s")
+        if _pool_fills(log, name) >= fills:
+            quiet = 0 if _kernels_busy(server_pid) else quiet + 1
+        else:
+            time.sleep(0.2)
+    return time.perf_counter() - t0
+
+
 def measure_page(  # noqa: ANN001
-    browser, base_url: str, name: str, loads: int, filters: int, pause: float = 0.5
+    browser,
+    base_url: str,
+    name: str,
+    loads: int,
+    filters: int,
+    pause: float = 0.5,
+    pool_log: Path | None = None,
+    server_pid: int | None = None,
 ) -> dict:
     """Open ``name`` ``loads`` times (the first not counted), then change the province
-    ``filters`` times on the last one opened; ``pause`` seconds between loads."""
+    ``filters`` times on the last one opened; ``pause`` seconds between loads. With a
+    pre-heated server (``pool_log``: its log) each load first waits until the page's pool has
+    been refilled; those waits are reported as ``refill_s``."""
     url = f"{base_url}voila/render/{name}.ipynb"
     charts = CHARTS.get(name, 1)
-    opens, changes = [], []
+    opens, changes, refills, loaded, ready = [], [], [], [], []
+    # one browser context per page: the first (uncounted) load fills its HTTP cache with
+    # Voila's and plotly's scripts, as a manager's browser has them after the first visit
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     for i in range(loads):
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        if pool_log is not None:
+            waited = _wait_for_pool(pool_log, name, i + 1, server_pid)
+            if i:
+                refills.append(waited + pause)
         page = ctx.new_page()
         try:
-            took = _open(page, url, charts)
+            html_s, ready_s, took = _open(page, url, charts)
             if i:
                 opens.append(took)
+                loaded.append(html_s)
+                ready.append(ready_s)
             if i == loads - 1 and filters:
                 provinces = page.locator(".crmkit-filter-province option").all_inner_texts()[1:]
                 for k in range(filters):
@@ -161,8 +224,27 @@ def measure_page(  # noqa: ANN001
         finally:
             page.close(run_before_unload=True)
             time.sleep(pause)  # the kernel shuts down (and a pre-heated one is replaced)
-            ctx.close()
-    return {"charts": charts, "open_s": stats(opens), "filter_s": stats(changes)}
+    ctx.close()
+    out = {
+        "charts": charts,
+        "open_s": stats(opens),
+        "filter_s": stats(changes),
+        # where an open's time goes: the HTML page (Voila: kernel + notebook run, unless
+        # pre-heated), then the widgets until the ready marker, then the charts drawn
+        "html_s": stats(loaded),
+        "ready_s": stats(ready),
+    }
+    if pool_log is not None:
+        out["refill_s"] = stats(refills)
+    return out
+
+
+def _measure_or_error(*args) -> dict:
+    """:func:`measure_page`, or the error that stopped it (the other pages still run)."""
+    try:
+        return measure_page(*args)
+    except Exception as e:  # a timeout on one page must not lose the others' figures
+        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
 
 
 def measure(
@@ -187,8 +269,15 @@ def measure(
             try:
                 for name in pages:
                     print(f"… {name}", file=sys.stderr, flush=True)
-                    out[name] = measure_page(
-                        browser, f"http://127.0.0.1:{port}/", name, loads, filters, pause
+                    out[name] = _measure_or_error(
+                        browser,
+                        f"http://127.0.0.1:{port}/",
+                        name,
+                        loads,
+                        filters,
+                        pause,
+                        log if preheat else None,
+                        proc.pid,
                     )
             finally:
                 browser.close()
@@ -295,6 +384,9 @@ def latency_table(result: dict) -> str:
         sep += "---|"
     rows = [head, sep]
     for name, r in result["pages"].items():
+        if "error" in r:
+            rows.append(f"| {name} | {r['error']} | | | |")
+            continue
         row = (
             f"| {name} | {_fmt(r['open_s'])} | {_ok(r['open_s'], TARGETS['open_s'])} "
             f"| {_fmt(r['filter_s'])} | {_ok(r['filter_s'], TARGETS['filter_s'])} |"

@@ -205,6 +205,7 @@ def publish(
     # ``after`` declarations (see ordered_steps), not from this import order
     import crmkit.churn  # noqa: F401
     import crmkit.classification  # noqa: F401
+    import crmkit.cubes  # noqa: F401
     import crmkit.kpi  # noqa: F401
     import crmkit.loyalty  # noqa: F401
     import crmkit.needs  # noqa: F401
@@ -240,6 +241,9 @@ def publish(
                         "published_at": [datetime.now()],
                         "source": [str(src)],
                         "crmkit_version": [_version()],
+                        # the data clock, read by every dashboard page instead of scanning
+                        # the orders for it (crmkit.views.base.data_as_of)
+                        "as_of": [_data_as_of(snap)],
                     }
                 ),
                 overwrite=True,
@@ -254,6 +258,12 @@ def publish(
         raise
     os.replace(staging, dst)
     return PublishResult(dst, counts, time.perf_counter() - t0, dst.stat().st_size)
+
+
+def _data_as_of(con: Backend) -> datetime:
+    from crmkit import quality
+
+    return quality.data_as_of(con)
 
 
 def _version() -> str:

@@ -74,3 +74,8 @@ def test_every_page_has_a_chart_count_and_data_function():
     from crmkit.views.base import PAGES
 
     assert set(dl.CHARTS) == set(PAGES) == set(dl.DATA_FUNCTIONS)
+
+
+def test_table_shows_a_page_that_failed():
+    res = _result({"needs": {"error": "TimeoutError: Page.goto: Timeout 300000ms exceeded."}})
+    assert dl.latency_table(res).splitlines()[2].startswith("| needs | TimeoutError")
