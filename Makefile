@@ -8,6 +8,7 @@ VENV      ?= .venv
 CUSTOMERS ?= 20000
 SEED      ?= 42
 PORT      ?= 8866
+PREHEAT   ?= 1
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 
@@ -54,10 +55,10 @@ $(SPARK_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/crmkit demo --customers $(CUSTOMERS) --seed $(SEED) --replace
 	$(BIN)/crmkit publish
-	$(BIN)/crmkit serve --no-browser --port $(PORT)
+	$(BIN)/crmkit serve --no-browser --port $(PORT) --preheat $(PREHEAT)
 
 serve: $(STAMP)
-	$(BIN)/crmkit serve --no-browser --port $(PORT)
+	$(BIN)/crmkit serve --no-browser --port $(PORT) --preheat $(PREHEAT)
 
 publish: $(STAMP)
 	$(BIN)/crmkit publish

@@ -210,6 +210,7 @@ def publish(
     # ``after`` declarations (see ordered_steps), not from this import order
     import crmkit.churn  # noqa: F401
     import crmkit.classification  # noqa: F401
+    import crmkit.cubes  # noqa: F401
     import crmkit.kpi  # noqa: F401
     import crmkit.loyalty  # noqa: F401
     import crmkit.needs  # noqa: F401
@@ -250,6 +251,9 @@ def publish(
                         "published_at": [datetime.now()],
                         "source": [str(src)],
                         "crmkit_version": [_version()],
+                        # the data clock, read by every dashboard page instead of scanning
+                        # the orders for it (crmkit.views.base.data_as_of)
+                        "as_of": [_data_as_of(snap)],
                     }
                 ),
                 overwrite=True,
@@ -285,6 +289,12 @@ def _copy_database(src: Path, dst: Path) -> None:
             shutil.copyfile(wal, dst.with_name(dst.name + ".wal"))
     finally:
         lock.close()
+
+
+def _data_as_of(con: Backend) -> datetime:
+    from crmkit import quality
+
+    return quality.data_as_of(con)
 
 
 def _version() -> str:

@@ -95,15 +95,44 @@ class CappedKernelManager(AsyncMappingKernelManager):
     max_kernels = Integer(8, config=True, help="Most kernels running or starting at once.")
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
         self._launching = 0
+        self._pool_launching = 0
+        super().__init__(**kwargs)
+
+    def _pooled(self) -> int:
+        """Kernels waiting in Voila's pre-heated pool (``--preheat``), started or starting: no
+        page uses them yet, so they take no slot."""
+        ready = 0
+        for pool in getattr(self, "_pools", {}).values():
+            for task in pool:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    ready += task.result().get("kernel_id") in self
+        return ready + self._pool_launching
+
+    def pages_open(self) -> int:
+        """Kernels running or starting for visitors' pages (not the pre-heated pool's)."""
+        return len(self) + self._launching - self._pooled()
+
+    def full(self) -> bool:
+        """Whether every slot is taken: a page that would get a pre-heated kernel must wait too."""
+        return self.pages_open() >= self.max_kernels
 
     async def start_kernel(self, *args, kernel_id: str | None = None, **kwargs) -> str:
-        """Start a kernel as ``AsyncMappingKernelManager`` does, or raise ``KernelLimitReached``."""
+        """Start a kernel as ``AsyncMappingKernelManager`` does, or raise ``KernelLimitReached``.
+
+        Kernels that Voila starts for its pre-heated pool (their environment says
+        ``VOILA_PREHEAT=True``) are not capped: there are pool size × pages of them.
+        """
+        if (kwargs.get("env") or {}).get("VOILA_PREHEAT") == "True":
+            self._pool_launching += 1
+            try:
+                return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
+            finally:
+                self._pool_launching -= 1
         if kernel_id is None or kernel_id not in self:
             # Check and count without an await in between: the event loop cannot let a second
             # request through the same slot.
-            busy = len(self) + self._launching
+            busy = self.pages_open()
             if busy >= self.max_kernels:
                 self.log.warning(
                     "refusing a new kernel: %d running or starting, max_kernels=%d",
@@ -128,6 +157,10 @@ class _PageHandler(TornadoVoilaHandler):
         # the kernel cap fills up (voila 0.5.13 renders pages without ever setting it).
         self.xsrf_token  # noqa: B018
         try:
+            km = self.kernel_manager
+            if isinstance(km, CappedKernelManager) and getattr(km, "_pools", None) and km.full():
+                # a pre-heated kernel is handed over without start_kernel: check the cap here
+                raise KernelLimitReached(f"{km.pages_open()} pages open")
             await super().get(path)
         except KernelLimitReached:
             # Voila starts the kernel before it writes the first byte, so the answer is clean.
@@ -250,6 +283,7 @@ def voila_config(
     open_browser: bool = False,
     max_kernels: int = 8,
     cull_idle_seconds: int = 600,
+    preheat: int = 0,
 ) -> Config:
     """The Voila configuration ``serve()`` runs with; inspect it without starting a server.
 
@@ -261,6 +295,8 @@ def voila_config(
         raise ValueError(f"max_kernels must be at least 1, got {max_kernels}")
     if cull_idle_seconds < 0:
         raise ValueError(f"cull_idle_seconds must be >= 0 (0: never cull), got {cull_idle_seconds}")
+    if preheat < 0:
+        raise ValueError(f"preheat must be >= 0 (0: no pre-heated kernels), got {preheat}")
     c = Config()
     c.Voila.root_dir = str(Path(root).resolve())
     c.Voila.ip = host
@@ -303,6 +339,15 @@ def voila_config(
     c.MappingKernelManager.cull_interval = max(1, min(60, cull_idle_seconds // 2))
     # An open tab keeps its kernel connected; a forgotten tab must still give its slot back.
     c.MappingKernelManager.cull_connected = True
+
+    if preheat:
+        # Pre-heated kernels: Voila runs each page ``preheat`` times ahead of any visitor
+        # (imports, snapshot, the page's numbers and widgets), so opening a page only sends the
+        # finished widgets; a used kernel is replaced in the background. The pool is not capped
+        # by max_kernels (see CappedKernelManager) and Voila never culls a pooled kernel.
+        c.VoilaConfiguration.preheat_kernel = True
+        c.VoilaConfiguration.default_pool_size = preheat
+        c.VoilaKernelManager.fill_delay = 0
     return c
 
 
@@ -347,6 +392,7 @@ def serve(
     max_kernels: int = 8,
     cull_idle_seconds: int = 600,
     role: str = "dashboard",
+    preheat: int = 0,
 ) -> int:
     """Serve the dashboards in ``root`` until interrupted (Ctrl-C or SIGTERM).
 
@@ -370,6 +416,11 @@ def serve(
         Shut down kernels idle this long, even with their tab open; 0 never culls.
     role : {"dashboard", "analyst"}, default "dashboard"
         ``dashboard`` masks names, phones and emails; ``analyst`` shows them.
+    preheat : int, default 0
+        Kernels per page run ahead of any visitor (Voila's pre-heated pool): a page then opens
+        in about a second instead of importing, querying and drawing first. Each costs a
+        kernel's memory all the time (at 10 M orders a few hundred MB per page). A pooled page
+        holds the snapshot it was built on: restart the server after ``crmkit publish``.
 
     Returns
     -------
@@ -394,6 +445,7 @@ def serve(
             open_browser=open_browser,
             max_kernels=max_kernels,
             cull_idle_seconds=cull_idle_seconds,
+            preheat=preheat,
         )
         env = server_environment(snapshot, role)
         _check_port_free(host, port)
@@ -431,6 +483,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cull-idle-seconds", type=int, default=600, help="shut down kernels idle this long"
     )
     parser.add_argument("--role", choices=ROLES, default="dashboard", help="analyst shows PII")
+    parser.add_argument(
+        "--preheat",
+        type=int,
+        default=0,
+        help="kernels per page run ahead of visitors (pages open at once; costs memory)",
+    )
 
 
 def serve_args(args: argparse.Namespace) -> int:
@@ -445,6 +503,7 @@ def serve_args(args: argparse.Namespace) -> int:
         max_kernels=args.max_kernels,
         cull_idle_seconds=args.cull_idle_seconds,
         role=args.role,
+        preheat=args.preheat,
     )
 
 

@@ -113,7 +113,19 @@ def test_voila_config_token_and_culling(tmp_path):
     assert serve.voila_config(tmp_path, cull_idle_seconds=4).MappingKernelManager.cull_interval == 2
 
 
-@pytest.mark.parametrize(("option", "value"), [("max_kernels", 0), ("cull_idle_seconds", -1)])
+def test_voila_config_preheat(tmp_path):
+    """Off by default; ``preheat=2`` asks Voila for two pre-run kernels per page, refilled at
+    once."""
+    assert "preheat_kernel" not in serve.voila_config(tmp_path).VoilaConfiguration
+    c = serve.voila_config(tmp_path, preheat=2)
+    assert c.VoilaConfiguration.preheat_kernel is True
+    assert c.VoilaConfiguration.default_pool_size == 2
+    assert c.VoilaKernelManager.fill_delay == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("max_kernels", 0), ("cull_idle_seconds", -1), ("preheat", -1)]
+)
 def test_voila_config_rejects_bad_limits(tmp_path, option, value):
     with pytest.raises(ValueError, match=option):
         serve.voila_config(tmp_path, **{option: value})
@@ -392,6 +404,23 @@ def test_kernel_cap_answers_busy_and_frees_the_slot(start_server, site):
     assert s.get("/voila/render/hello.ipynb")[0] == 503
     # ... until the page closes (the browser posts this on unload) and frees the slot
     assert s.post(f"/voila/api/shutdown/{_kernel_id(first['r'][2])}") == 204
+    status, _, body = s.get("/voila/render/hello.ipynb")
+    assert status == 200 and "hello 42" in body
+
+
+def test_preheated_pages_come_from_the_pool_within_the_cap(start_server, site):
+    """With ``--preheat 1`` each page is run before anyone asks; the pool's kernels take no
+    slot, the page handed to a visitor does (one slot: the next visitor is told to retry)."""
+    s = start_server(*site, "--max-kernels", "1", "--preheat", "1")
+    deadline = time.monotonic() + 120
+    while "Kernel pool of hello.ipynb is filled" not in s.log_text():
+        assert time.monotonic() < deadline, s.log_text()
+        time.sleep(0.5)
+    status, _, body = s.get("/voila/render/hello.ipynb")
+    assert status == 200 and "hello 42" in body
+    assert "Using pre-heated kernel" in s.log_text()
+    assert s.get("/voila/render/hello.ipynb")[0] == 503
+    assert s.post(f"/voila/api/shutdown/{_kernel_id(body)}") == 204
     status, _, body = s.get("/voila/render/hello.ipynb")
     assert status == 200 and "hello 42" in body
 

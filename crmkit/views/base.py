@@ -108,7 +108,14 @@ def segment_label(code: str, lang: str = "zh") -> str:
 
 
 def data_as_of(con: BaseBackend) -> datetime:
-    """The snapshot's clock: the latest timestamp in its data (see ``quality.data_as_of``)."""
+    """The snapshot's clock: the latest timestamp in its data (see ``quality.data_as_of``),
+    as ``publish`` recorded it in ``publish_info`` (computed when the table lacks it)."""
+    if "publish_info" in con.list_tables():
+        info = con.table("publish_info")
+        if "as_of" in info.columns:
+            as_of = info.as_of.max().to_pyarrow().as_py()
+            if as_of is not None:
+                return pd.Timestamp(as_of).to_pydatetime()
     return quality.data_as_of(con)
 
 

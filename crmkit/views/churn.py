@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import timedelta
 
 import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, churn, classification, loyalty, stats
+from crmkit import charts, churn, classification, cubes, loyalty, stats
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
@@ -153,17 +152,17 @@ def churn_data(
         )
     as_of = data_as_of(con)
     scope = customers_in_scope(con, f)
-    orders = con.table("orders")
-    end = as_of + timedelta(seconds=1)
-    rate = loyalty.churn_rate(orders, start=end - timedelta(days=91), end=end, customers=scope)
-    trend = pd.DataFrame(
-        [
-            {"period_end": e, **loyalty.churn_rate(
-                orders, start=e - timedelta(days=91), end=e, customers=scope
-            )}
-            for e in (end - timedelta(days=91 * k) for k in range(TREND_QUARTERS - 1, -1, -1))
-        ]
-    ).rename(columns={"value": "churn_rate"})  # fmt: skip
+    ends = cubes.quarter_ends(as_of, TREND_QUARTERS)
+    # counted once per filter group at publish time (crmkit.cubes); live over the orders when
+    # the snapshot predates that
+    rates = cubes.churn_rates(con, f, as_of) or [
+        loyalty.churn_rate(con.table("orders"), start=e - cubes.QUARTER, end=e, customers=scope)
+        for e in ends
+    ]
+    rate = rates[-1]
+    trend = pd.DataFrame([{"period_end": e, **r} for e, r in zip(ends, rates, strict=True)]).rename(
+        columns={"value": "churn_rate"}
+    )
 
     scores = con.table("churn_scores").semi_join(scope, "customer_id")
     tot = (

@@ -10,10 +10,11 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, quality, schema
+from crmkit import charts, cubes, quality, schema
 from crmkit.i18n import fmt_date, fmt_int, t, table_label
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
+    PERIODS,
     ExportButtons,
     Filters,
     Page,
@@ -71,12 +72,17 @@ def overview_data(
     role = current_role(role)
     as_of = data_as_of(con)
     present = set(con.list_tables())
+    # rows per table for customers in scope: counted per filter group at publish time
+    # (crmkit.cubes), live when the snapshot predates that
+    stored = cubes.row_counts(con, f, as_of, PERIODS[f.period]) or {}
     counts = pd.DataFrame(
         [
             {
                 "table": name,
                 "label": table_label(name, lang),
-                "rows": int(_scoped(con, name, f, as_of).count().execute()),
+                "rows": stored[name]
+                if name in stored
+                else int(_scoped(con, name, f, as_of).count().execute()),
             }
             for name in schema.DATA_TABLES
             if name in present
