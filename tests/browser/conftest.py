@@ -28,20 +28,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bench.dashboard_latency import CHROMIUM_ARGS  # one set of flags for tests and bench
 from crmkit import db, views
 from crmkit.ingest import ingest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 #: URL schemes that never reach the network.
 LOCAL_SCHEMES = {"data", "blob", "about"}
