@@ -85,8 +85,15 @@ def run(sizes: list[int], repeat: int) -> dict:
                 runs.append(publish_once(db_path, out))
                 floors.append(floor_once(db_path, Path(tmp) / "copy.duckdb"))
         rows = runs[0]["rows"]
-        if any(r["rows"] != rows for r in runs):
-            raise AssertionError(f"publish at {orders:,} orders: row counts differ between runs")
+        differ = {
+            t: [r["rows"].get(t) for r in runs]
+            for t in {t for r in runs for t in r["rows"]}
+            if len({r["rows"].get(t) for r in runs}) > 1
+        }
+        if differ:
+            raise AssertionError(
+                f"publish at {orders:,} orders: row counts differ between runs: {differ}"
+            )
         times = [r["seconds"] for r in runs]
         steps = {
             s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in runs[0]["steps"]

@@ -258,7 +258,13 @@ def publish(
                 ),
                 overwrite=True,
             )
-            counts = {n: int(snap.table(n).count().execute()) for n in sorted(snap.list_tables())}
+            # the snapshot's own tables: not the in-memory tables Ibis registered on this
+            # connection while the steps ran (their random names made two publishes differ)
+            stored = snap.raw_sql(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+                "AND database_name = current_database()"
+            ).fetchall()
+            counts = {n: int(snap.table(n).count().execute()) for n in sorted(r[0] for r in stored)}
             snap.raw_sql("CHECKPOINT")
         finally:
             snap.disconnect()
