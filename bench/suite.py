@@ -99,6 +99,30 @@ def _orders_in_memory(db_path: Path, engine: str):  # noqa: ANN202
         con.close()
 
 
+def _counted_pandas(orders):  # noqa: ANN001, ANN202
+    """The counted orders (crmkit.classification's rule) of an in-memory pandas frame."""
+    import pandas as pd
+
+    return orders[
+        (orders.order_ts <= pd.Timestamp(AS_OF))
+        & orders.status.notna()
+        & ~orders.status.isin(EXCLUDED)
+        & orders.customer_sk.notna()
+    ]
+
+
+def _counted_polars():  # noqa: ANN202
+    """The same rule as :func:`_counted_pandas`, as a polars filter expression."""
+    import polars as pl
+
+    return (
+        (pl.col("order_ts") <= AS_OF)
+        & pl.col("status").is_not_null()
+        & ~pl.col("status").is_in(EXCLUDED)
+        & pl.col("customer_sk").is_not_null()
+    )
+
+
 def _floor(sql: str) -> Callable[[Path], Callable[[], list]]:
     """A benchmark's floor: ``sql``, a bare DuckDB scan of the columns it reads (no grouping,
     nothing returned): nothing computing the benchmark's answer can be faster."""
@@ -211,19 +235,14 @@ def rfm_pandas(db_path: Path) -> Callable[[], list]:
 
     orders = _orders_in_memory(db_path, "pandas")
     classes = _class_map()
-    as_of, as_of_day = pd.Timestamp(AS_OF), pd.Timestamp(AS_OF.date())
+    as_of_day = pd.Timestamp(AS_OF.date())
 
     def score(s: pd.Series, ascending: bool) -> pd.Series:
         rank0 = s.rank(method="min", ascending=ascending) - 1
         return 1 + (rank0 * 5 // len(s)).astype("int64")
 
     def run() -> list:
-        o = orders[
-            (orders.order_ts <= as_of)
-            & orders.status.notna()
-            & ~orders.status.isin(EXCLUDED)
-            & orders.customer_sk.notna()
-        ]
+        o = _counted_pandas(orders)
         g = o.groupby("customer_sk").agg(
             customer_id=("customer_id", "first"),
             first_order_ts=("order_ts", "min"),
@@ -266,12 +285,7 @@ def rfm_polars(db_path: Path) -> Callable[[], list]:
     def run() -> list:
         g = (
             orders.lazy()
-            .filter(
-                (pl.col("order_ts") <= AS_OF)
-                & pl.col("status").is_not_null()
-                & ~pl.col("status").is_in(EXCLUDED)
-                & pl.col("customer_sk").is_not_null()
-            )
+            .filter(_counted_polars())
             .group_by("customer_sk")
             .agg(
                 pl.col("customer_id").first(),
@@ -414,15 +428,9 @@ def cohort_pandas(db_path: Path) -> Callable[[], list]:
     import pandas as pd
 
     orders = _orders_in_memory(db_path, "pandas")
-    as_of = pd.Timestamp(AS_OF)
 
     def run() -> list:
-        o = orders[
-            (orders.order_ts <= as_of)
-            & orders.status.notna()
-            & ~orders.status.isin(EXCLUDED)
-            & orders.customer_sk.notna()
-        ]
+        o = _counted_pandas(orders)
         m = (o.order_ts.dt.year * 12 + o.order_ts.dt.month - 1).rename("m")  # month index
         cm = o.groupby([o.customer_sk, m]).cents.sum().reset_index()
         cm["cohort"] = cm.groupby("customer_sk").m.transform("min")
@@ -453,12 +461,7 @@ def cohort_polars(db_path: Path) -> Callable[[], list]:
     def run() -> list:
         per = (
             orders.lazy()
-            .filter(
-                (pl.col("order_ts") <= AS_OF)
-                & pl.col("status").is_not_null()
-                & ~pl.col("status").is_in(EXCLUDED)
-                & pl.col("customer_sk").is_not_null()
-            )
+            .filter(_counted_polars())
             .group_by("customer_sk", m=pl.col("order_ts").dt.truncate("1mo"))
             .agg(pl.col("cents").sum())
             .with_columns(cohort=pl.col("m").min().over("customer_sk"))
@@ -864,15 +867,10 @@ def bgnbd_pandas(db_path: Path) -> Callable[[], list]:
     import pandas as pd
 
     orders = _orders_in_memory(db_path, "pandas")
-    as_of, end_day = pd.Timestamp(AS_OF), pd.Timestamp(AS_OF.date())
+    end_day = pd.Timestamp(AS_OF.date())
 
     def run() -> list:
-        o = orders[
-            (orders.order_ts <= as_of)
-            & orders.status.notna()
-            & ~orders.status.isin(EXCLUDED)
-            & orders.customer_sk.notna()
-        ]
+        o = _counted_pandas(orders)
         days = o.assign(d=o.order_ts.dt.normalize())[["customer_sk", "customer_id", "d"]]
         days = days.drop_duplicates(["customer_sk", "d"])
         g = days.groupby("customer_sk").agg(
@@ -903,12 +901,7 @@ def bgnbd_polars(db_path: Path) -> Callable[[], list]:
     def run() -> list:
         summary = (
             orders.lazy()
-            .filter(
-                (pl.col("order_ts") <= AS_OF)
-                & pl.col("status").is_not_null()
-                & ~pl.col("status").is_in(EXCLUDED)
-                & pl.col("customer_sk").is_not_null()
-            )
+            .filter(_counted_polars())
             .group_by("customer_sk", d=pl.col("order_ts").dt.date())
             .agg(pl.col("customer_id").first())
             .group_by("customer_sk")
