@@ -1,11 +1,55 @@
 """crmkit: a customer-management workbench (客户管理) over DuckDB.
 
-Modules, one per concern (see DESIGN.md): ``schema`` (the tables), ``db`` (connect, publish),
-``ingest`` (files in), ``quality`` (准确性和完整性), ``demo`` (synthetic data with planted
-signals), ``privacy`` (PII masking), ``cli`` (the ``crmkit`` command).
+Modules, one per concern (see DESIGN.md): ``schema`` (the tables), ``db`` (storage),
+``ingest`` (files in), ``quality`` (准确性和完整性), ``definitions`` (the business rules),
+``publish`` (the snapshot pipeline), ``demo`` (synthetic data with planted signals),
+``privacy`` (PII masking), ``cli`` (the ``crmkit`` command).
 """
 
-from crmkit.db import connect, publish
+from __future__ import annotations
+
+import os
+
+from ibis.backends import BaseBackend
+
+from crmkit import db
+from crmkit.publish import publish
+
+
+def connect(
+    path: str | os.PathLike | None = None, *, read_only: bool = True, threads: int | None = None
+) -> BaseBackend:
+    """Open the warehouse, a published snapshot or a Spark session as an Ibis backend.
+
+    Parameters
+    ----------
+    path : path-like or "spark", optional
+        A DuckDB file (default: the warehouse, ``$CRMKIT_DB`` or ``data/warehouse.duckdb``),
+        ``":memory:"``, or ``"spark"`` for PySpark over the Parquet tables in
+        ``$CRMKIT_PARQUET`` (:mod:`crmkit.spark`). With no path and ``$CRMKIT_BACKEND=spark``,
+        Spark too.
+    read_only : bool, default True
+        DuckDB only: writers must ask for write access explicitly.
+    threads : int, optional
+        DuckDB worker threads; default all cores.
+
+    Returns
+    -------
+    ibis backend
+        Every crmkit analysis takes it as its first argument.
+
+    Examples
+    --------
+    >>> con = connect(":memory:", read_only=False)
+    >>> con.list_tables()
+    []
+    """
+    if str(path) == "spark" or (path is None and os.environ.get("CRMKIT_BACKEND") == "spark"):
+        from crmkit import spark  # PySpark is an extra: imported only when asked for
+
+        return spark.connect()
+    return db.connect(path, read_only=read_only, threads=threads)
+
 
 __all__ = ["connect", "publish"]
 __version__ = "0.1.0"

@@ -58,7 +58,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,11 +70,10 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import classification, db, quality, schema, stats
+from crmkit import classification, db, definitions, schema, stats
+from crmkit.config import Config
 
 _TS = schema.IBIS_TYPES["timestamp"]
-#: Statuses that do not count as a purchase (as in crmkit.classification).
-EXCLUDED_STATUSES = ("returned", "refunded", "cancelled")
 #: Complaint first-response SLA in hours (DOMAIN.md: respond within 2 hours).
 SLA_HOURS = 2
 HORIZON_CYCLES = 2
@@ -149,14 +148,6 @@ def _clv():  # noqa: ANN202
 # ---------------------------------------------------------------------------------------------
 
 
-def counted_orders(orders: ir.Table, as_of: datetime) -> ir.Table:
-    """Orders placed by ``as_of`` that count as purchases (status not returned / refunded /
-    cancelled, customer known)."""
-    o = orders.filter(orders.order_ts <= ibis.literal(as_of, type=_TS))
-    o = o.filter(~o.status.isin(list(EXCLUDED_STATUSES)), o.customer_sk.notnull())
-    return o
-
-
 def rfm_summary(
     orders: ir.Table,
     *,
@@ -176,7 +167,8 @@ def rfm_summary(
     time_unit_days : float, default 7
         Days per time unit of ``recency`` and ``T`` (7 = weeks, as in Fader et al.).
     counted : bool, default True
-        Keep only counted orders (:func:`counted_orders`); ``False`` uses every row.
+        Keep only counted orders (:func:`crmkit.definitions.counted_orders`); ``False``
+        uses every row.
 
     Returns
     -------
@@ -194,7 +186,7 @@ def rfm_summary(
         raise ValueError(f"time_unit_days must be positive, got {time_unit_days!r}")
     end = ibis.literal(observation_end, type=_TS)
     o = (
-        counted_orders(orders, observation_end)
+        definitions.counted_orders(orders, as_of=observation_end)
         if counted
         else orders.filter(orders.order_ts <= end)
     )
@@ -488,7 +480,7 @@ def model_params_frame(fit: ClvFit, *, fitted_on: str) -> pd.DataFrame:
 
 def purchase_cycle_days(con: BaseBackend, as_of: datetime) -> float:
     """Median over repeat buyers of ``(last − first counted order date) / (orders − 1)``."""
-    o = counted_orders(con.table("orders"), as_of)
+    o = definitions.counted_orders(con.table("orders"), as_of=as_of)
     g = o.group_by("customer_sk").aggregate(
         n=o.count(), first=o.order_ts.min().date(), last=o.order_ts.max().date()
     )
@@ -569,7 +561,7 @@ def churn_features(
     c_lit = ibis.literal(cutoff, type=_TS)
     cust = con.table("customers")
     cust = cust.filter(cust.created_at.isnull() | (cust.created_at <= c_lit))
-    o = counted_orders(con.table("orders"), cutoff)
+    o = definitions.counted_orders(con.table("orders"), as_of=cutoff)
     d90, d180, d365 = _days_before(cutoff, 90), _days_before(cutoff, 180), _days_before(cutoff, 365)
     cutoff_date = ibis.literal(cutoff.date())
     base = o.group_by("customer_sk").aggregate(
@@ -695,7 +687,7 @@ def _region_silent(con: BaseBackend, cutoff: datetime) -> ir.Table:
     """Per province: the share of the previous quarter's buyers who bought nothing in the last
     quarter before ``cutoff`` (``region_silent_share``), and its rise over the quarter before
     (``region_silent_rise``)."""
-    o = counted_orders(con.table("orders"), cutoff)
+    o = definitions.counted_orders(con.table("orders"), as_of=cutoff)
     cust = con.table("customers").select(_csk="customer_sk", _province="province")
     o = o.join(cust, o.customer_sk == cust._csk)
 
@@ -723,7 +715,7 @@ def churn_labels(con: BaseBackend, cutoff: datetime, horizon_days: int) -> ir.Ta
     """``customer_sk`` and ``churned`` (1 = no counted order in ``(cutoff, cutoff +
     horizon_days]``) for every customer; join onto :func:`churn_features`."""
     end = cutoff + timedelta(days=horizon_days)
-    o = counted_orders(con.table("orders"), end)
+    o = definitions.counted_orders(con.table("orders"), as_of=end)
     o = o.filter(o.order_ts > ibis.literal(cutoff, type=_TS))
     bought = o.select("customer_sk").distinct()
     return bought.mutate(bought_next=ibis.literal(1))
@@ -875,7 +867,7 @@ def backtest(
     Backtest
         Its ``metrics`` are :func:`classification_metrics` on the test cut-off.
     """
-    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
     horizon = horizon_days or churn_horizon_days(con, as_of)
     cuts = backtest_cutoffs(as_of, horizon, n_train)
     train = pd.concat(
@@ -1221,7 +1213,7 @@ def winback_attempts(
     it = it.filter(
         (it.direction == "outbound") & it.topic.isin(list(WINBACK_TOPICS)) & (it.ts <= last_ok)
     ).select("customer_sk", "customer_id", "ts", "topic")
-    o = counted_orders(con.table("orders"), as_of).select(
+    o = definitions.counted_orders(con.table("orders"), as_of=as_of).select(
         _sk="customer_sk", order_ts="order_ts", amount=ibis._.amount.cast("float64")
     )
     # the last counted order before each contact: an ASOF join, not a range join (a range
@@ -1343,15 +1335,33 @@ def _enough(frame: pd.DataFrame) -> bool:
     )
 
 
-def publish_tables(con: BaseBackend, *, as_of: datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Every churn / CLV table of the snapshot (see :func:`publish_churn`). With too little
-    history for a model (:data:`MIN_CLV_REPEAT_BUYERS`, :data:`MIN_TRAIN_ROWS`) its tables
-    are left out and ``churn_publish_info`` says why."""
-    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+def publish_tables(
+    con: BaseBackend,
+    *,
+    as_of: datetime | None = None,
+    config: Config | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every churn / CLV table of the snapshot (the publish step ``churn``), fitted once.
+
+    ``clv`` (per buyer: frequency, recency, T in weeks, monetary value, p_alive, expected
+    purchases over 365 days, expected spend, 12-month CLV at 1 % a month), ``model_params``
+    (BG/NBD and Gamma-Gamma estimates with their priors and method), ``churn_backtest`` (the
+    definition and the test metrics), ``churn_calibration``, ``churn_lift``, ``churn_scores``
+    (every active customer: risk, value, expected loss, features), ``churn_warning_list``
+    (top 50,000 with reason codes, owner and action), ``churn_reasons`` (why customers left),
+    ``winback_attempts`` and ``churn_publish_info`` (seconds per sub-step, each also reported
+    to ``progress``). With too little history for a model (:data:`MIN_CLV_REPEAT_BUYERS`,
+    :data:`MIN_TRAIN_ROWS`) its tables are left out and ``churn_publish_info`` says why.
+    """
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
     timings: list[dict[str, object]] = []
 
     def note(step: str, t0: float, status: str = "ok") -> None:
-        timings.append({"step": step, "seconds": time.perf_counter() - t0, "status": status})
+        seconds = time.perf_counter() - t0
+        timings.append({"step": step, "seconds": seconds, "status": status})
+        if progress:
+            progress(f"{step} {status} {seconds:.1f} s")
 
     t0 = time.perf_counter()
     summary = (
@@ -1463,7 +1473,7 @@ def publish_tables(con: BaseBackend, *, as_of: datetime | None = None) -> dict[s
     if len(att):
         seg = cls_tbl.select("customer_id", "rfm_class", "value_tier").to_pandas()
         att = att.merge(seg, on="customer_id", how="left")
-        att["rfm_class"] = att.rfm_class.fillna("potential")
+        att["rfm_class"] = att.rfm_class.fillna(definitions.POTENTIAL)
         tables["winback_attempts"] = att
     note("winback", t0, "ok" if len(att) else "no attempts")
     tables["churn_publish_info"] = pd.DataFrame(timings)
@@ -1494,28 +1504,18 @@ def _subsample(frame: pd.DataFrame) -> pd.DataFrame:
     return _sample(frame, MAX_TRAIN_ROWS)
 
 
-@db.publish_step("churn", after=("classification",))
-def publish_churn(con: BaseBackend) -> dict[str, pd.DataFrame]:
-    """Churn, CLV and win-back tables of the snapshot, fitted once at publish time.
-
-    ``clv`` (per buyer: frequency, recency, T in weeks, monetary value, p_alive, expected
-    purchases over 365 days, expected spend, 12-month CLV at 1 % a month), ``model_params``
-    (BG/NBD and Gamma-Gamma estimates with their priors and method), ``churn_backtest`` (the
-    definition and the test metrics), ``churn_calibration``, ``churn_lift``, ``churn_scores``
-    (every active customer: risk, value, expected loss, features), ``churn_warning_list``
-    (top 50,000 with reason codes, owner and action), ``churn_reasons`` (why customers left),
-    ``winback_attempts`` and ``churn_publish_info`` (seconds per step).
-    """
-    return publish_tables(con)
-
-
 # ---------------------------------------------------------------------------------------------
 # KPI registry entry (crmkit.kpi resolves "crmkit.churn:kpi_clv" lazily)
 # ---------------------------------------------------------------------------------------------
 
 
 def kpi_clv(
-    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+    con: BaseBackend,
+    *,
+    start: datetime,
+    end: datetime,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
 ) -> dict[str, Any]:
     """Mean CLV of the customers in scope from the published ``clv`` table (the models are
     fitted once per snapshot, so the value is as of the snapshot whatever the period; the

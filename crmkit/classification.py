@@ -123,7 +123,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from crmkit import db, quality, schema
+from crmkit import definitions, periods, schema
 
 RULES_PATH = Path(__file__).parent / "config" / "classification_rules.json"
 
@@ -419,18 +419,6 @@ def _score(value: ir.Value, *, worst_first_descending: bool) -> ir.IntegerValue:
     return (1 + (rank0 * 5) // n).cast("int8")
 
 
-def _counted_orders(
-    orders: ir.Table, as_of: datetime, exclude_statuses: tuple[str, ...]
-) -> ir.Table:
-    """The counted orders (module docstring): placed by ``as_of``, status not excluded."""
-    counted = orders.filter(orders.order_ts <= ibis.literal(as_of, type=_TS))
-    if exclude_statuses:
-        counted = counted.filter(~counted.status.isin(list(exclude_statuses)))
-    else:
-        counted = counted.filter(counted.status.notnull())
-    return counted.filter(counted.customer_sk.notnull())
-
-
 def rfm(
     con_or_orders: BaseBackend | ir.Table,
     *,
@@ -480,7 +468,7 @@ def rfm(
     is_table = isinstance(con_or_orders, ir.Table)
     orders = con_or_orders if is_table else con_or_orders.table("orders")
     _require(orders, _ORDER_COLUMNS, "the orders table")
-    counted = _counted_orders(orders, as_of, exclude_statuses)
+    counted = definitions.counted_orders(orders, excluded=exclude_statuses, as_of=as_of)
     # Two layers only (aggregate, then one select with the window scores and the stamp): each
     # extra projection layer costs Ibis' compiler a pass over the whole query, a fixed cost
     # paid on every call that was as large as DuckDB's own work at 1 M orders.
@@ -782,7 +770,9 @@ def _activity(
         )
     orders = con.table("orders")
     _require(orders, ("customer_sk", "order_ts", "status", "discount", "product_id"), "orders")
-    counted = _counted_orders(orders, as_of, tuple(rules["rfm"]["exclude_statuses"]))
+    counted = definitions.counted_orders(
+        orders, excluded=rules["rfm"]["exclude_statuses"], as_of=as_of
+    )
     discounted = (counted.discount > 0).fill_null(False).cast("float64")
     if "products" in present:
         p = con.table("products")
@@ -1002,34 +992,32 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-@db.publish_step("classification")
-def publish_classification(con: BaseBackend) -> dict[str, ir.Table]:
-    """The ``classification`` and ``classification_snapshots`` tables of the snapshot.
+def snapshot_tables(
+    con: BaseBackend,
+    *,
+    as_of: datetime,
+    rules: Mapping[str, Any] | str | os.PathLike | None = None,
+    current: ir.Table | None = None,
+) -> list[ir.Table]:
+    """The ``classification_snapshots`` table of the snapshot, as parts to append in order.
 
-    ``classification`` is :func:`classify` with the packaged rules at ``as_of`` =
-    :func:`crmkit.quality.data_as_of` of the snapshot; ``classification_snapshots`` is
-    :func:`snapshots` at :func:`snapshot_dates` ``(as_of, 4)`` (four quarter ends and
-    ``as_of``) restricted to ``snapshot_at`` and :data:`SNAPSHOT_COLUMNS`, so dashboards show
-    the classes and their migration (:func:`migration_matrix`) without recomputing them when a
-    page opens.
+    :func:`classify` at :func:`snapshot_dates` ``(as_of, 4)`` (four quarter ends and ``as_of``)
+    restricted to ``snapshot_at`` and :data:`SNAPSHOT_COLUMNS`, so dashboards show the
+    classes' migration (:func:`migration_matrix`) without recomputing them when a page opens.
+    ``current`` is the classification at ``as_of`` when it is already stored (it is not
+    computed again).
+
+    One part per date: as one UNION of five :func:`classify` queries, Ibis' compile time grew
+    faster than linearly (11 s for two dates at 1 M orders). Only the columns a migration
+    needs are kept (DuckDB then skips the labels and measures of the earlier dates): a third
+    of the classify() columns, a third of the writing.
     """
-    as_of = quality.data_as_of(con)
-    con.create_table("classification", classify(con, as_of=as_of), overwrite=True)
-    # One statement per snapshot date, and the latest taken from the table just written: as
-    # one UNION of five classify() queries, Ibis' compile time grew faster than linearly
-    # (11 s for two dates at 1 M orders) and DuckDB re-ran the latest classification.
-    # Only the columns a migration needs are kept (DuckDB then skips the labels and measures
-    # of the earlier dates): a third of the classify() columns, a third of the writing.
-    current = con.table("classification")
-    name = "classification_snapshots"
-    for i, d in enumerate(snapshot_dates(as_of, 4)):
-        t = current if d == as_of else classify(con, as_of=d)
-        t = t.select(ibis.literal(d, type=_TS).name("snapshot_at"), *SNAPSHOT_COLUMNS)
-        if i == 0:
-            con.create_table(name, t, overwrite=True)
-        else:
-            con.insert(name, t)
-    return {}
+    rules = _rules(rules)
+    parts = []
+    for d in snapshot_dates(as_of, 4):
+        t = current if d == as_of and current is not None else classify(con, as_of=d, rules=rules)
+        parts.append(t.select(ibis.literal(d, type=_TS).name("snapshot_at"), *SNAPSHOT_COLUMNS))
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1038,45 +1026,15 @@ def publish_classification(con: BaseBackend) -> dict[str, ir.Table]:
 
 
 def snapshot_dates(as_of: datetime, quarters: int = 4) -> list[datetime]:
-    """The ends of the last ``quarters`` complete quarters before ``as_of``, then ``as_of``.
-
-    A quarter ends at 23:59:59 on 31 March, 30 June, 30 September or 31 December (the warehouse
-    keeps whole seconds, like the demo's ``as_of``). A quarter counts when its end is strictly
-    before ``as_of``, so an ``as_of`` that is itself a quarter end appears once, as the last
-    date.
-
-    Parameters
-    ----------
-    as_of : datetime
-        The latest snapshot, usually :func:`crmkit.quality.data_as_of`.
-    quarters : int
-        How many quarter ends to go back (>= 0).
-
-    Returns
-    -------
-    list of datetime
-        ``quarters + 1`` moments in ascending order.
+    """The moments of the segment history: :func:`crmkit.periods.quarter_ends` of ``as_of``
+    (the last ``quarters`` calendar quarter ends before it, then ``as_of``).
 
     Examples
     --------
     >>> [d.strftime("%Y-%m-%d") for d in snapshot_dates(datetime(2026, 9, 30, 23, 59, 59), 4)]
     ['2025-09-30', '2025-12-31', '2026-03-31', '2026-06-30', '2026-09-30']
-    >>> snapshot_dates(datetime(2026, 10, 1, 8), 1)
-    [datetime.datetime(2026, 9, 30, 23, 59, 59), datetime.datetime(2026, 10, 1, 8, 0)]
     """
-    as_of = schema.check_as_of(as_of)
-    if not _non_negative_int(quarters):
-        raise ValueError(f"quarters must be a whole number >= 0, got {quarters!r}; e.g. 4")
-    ends: list[datetime] = []
-    year, q = as_of.year, (as_of.month - 1) // 3 + 1  # the quarter as_of falls in
-    while len(ends) < quarters:
-        last_month = 3 * q
-        first_of_next = date(year + (last_month == 12), last_month % 12 + 1, 1)
-        end = datetime.combine(first_of_next - timedelta(days=1), time(23, 59, 59))
-        if end < as_of:
-            ends.append(end)
-        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
-    return [*reversed(ends), as_of]
+    return periods.quarter_ends(schema.check_as_of(as_of), quarters)
 
 
 def snapshots(

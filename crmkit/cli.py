@@ -82,12 +82,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from crmkit import db
+    from crmkit.publish import publish
 
-    def step_done(step: str, seconds: float) -> None:
-        print(f"  {step:<28}{seconds:>10.1f} s", file=sys.stderr, flush=True)
+    def step_said(step: str, message: str) -> None:
+        # one line per finished step ("  name   1.2 s", read by bench.publish); skipped steps
+        # and the churn step's sub-steps as they happen
+        if message.startswith("ok "):
+            print(f"  {step:<28}{float(message.split()[1]):>10.1f} s", file=sys.stderr, flush=True)
+        elif message != "start":
+            print(f"  {step:<28}{message}", file=sys.stderr, flush=True)
 
-    res = db.publish(args.db, args.out, progress=step_done)
+    res = publish(args.db, args.out, progress=step_said)
     print(f"published {res.path} in {res.seconds:.1f} s ({_size(res.bytes)})")
     for name, n in res.tables.items():
         print(f"  {name:<28}{n:>12,}")

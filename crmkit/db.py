@@ -1,13 +1,14 @@
-"""Connections, the warehouse DDL and publishing dashboard snapshots.
+"""Storage: connections, the warehouse DDL, transactions, the snapshot swap and the data clock.
 
 Two DuckDB files matter:
 
 - the **warehouse** (``data/warehouse.duckdb``, or ``$CRMKIT_DB``, or ``--db``): where ingest
   and ``crmkit demo`` write;
 - the **published snapshot** (``data/published.duckdb``, or ``$CRMKIT_PUBLISHED``): what
-  dashboards read, read-only. ``publish()`` builds it in a staging file beside the target,
-  checkpoints and closes it, then swaps it in with an atomic ``os.replace``: a reader never sees
-  a half-written snapshot, and a reader that already holds the old file keeps reading it.
+  dashboards read, read-only. :func:`crmkit.publish.publish` builds it inside :func:`staging`:
+  a copy beside the target, checkpointed, closed and swapped in with an atomic ``os.replace``,
+  so a reader never sees a half-written snapshot, and a reader that already holds the old file
+  keeps reading it.
 
 Examples
 --------
@@ -21,14 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import ibis
 import pandas as pd
+from ibis.backends import BaseBackend
 from ibis.backends.duckdb import Backend
 
 from crmkit import schema
@@ -56,8 +56,7 @@ def connect(
     ----------
     path : path-like, optional
         The database file; ``":memory:"`` for a throw-away database. Default: the warehouse
-        (``warehouse_path()``). ``"spark"`` (or no path with ``$CRMKIT_BACKEND=spark``): a
-        PySpark backend over the Parquet tables in ``$CRMKIT_PARQUET`` (:mod:`crmkit.spark`).
+        (``warehouse_path()``). For PySpark use :func:`crmkit.connect` ``("spark")``.
     read_only : bool, default True
         Writers must ask for write access explicitly.
     threads : int, optional
@@ -68,10 +67,6 @@ def connect(
     FileNotFoundError
         When opening a file read-only that does not exist (DuckDB would otherwise create it).
     """
-    if str(path) == "spark" or (path is None and os.environ.get("CRMKIT_BACKEND") == "spark"):
-        from crmkit import spark  # PySpark is an extra: imported only when asked for
-
-        return spark.connect()
     target = str(path) if path is not None else str(warehouse_path())
     if target != ":memory:":
         if read_only and not Path(target).exists():
@@ -118,162 +113,98 @@ def table_counts(con: Backend) -> dict[str, int]:
     return {n: int(con.table(n).count().execute()) for n in names if n in present}
 
 
-#: A publish step computes tables for the snapshot from the warehouse: ``step(con) -> {name: df}``.
-PublishStep = Callable[[Backend], dict[str, "ibis.Table | pd.DataFrame"]]
-PUBLISH_STEPS: dict[str, PublishStep] = {}
-#: step name -> the steps whose tables it reads (they run before it when registered).
-PUBLISH_AFTER: dict[str, tuple[str, ...]] = {}
+@contextlib.contextmanager
+def staging(src: Path, dst: Path) -> Iterator[Backend]:
+    """A writable copy of the warehouse ``src`` that replaces ``dst`` when the block succeeds.
 
-
-def publish_step(name: str, *, after: tuple[str, ...] = ()) -> Callable[[PublishStep], PublishStep]:
-    """Register a function whose tables are precomputed into every published snapshot.
-
-    ``after`` names the steps whose tables this one reads; :func:`publish` runs steps in an
-    order that honours it (otherwise in registration order), whatever order modules are
-    imported in.
-    """
-
-    def register(fn: PublishStep) -> PublishStep:
-        PUBLISH_STEPS[name] = fn
-        PUBLISH_AFTER[name] = tuple(after)
-        return fn
-
-    return register
-
-
-def ordered_steps(steps: dict[str, PublishStep]) -> list[tuple[str, PublishStep]]:
-    """``steps`` in dependency order (registration order among independent steps).
+    The warehouse is copied byte for byte into ``<dst>.staging-<pid>`` (tables that are not
+    warehouse tables, e.g. the demo's planted truth, are dropped) and opened for writing. When
+    the block ends normally the copy is checkpointed, closed and moved over ``dst`` with an
+    atomic ``os.replace``: until then readers see the previous snapshot, and readers that
+    opened it keep reading their file. When the block raises, the staging file is removed and
+    ``dst`` is untouched.
 
     Raises
     ------
-    ValueError
-        When the ``after`` declarations form a cycle.
-
-    Examples
-    --------
-    >>> order = ordered_steps({"b": print, "a": print})
-    >>> [name for name, _ in order]
-    ['b', 'a']
+    FileNotFoundError
+        When ``src`` does not exist.
     """
-    done: list[str] = []
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        if name in visiting:
-            raise ValueError(f"publish steps depend on each other in a cycle through {name!r}")
-        visiting.add(name)
-        for dep in PUBLISH_AFTER.get(name, ()):
-            if dep in steps:
-                visit(dep)
-        visiting.discard(name)
-        done.append(name)
-
-    for name in steps:
-        visit(name)
-    return [(name, steps[name]) for name in done]
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    path: Path
-    tables: dict[str, int]
-    seconds: float
-    bytes: int
-    steps: dict[str, float] = field(default_factory=dict)
-
-
-def publish(
-    warehouse: str | os.PathLike | None = None,
-    out: str | os.PathLike | None = None,
-    *,
-    steps: dict[str, PublishStep] | None = None,
-    progress: Callable[[str, float], None] | None = None,
-) -> PublishResult:
-    """Build the dashboard snapshot and swap it in atomically.
-
-    The warehouse tables are copied into ``<out>.staging-<pid>``, every publish step adds its
-    precomputed tables, the staging file is checkpointed and closed, and ``os.replace`` moves it
-    over ``out``. Until that rename readers see the previous snapshot; readers that opened the
-    previous snapshot keep their file handle and go on reading it.
-
-    ``progress(step, seconds)`` is called after the copy (step ``"copy"``) and after each
-    step, with the seconds that step took (the CLI prints them).
-
-    Returns
-    -------
-    PublishResult
-        Path, row count per table, seconds taken in all and per step, and file size.
-    """
-    # each module registers its publish step(s); the order they run in comes from their
-    # ``after`` declarations (see ordered_steps), not from this import order
-    import crmkit.churn  # noqa: F401
-    import crmkit.classification  # noqa: F401
-    import crmkit.cubes  # noqa: F401
-    import crmkit.kpi  # noqa: F401
-    import crmkit.loyalty  # noqa: F401
-    import crmkit.needs  # noqa: F401
-    import crmkit.quality  # noqa: F401
-    import crmkit.satisfaction  # noqa: F401
-
-    t0 = time.perf_counter()
-    src = warehouse_path(warehouse)
-    dst = published_path(out)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    staging = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
-    staging.unlink(missing_ok=True)
     if not src.exists():
         raise FileNotFoundError(
             f"warehouse {str(src)!r} does not exist; run `crmkit demo` or `crmkit ingest` first"
         )
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
     try:
-        _copy_database(src, staging)
-        snap = connect(staging, read_only=False)
+        _copy_database(src, tmp)
+        snap = connect(tmp, read_only=False)
         try:
             keep = {*schema.TABLES, *schema.SYSTEM_SCHEMAS}
-            for name in set(snap.list_tables()) - keep:  # e.g. the demo's planted truth
+            for name in set(snap.list_tables()) - keep:
                 snap.drop_table(name)
-            timings = {"copy": time.perf_counter() - t0}
-            if progress:
-                progress("copy", timings["copy"])
-            for step_name, step in ordered_steps(PUBLISH_STEPS if steps is None else steps):
-                t1 = time.perf_counter()
-                for name, obj in step(snap).items():
-                    snap.create_table(name, obj, overwrite=True)
-                timings[step_name] = time.perf_counter() - t1
-                if progress:
-                    progress(step_name, timings[step_name])
-            snap.create_table(
-                "publish_info",
-                pd.DataFrame(
-                    {
-                        "published_at": [datetime.now()],
-                        "source": [str(src)],
-                        "crmkit_version": [_version()],
-                        # the data clock, read by every dashboard page instead of scanning
-                        # the orders for it (crmkit.views.base.data_as_of)
-                        "as_of": [_data_as_of(snap)],
-                    }
-                ),
-                overwrite=True,
-            )
-            # the snapshot's own tables: not the in-memory tables Ibis registered on this
-            # connection while the steps ran (their random names made two publishes differ)
-            stored = snap.raw_sql(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
-                "AND database_name = current_database()"
-            ).fetchall()
-            counts = {n: int(snap.table(n).count().execute()) for n in sorted(r[0] for r in stored)}
+            yield snap
             snap.raw_sql("CHECKPOINT")
         finally:
             snap.disconnect()
     except BaseException:
-        staging.unlink(missing_ok=True)
-        staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
-    os.replace(staging, dst)
-    return PublishResult(dst, counts, time.perf_counter() - t0, dst.stat().st_size, timings)
+    os.replace(tmp, dst)
+
+
+def stored_counts(con: Backend) -> dict[str, int]:
+    """Rows of every table stored in the database, by name.
+
+    Only the file's own tables: not the in-memory tables Ibis registers on a connection (their
+    random names would make two identical databases differ).
+    """
+    stored = con.raw_sql(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+        "AND database_name = current_database()"
+    ).fetchall()
+    return {n: int(con.table(n).count().execute()) for n in sorted(r[0] for r in stored)}
+
+
+def data_as_of(con: BaseBackend) -> datetime:
+    """The data clock: the moment every analysis is computed at by default.
+
+    A published snapshot's clock is the one ``publish`` recorded in ``publish_info``. Otherwise
+    it is the latest timestamp in the data: the maximum of the :data:`crmkit.schema.DATA_CLOCK`
+    columns over the tables present. Anchoring on the data rather than on today's clock makes
+    results reproducible (the same warehouse gives the same scores next month); an empty
+    warehouse has nothing to anchor on and falls back to the current time.
+
+    Parameters
+    ----------
+    con : ibis backend
+        A warehouse or a published snapshot.
+
+    Returns
+    -------
+    datetime
+        A naive timestamp, like the warehouse's.
+
+    Examples
+    --------
+    >>> con = connect(":memory:", read_only=False)
+    >>> create_schema(con)
+    >>> con.insert("customers", pd.DataFrame({"customer_id": ["C1"], "customer_sk": [1],
+    ...     "name": ["A"], "created_at": [datetime(2024, 5, 1, 9)]}))
+    >>> data_as_of(con)
+    datetime.datetime(2024, 5, 1, 9, 0)
+    """
+    present = set(con.list_tables())
+    if "publish_info" in present and "as_of" in con.table("publish_info").columns:
+        as_of = con.table("publish_info").as_of.max().to_pyarrow().as_py()
+        if as_of is not None:
+            return pd.Timestamp(as_of).to_pydatetime()
+    latest = [
+        con.table(t)[c].max().to_pyarrow().as_py() for t, c in schema.DATA_CLOCK if t in present
+    ]
+    latest = [v for v in latest if v is not None]
+    return max(latest) if latest else datetime.now().replace(microsecond=0)
 
 
 def _copy_database(src: Path, dst: Path) -> None:
@@ -297,16 +228,11 @@ def _copy_database(src: Path, dst: Path) -> None:
         lock.close()
 
 
-def _data_as_of(con: Backend) -> datetime:
-    from crmkit import quality
-
-    return quality.data_as_of(con)
-
-
-def _version() -> str:
-    from importlib.metadata import version
+def version() -> str:
+    """The installed crmkit version ("unknown" when not installed)."""
+    from importlib.metadata import version as _v
 
     try:
-        return version("crmkit")
+        return _v("crmkit")
     except Exception:
         return "unknown"

@@ -522,7 +522,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "owner and action, win-back results",
     ),
     "churn_rate": ("流失率", "Churn rate"),
-    "def_churn_rate": (
+    "def_buyer_churn_91d": (
         "前91天有购买的客户中近91天未再购买的比例：{k} / {n}（95%区间 {lo}–{hi}）",
         "buyers of the 91 days before with no purchase in the last 91 days: {k} / {n} "
         "(95% CI {lo}–{hi})",

@@ -35,11 +35,12 @@ CLV) are declared here with their definition and the dotted path of their comput
 imported lazily: while that module or function does not exist the KPI reports itself as
 unavailable with the reason, never a number. The function they must provide::
 
-    fn(con, *, start: datetime, end: datetime, customers: ibis.Table | None) -> Mapping
+    fn(con, *, start: datetime, end: datetime, customers: ibis.Table | None,
+       config: Config | None) -> Mapping
 
 returning ``{"numerator": int, "denominator": int}`` for a rate (the interval is added here)
 or ``{"value": float, "n": int, "lo": float | None, "hi": float | None}`` for a score or an
-amount (a :class:`crmkit.stats.Rate` is accepted too).
+amount (a :class:`crmkit.stats.Metric` is accepted too).
 
 Targets (:func:`load_targets`, ``crmkit/config/kpi_targets.json``) are kept per KPI for
 months, quarters and years; :func:`evaluate` adds attainment, gap, the trend over the previous
@@ -60,12 +61,10 @@ import importlib
 import json
 import math
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,123 +75,21 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import classification, db, stats
+from crmkit import db, definitions, stats
+from crmkit.config import Config
+from crmkit.periods import (
+    KINDS,
+    Period,
+    data_end,
+    last_complete_period,
+    parse_period,
+    period_containing,
+    target_kind,
+    trailing_window,
+)
 
-#: Trailing window (days) in which a customer must have a counted order to count as a customer.
-ACTIVE_DAYS = 365
-#: Order statuses that are not cancelled: the denominator of the return rate.
-PLACED_STATUSES = ("completed", "returned", "refunded")
-RETURNED = "returned"
 Z95 = stats.Z95
 _TS = "timestamp"
-
-# ---------------------------------------------------------------------------------------------
-# Periods
-# ---------------------------------------------------------------------------------------------
-
-_KINDS = ("month", "quarter", "year")
-
-
-@dataclass(frozen=True)
-class Period:
-    """A reporting period ``[start, end)``: a calendar month, quarter or year, or a trailing
-    window of days (``kind="window"``)."""
-
-    label: str
-    kind: str
-    start: datetime
-    end: datetime
-
-    @property
-    def days(self) -> float:
-        return (self.end - self.start).total_seconds() / 86400
-
-    def previous(self) -> Period:
-        """The period of the same kind just before this one."""
-        if self.kind == "window":
-            start = self.start - (self.end - self.start)
-            return Period(f"{start:%Y-%m-%d}~{self.start:%Y-%m-%d}", "window", start, self.start)
-        return period_containing(self.start - timedelta(seconds=1), self.kind)
-
-    def previous_n(self, n: int) -> list[Period]:
-        """The ``n`` periods before this one, oldest first, followed by this one."""
-        out = [self]
-        for _ in range(n):
-            out.append(out[-1].previous())
-        return out[::-1]
-
-
-def period_containing(ts: datetime, kind: str) -> Period:
-    """The calendar month / quarter / year containing ``ts``."""
-    if kind == "month":
-        start = datetime(ts.year, ts.month, 1)
-        end = datetime(ts.year + (ts.month == 12), ts.month % 12 + 1, 1)
-        return Period(f"{ts.year}-{ts.month:02d}", kind, start, end)
-    if kind == "quarter":
-        q = (ts.month - 1) // 3 + 1
-        start = datetime(ts.year, 3 * q - 2, 1)
-        end = datetime(ts.year + (q == 4), (3 * q) % 12 + 1, 1)
-        return Period(f"{ts.year}-Q{q}", kind, start, end)
-    if kind == "year":
-        return Period(str(ts.year), kind, datetime(ts.year, 1, 1), datetime(ts.year + 1, 1, 1))
-    raise ValueError(f"unknown period kind {kind!r}; expected one of {list(_KINDS)}")
-
-
-def parse_period(text: str | Period) -> Period:
-    """``2025-Q3``, ``2025-07`` or ``2025`` as a :class:`Period`.
-
-    Raises
-    ------
-    ValueError
-        For anything else, naming the accepted forms.
-    """
-    if isinstance(text, Period):
-        return text
-    s = str(text).strip().upper()
-    if m := re.fullmatch(r"(\d{4})-?Q([1-4])", s):
-        return period_containing(datetime(int(m[1]), 3 * int(m[2]) - 2, 1), "quarter")
-    if (m := re.fullmatch(r"(\d{4})-(\d{1,2})", s)) and 1 <= int(m[2]) <= 12:
-        return period_containing(datetime(int(m[1]), int(m[2]), 1), "month")
-    if m := re.fullmatch(r"(\d{4})", s):
-        return period_containing(datetime(int(m[1]), 1, 1), "year")
-    raise ValueError(
-        f"period {text!r} not understood; expected a quarter '2025-Q3', a month '2025-07' "
-        "or a year '2025'"
-    )
-
-
-def data_end(as_of: datetime) -> datetime:
-    """The end (exclusive) of the data: the published history covers the whole ``as_of`` day."""
-    return datetime.combine(as_of.date() + timedelta(days=1), datetime.min.time())
-
-
-def last_complete_period(as_of: datetime, kind: str = "quarter") -> Period:
-    """The last month / quarter / year that ends on or before the end of the ``as_of`` day.
-
-    >>> last_complete_period(datetime(2026, 9, 30, 23, 10)).label
-    '2026-Q3'
-    >>> last_complete_period(datetime(2026, 9, 29)).label
-    '2026-Q2'
-    """
-    p = period_containing(as_of, kind)
-    return p if p.end <= data_end(as_of) else p.previous()
-
-
-def trailing_window(as_of: datetime, days: int) -> Period:
-    """The ``days`` days up to the end of the ``as_of`` day."""
-    end = data_end(as_of)
-    start = end - timedelta(days=days)
-    return Period(f"{days}d", "window", start, end)
-
-
-def target_kind(period: Period) -> str:
-    """Which targets apply: a calendar period's own kind; a trailing window the nearest one."""
-    if period.kind != "window":
-        return period.kind
-    return min(
-        _KINDS, key=lambda k: abs({"month": 30, "quarter": 91, "year": 365}[k] - period.days)
-    )
-
 
 # ---------------------------------------------------------------------------------------------
 # The registry
@@ -221,7 +118,8 @@ class KPIContext:
     end: datetime
     customers: ir.Table | None = None
     as_of: datetime | None = None
-    active_days: int = ACTIVE_DAYS
+    active_days: int = definitions.ACTIVE_DAYS
+    config: Config | None = None
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -334,52 +232,21 @@ def kpi(key: str) -> KPI:
 # ---------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _excluded_statuses() -> tuple[str, ...]:
-    return tuple(classification.load_rules()["rfm"]["exclude_statuses"])
-
-
-def counted_orders(tbl: ir.Table) -> ir.Table:
-    """Orders that count as purchases (classification rules: not returned/refunded/cancelled)."""
-    return tbl.filter(tbl.status.notnull(), ~tbl.status.isin(list(_excluded_statuses())))
-
-
 def _lit(ts: datetime) -> ir.Value:
     return ibis.literal(ts, type=_TS)
 
 
 def customer_flow(ctx: KPIContext) -> dict[str, int]:
-    """S, E, N and retained for the context's period (one query, cached on the context).
-
-    S: customers with a counted order in ``[start − W, start)``; E: in ``[end − W, end)``
-    (``end`` = the effective end); N: first counted order ever in ``[start, end)``; retained:
-    in S and in E.
-    """
-    if "flow" in ctx.cache:
-        return ctx.cache["flow"]
-    start, end, w = ctx.start, ctx.effective_end, ctx.window
-    o = counted_orders(ctx.table("orders"))
-    o = o.filter(o.order_ts < _lit(end))
-    ts = o.order_ts
-    # grouped by the integer surrogate key (set at ingest): about twice as fast as the text id
-    per = o.group_by("customer_sk").aggregate(
-        first=ts.min(),
-        in_s=((ts >= _lit(start - w)) & (ts < _lit(start))).any(),
-        in_e=(ts >= _lit(end - w)).any(),
-    )
-    row = (
-        per.aggregate(
-            S=per.in_s.cast("int64").sum(),
-            E=per.in_e.cast("int64").sum(),
-            N=(per.first >= _lit(start)).cast("int64").sum(),
-            retained=(per.in_s & per.in_e).cast("int64").sum(),
+    """:func:`crmkit.definitions.customer_flow` for the context's period (cached on it)."""
+    if "flow" not in ctx.cache:
+        ctx.cache["flow"] = definitions.customer_flow(
+            ctx.table("orders"),
+            start=ctx.start,
+            end=ctx.effective_end,
+            config=ctx.config,
+            active_days=ctx.active_days,
         )
-        .to_pandas()
-        .iloc[0]
-    )
-    flow = {k: int(0 if pd.isna(v) else v) for k, v in row.items()}
-    ctx.cache["flow"] = flow
-    return flow
+    return ctx.cache["flow"]
 
 
 def lost_customers(
@@ -393,10 +260,9 @@ def lost_customers(
     customers at its end, with ``last_order_ts`` and lifetime ``monetary`` (counted orders),
     most valuable first — the list to win back (挽回)."""
     p = parse_period(period)
-    ctx = KPIContext(con, p.start, p.end, customers, as_of or _clock(con))
+    ctx = KPIContext(con, p.start, p.end, customers, as_of or db.data_as_of(con))
     start, end, w = ctx.start, ctx.effective_end, ctx.window
-    o = counted_orders(ctx.table("orders"))
-    o = o.filter(o.order_ts < _lit(end))
+    o = definitions.counted_orders(ctx.table("orders"), config=ctx.config, end=end)
     ts = o.order_ts
     per = o.group_by("customer_sk").aggregate(
         customer_id=o.customer_id.arbitrary(),
@@ -429,7 +295,8 @@ def _retention(ctx: KPIContext) -> Measure:
 
 def _churn(ctx: KPIContext) -> Measure:
     f = customer_flow(ctx)
-    return Measure(f["S"] - f["retained"], f["S"], extras=f)
+    m = definitions.customer_churn(f)
+    return Measure(m.numerator, f["S"], extras=f)
 
 
 def _new_customers(ctx: KPIContext) -> Measure:
@@ -457,8 +324,7 @@ def _lead_conversion(ctx: KPIContext) -> Measure:
     start, end = _lit(ctx.start), _lit(ctx.effective_end)
     opp = ctx.table("opportunities")
     active = opp.filter(opp.opened_at < end, opp.closed_at.isnull() | (opp.closed_at >= start))
-    o = counted_orders(ctx.table("orders"))
-    o = o.filter(o.order_ts < end)
+    o = definitions.counted_orders(ctx.table("orders"), config=ctx.config, end=ctx.effective_end)
     first = o.group_by("customer_sk").aggregate(first=o.order_ts.min())
     leads = active.select("customer_sk").distinct()
     leads = leads.left_join(first, "customer_sk").select(leads.customer_sk, first=first["first"])
@@ -471,25 +337,19 @@ def _lead_conversion(ctx: KPIContext) -> Measure:
     return Measure(int(k), int(n))
 
 
-def _placed_orders(ctx: KPIContext) -> ir.Table:
-    o = ctx.table("orders")
-    return o.filter(
-        o.order_ts >= _lit(ctx.start),
-        o.order_ts < _lit(ctx.effective_end),
-        o.status.isin(list(PLACED_STATUSES)),
-    )
-
-
 def _return_rate(ctx: KPIContext) -> Measure:
-    o = _placed_orders(ctx)
-    row = o.aggregate(k=(o.status == RETURNED).cast("int64").sum(), n=o.count()).to_pandas()
+    o = definitions.placed_orders(ctx.table("orders"), start=ctx.start, end=ctx.effective_end)
+    row = o.aggregate(
+        k=(o.status == definitions.RETURNED).cast("int64").sum(), n=o.count()
+    ).to_pandas()
     k, n = row.iloc[0].fillna(0)
     return Measure(int(k), int(n))
 
 
 def _aov(ctx: KPIContext) -> Measure:
-    o = counted_orders(ctx.table("orders"))
-    o = o.filter(o.order_ts >= _lit(ctx.start), o.order_ts < _lit(ctx.effective_end))
+    o = definitions.counted_orders(
+        ctx.table("orders"), config=ctx.config, start=ctx.start, end=ctx.effective_end
+    )
     # sums of amounts and of their squares in DECIMAL: exact, so the value and its interval do
     # not depend on the order in which threads add them up
     row = (
@@ -532,10 +392,11 @@ register(
 )  # fmt: skip
 register(
     KPI(
-        "churn_rate", "客户流失率", "Churn rate", "rate", False,
-        ("期初客户中期末已不是客户的人数", "customers at start who are no customers at end"),
-        ("期初客户数 S", "customers at start S"),
-        _W, _churn,
+        "customer_churn", definitions.MEASURES["customer_churn"].zh,
+        definitions.MEASURES["customer_churn"].en, "rate", False,
+        definitions.MEASURES["customer_churn"].numerator,
+        definitions.MEASURES["customer_churn"].denominator,
+        definitions.MEASURES["customer_churn"].window, _churn,
     )
 )  # fmt: skip
 register(
@@ -652,7 +513,7 @@ register(
 #: The KPIs implemented here, in the order the overview shows them.
 CORE = (
     "retention_rate",
-    "churn_rate",
+    "customer_churn",
     "new_customers",
     "sales_conversion",
     "lead_conversion",
@@ -686,8 +547,12 @@ def resolve(k: KPI) -> tuple[Callable | None, str]:
 def _from_external(k: KPI, out: Any) -> Measure:
     if isinstance(out, Measure):
         return out
-    if isinstance(out, stats.Rate):
-        return Measure(out.numerator, out.denominator)
+    if isinstance(out, stats.Metric):
+        if out.method.startswith("Wilson"):
+            return Measure(out.numerator, out.denominator)
+        return Measure(
+            out.numerator, out.denominator, value=out.value, n=out.n, lo=out.lo, hi=out.hi
+        )
     if not isinstance(out, Mapping):
         raise TypeError(
             f"{k.compute} returned {type(out).__name__}; expected a mapping with numerator / "
@@ -706,12 +571,6 @@ def _from_external(k: KPI, out: Any) -> Measure:
             if x not in ("numerator", "denominator", "value", "n", "lo", "hi")
         },
     )
-
-
-def _clock(con: BaseBackend) -> datetime:
-    from crmkit import quality
-
-    return quality.data_as_of(con)
 
 
 def compute(
@@ -748,7 +607,7 @@ def compute(
     k = kpi(key)
     p = parse_period(period)
     if context is None:
-        as_of = as_of or _clock(con)
+        as_of = as_of or db.data_as_of(con)
         context = KPIContext(con, p.start, p.end, customers, as_of)
     ctx = context
     base = dict(
@@ -784,7 +643,14 @@ def compute(
         )
     if k.external:
         m = _from_external(
-            k, fn(ctx.con, start=ctx.start, end=ctx.effective_end, customers=ctx.customers)
+            k,
+            fn(
+                ctx.con,
+                start=ctx.start,
+                end=ctx.effective_end,
+                customers=ctx.customers,
+                config=ctx.config,
+            ),
         )
     else:
         m = fn(ctx)
@@ -828,7 +694,7 @@ def compute_all(
 ) -> list[KPIValue]:
     """Every KPI (or ``keys``) for one period; queries shared between KPIs run once."""
     p = parse_period(period)
-    as_of = as_of or _clock(con)
+    as_of = as_of or db.data_as_of(con)
     keys = list(keys or REGISTRY)
     if customers is None:
         stored = stored_values(con, p, as_of, lang)
@@ -844,7 +710,7 @@ def compute_all(
 # Precomputed at publish time
 # ---------------------------------------------------------------------------------------------
 
-#: The snapshot table of precomputed KPI values (all customers): see :func:`publish_kpis`.
+#: The snapshot table of precomputed KPI values (all customers): see :func:`publish_tables`.
 KPI_TABLE = "kpi_values"
 #: Periods before the chosen one that a trend shows.
 TREND_PERIODS = 4
@@ -914,19 +780,19 @@ def stored_values(
     return out
 
 
-@db.publish_step("kpi", after=("classification", "satisfaction", "loyalty", "churn"))
-def publish_kpis(con: BaseBackend) -> dict[str, pd.DataFrame]:
-    """Publish step: every KPI over all customers for the last complete periods
+def publish_tables(
+    con: BaseBackend, *, as_of: datetime, config: Config | None = None
+) -> dict[str, pd.DataFrame]:
+    """The publish step ``kpi``: every KPI over all customers for the last complete periods
     (:data:`PUBLISHED_PERIODS`), so the overview page and the report read them instead of
     scanning the orders when no customer filter is set. Filtered views compute live."""
-    as_of = _clock(con)
     periods: dict[str, Period] = {}
     for kind, n in PUBLISHED_PERIODS.items():
         for p in last_complete_period(as_of, kind).previous_n(n - 1):
             periods[p.label] = p
     frames = []
     for p in periods.values():
-        ctx = KPIContext(con, p.start, p.end, None, as_of)
+        ctx = KPIContext(con, p.start, p.end, None, as_of, config=config)
         vals = [compute(con, k, p, as_of=as_of, context=ctx) for k in REGISTRY]
         frames.append(values_frame(vals)[list(_STORED)])
     df = pd.concat(frames, ignore_index=True)
@@ -971,7 +837,7 @@ def load_targets(path: str | os.PathLike | Mapping | None = None) -> dict[str, A
         if key not in REGISTRY:
             raise ValueError(f"kpi targets: unknown KPI {key!r}; expected one of {list(REGISTRY)}")
         for kind, v in per.items():
-            if kind not in _KINDS or not isinstance(v, (int, float)):
+            if kind not in KINDS or not isinstance(v, (int, float)):
                 raise ValueError(
                     f"kpi targets: {key}.{kind} = {v!r}; expected month / quarter / year "
                     "with a number"
@@ -1034,7 +900,7 @@ def trend(
     """The KPIs over ``period`` and the ``periods`` before it: key, period, start, value, n,
     lo, hi, small_sample, target."""
     p = parse_period(period)
-    as_of = as_of or _clock(con)
+    as_of = as_of or db.data_as_of(con)
     targets = load_targets()
     rows = []
     for q in p.previous_n(periods):
@@ -1070,7 +936,7 @@ def evaluate(
     small-sample flag, target, attainment, gap, met, previous value, change, direction
     (``better`` / ``worse`` / ``same``), forecast and its method, availability and reason."""
     p = parse_period(period)
-    as_of = as_of or _clock(con)
+    as_of = as_of or db.data_as_of(con)
     targets = load_targets() if targets is None else targets
     keys = list(keys or REGISTRY)
     now = compute_all(con, p, keys=keys, customers=customers, as_of=as_of, lang=lang)
@@ -1143,7 +1009,7 @@ def pipeline(
     """Open opportunities by stage at ``as_of``: opportunities, amount, stated win probability,
     expected value (amount × probability), and days in the current stage (median, mean) counted
     from ``stage_changed_at`` (the data keeps only the last stage change)."""
-    as_of = as_of or _clock(con)
+    as_of = as_of or db.data_as_of(con)
     o = _opps(con, customers)
     o = o.filter(o.stage.isin(list(OPEN_STAGES)), o.opened_at <= _lit(as_of))
     days = (_lit(as_of).epoch_seconds() - o.stage_changed_at.epoch_seconds()) / 86400
@@ -1267,14 +1133,9 @@ def return_alerts(
         (rest of the category), excess_returns (returned − orders × category_rate), z, p, q,
         tested, flagged.
     """
-    o = con.table("orders")
-    if customers is not None:
-        o = o.semi_join(customers.select("customer_id"), "customer_id")
-    o = o.filter(
-        o.order_ts >= _lit(start), o.order_ts < _lit(end), o.status.isin(list(PLACED_STATUSES))
-    )
+    o = definitions.placed_orders(con.table("orders"), start=start, end=end, customers=customers)
     per = o.group_by("product_id").aggregate(
-        orders=o.count(), returned=(o.status == RETURNED).cast("int64").sum()
+        orders=o.count(), returned=(o.status == definitions.RETURNED).cast("int64").sum()
     )
     prod = con.table("products").select("product_id", "name", "category")
     df = per.join(prod, "product_id", how="left").to_pandas()
@@ -1348,7 +1209,7 @@ def return_reasons(
         o = o.semi_join(customers.select("customer_id"), "customer_id")
     ret = o.filter(
         o.product_id.isin(ids),
-        o.status == RETURNED,
+        o.status == definitions.RETURNED,
         o.order_ts >= _lit(start),
         o.order_ts < _lit(end),
     )
@@ -1389,7 +1250,6 @@ def return_reasons(
 
 
 __all__ = [
-    "ACTIVE_DAYS",
     "CORE",
     "KPI",
     "KPIContext",
@@ -1400,7 +1260,6 @@ __all__ = [
     "attainment",
     "compute",
     "compute_all",
-    "counted_orders",
     "customer_flow",
     "cycle_times",
     "evaluate",
@@ -1411,7 +1270,7 @@ __all__ = [
     "parse_period",
     "period_containing",
     "pipeline",
-    "publish_kpis",
+    "publish_tables",
     "return_alerts",
     "return_reasons",
     "stage_funnel",

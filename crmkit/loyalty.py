@@ -1,22 +1,23 @@
-"""Loyalty (客户忠诚度提升, step 7): repurchase, referral and churn rates, cohorts, points.
+"""Loyalty (客户忠诚度提升, step 7): repurchase and referral rates, cohorts, points, drivers.
 
-Every rate is a :class:`crmkit.stats.Rate` (numerator, denominator, Wilson 95 % interval, n,
-small-sample flag and the definition in zh / en), counted in the database from Ibis tables:
+Every rate is a :class:`crmkit.stats.Metric` (numerator, denominator, Wilson 95 % interval,
+n, small-sample flag and its 口径 from :data:`crmkit.definitions.MEASURES`), counted in the
+database from Ibis tables:
 
-repurchase rate (回购率)
+repurchase rate (回购率, ``repurchase_rate``)
     buyers with ≥ 2 counted orders in the window / buyers with ≥ 1 counted order in it;
-referral rate (推荐率)
+referral rate (推荐率, ``referral_rate``)
     buyers in the window who made ≥ 1 referral in it / buyers in the window;
-churn rate (流失率)
-    buyers of the previous window of equal length with no counted order in this window /
-    buyers of the previous window;
-CLV (客户终身价值)
+buyer churn (买家流失率)
+    :func:`crmkit.definitions.buyer_churn`, over 365 days in ``loyalty_rates`` and over
+    rolling 91-day quarters in :func:`retention_trend`;
+CLV (客户终身价值, ``clv``)
     mean of the published ``clv`` table over a set of customers, with a normal 95 % interval.
 
-Windows are half-open, ``start <= ts < end``. A *counted* order is one whose status is not
-returned / refunded / cancelled (as in ``crmkit.classification``). ``customers`` restricts
-any function to a set of customers (any table with ``customer_sk`` or ``customer_id``): these
-are the plain functions the KPI registry calls.
+Windows are half-open, ``start <= ts < end``; orders count as in
+:func:`crmkit.definitions.counted_orders` (the settings' ``rfm.exclude_statuses``).
+``customers`` restricts any function to a set of customers (any table with ``customer_sk`` or
+``customer_id``): these are the plain functions the KPI registry calls.
 
 Examples
 --------
@@ -26,7 +27,7 @@ Examples
 ...     "order_ts": [datetime(2024, 1, 5), datetime(2024, 2, 5), datetime(2024, 1, 9)],
 ...     "amount": [10.0, 20.0, 5.0], "status": ["completed"] * 3})
 >>> r = repurchase_rate(o, start=datetime(2024, 1, 1), end=datetime(2024, 4, 1))
->>> r["numerator"], r["denominator"], r["value"]
+>>> r.numerator, r.denominator, r.value
 (1, 2, 0.5)
 """
 
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -42,76 +42,26 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, quality, schema, stats
+from crmkit import db, definitions, periods, schema, stats
+from crmkit.config import Config
 
 _TS = schema.IBIS_TYPES["timestamp"]
-EXCLUDED_STATUSES = ("returned", "refunded", "cancelled")
-
-DEFINITIONS = {
-    "repurchase_rate": {
-        "zh": "窗口内购买≥2次的买家 / 窗口内有购买的买家",
-        "en": "buyers with ≥ 2 counted orders in the window / buyers with ≥ 1",
-    },
-    "referral_rate": {
-        "zh": "窗口内推荐过新客户的买家 / 窗口内有购买的买家",
-        "en": "buyers who referred someone in the window / buyers in the window",
-    },
-    "churn_rate": {
-        "zh": "上一等长窗口的买家中本窗口未再购买的人数 / 上一窗口的买家",
-        "en": "buyers of the previous window with no counted order in this one / buyers of "
-        "the previous window",
-    },
-    "clv": {
-        "zh": "客户终身价值均值（BG/NBD + Gamma-Gamma，12个月，月贴现1%）",
-        "en": "mean customer lifetime value (BG/NBD + Gamma-Gamma, 12 months, 1 %/month)",
-    },
-}
 
 
-def _ts(x: date | datetime, what: str) -> datetime:
-    if isinstance(x, datetime):
-        return x
-    if isinstance(x, date):
-        return datetime(x.year, x.month, x.day)
-    raise ValueError(f"{what} must be a date or datetime, got {x!r}")
-
-
-def _window(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
-    s, e = _ts(start, "start"), _ts(end, "end")
-    if e <= s:
-        raise ValueError(f"end ({e}) must be after start ({s}); windows are start <= ts < end")
-    return s, e
-
-
-def _restrict(t: ir.Table, customers: ir.Table | None) -> ir.Table:
-    if customers is None:
-        return t
-    key = (
-        "customer_sk"
-        if "customer_sk" in customers.columns and "customer_sk" in t.columns
-        else ("customer_id")
+def _rate(key: str, k: int, n: int, s: datetime, e: datetime) -> stats.Metric:
+    return stats.Metric.rate(
+        key,
+        k,
+        n,
+        definition=definitions.MEASURES[key].definition(),
+        window=f"{s:%Y-%m-%d} ≤ t < {e:%Y-%m-%d}",
     )
-    if key not in customers.columns or key not in t.columns:
-        raise ValueError(
-            "customers must have a customer_sk or customer_id column shared with the table; "
-            f"got {list(customers.columns)}"
-        )
-    return t.semi_join(customers.select(key).distinct(), key)
 
 
-def _counted(orders: ir.Table, s: datetime, e: datetime, customers: ir.Table | None) -> ir.Table:
-    o = orders.filter(
-        orders.order_ts >= ibis.literal(s, type=_TS),
-        orders.order_ts < ibis.literal(e, type=_TS),
-        ~orders.status.isin(list(EXCLUDED_STATUSES)),
-        orders.customer_sk.notnull(),
-    )
-    return _restrict(o, customers)
-
-
-def _rate(key: str, k: int, n: int, s: datetime, e: datetime) -> dict[str, Any]:
-    r = stats.Rate(key, int(k), int(n), DEFINITIONS[key], window=f"{s:%Y-%m-%d} ≤ t < {e:%Y-%m-%d}")
-    return r.as_dict()
+def _counted(
+    orders: ir.Table, s: datetime, e: datetime, customers: ir.Table | None, config: Config | None
+) -> ir.Table:
+    return definitions.counted_orders(orders, config=config, start=s, end=e, customers=customers)
 
 
 def repurchase_rate(
@@ -120,17 +70,17 @@ def repurchase_rate(
     start: date | datetime,
     end: date | datetime,
     customers: ir.Table | None = None,
-) -> dict[str, Any]:
+    config: Config | None = None,
+) -> stats.Metric:
     """Repurchase rate (回购率) in ``[start, end)`` (module docstring).
 
     Returns
     -------
-    dict
-        ``value``, ``numerator``, ``denominator``, ``n``, ``lo``, ``hi`` (Wilson 95 %),
-        ``small_sample``, ``definition`` (zh / en), ``window``, ``key``, ``method``.
+    Metric
+        With the Wilson 95 % interval; not available when nobody bought in the window.
     """
-    s, e = _window(start, end)
-    o = _counted(orders, s, e, customers)
+    s, e = definitions.window(start, end)
+    o = _counted(orders, s, e, customers, config)
     per = o.group_by("customer_sk").aggregate(n=o.count())
     row = per.aggregate(buyers=per.count(), repeat=(per.n >= 2).cast("int64").sum()).to_pandas()
     buyers = int(row.buyers.iloc[0] or 0)
@@ -145,13 +95,14 @@ def referral_rate(
     start: date | datetime,
     end: date | datetime,
     customers: ir.Table | None = None,
-) -> dict[str, Any]:
+    config: Config | None = None,
+) -> stats.Metric:
     """Referral rate (推荐率): buyers in ``[start, end)`` who referred someone in it / buyers.
 
     ``referrals`` needs ``referrer_id`` and ``ts``; buyers are matched on ``customer_id``.
     """
-    s, e = _window(start, end)
-    buyers = _counted(orders, s, e, customers).select("customer_id").distinct()
+    s, e = definitions.window(start, end)
+    buyers = _counted(orders, s, e, customers, config).select("customer_id").distinct()
     r = referrals.filter(
         referrals.ts >= ibis.literal(s, type=_TS), referrals.ts < ibis.literal(e, type=_TS)
     )
@@ -161,47 +112,23 @@ def referral_rate(
     return _rate("referral_rate", k, n, s, e)
 
 
-def churn_rate(
-    orders: ir.Table,
-    *,
-    start: date | datetime,
-    end: date | datetime,
-    customers: ir.Table | None = None,
-) -> dict[str, Any]:
-    """Churn rate (流失率) of ``[start, end)``: buyers of ``[start − (end − start), start)``
-    with no counted order in ``[start, end)`` / buyers of that previous window."""
-    s, e = _window(start, end)
-    prev = _counted(orders, s - (e - s), s, customers).select("customer_sk").distinct()
-    now = _counted(orders, s, e, customers).select("customer_sk").distinct()
-    n = int(prev.count().execute())
-    k = int(prev.anti_join(now, "customer_sk").count().execute())
-    return _rate("churn_rate", k, n, s, e)
-
-
-def clv_mean(clv: ir.Table, *, customers: ir.Table | None = None) -> dict[str, Any]:
+def clv_mean(clv: ir.Table, *, customers: ir.Table | None = None) -> stats.Metric:
     """Mean CLV over a set of customers from the published ``clv`` table (``customer_id``,
     ``clv``): ``value`` = ``numerator`` (sum) / ``denominator`` (customers), ``lo`` / ``hi``
     = mean ± 1.96 standard errors."""
-    t = _restrict(clv, customers)
+    t = definitions.restrict(clv, customers)
     row = (
         t.aggregate(n=t.count(), total=t.clv.sum(), sd=t.clv.std(how="sample")).to_pandas().iloc[0]
     )
     n = int(row.n or 0)
-    total = float(row.total) if n else 0.0
-    mean = total / n if n else math.nan
-    se = float(row.sd) / math.sqrt(n) if n > 1 and not pd.isna(row.sd) else math.nan
-    return {
-        "key": "clv",
-        "value": mean,
-        "numerator": total,
-        "denominator": n,
-        "n": n,
-        "lo": mean - stats.Z95 * se if not math.isnan(se) else math.nan,
-        "hi": mean + stats.Z95 * se if not math.isnan(se) else math.nan,
-        "small_sample": n < stats.MIN_N,
-        "definition": DEFINITIONS["clv"],
-        "method": "normal 95 %",
-    }
+    sd = None if pd.isna(row.sd) else float(row.sd)
+    return stats.Metric.mean(
+        "clv",
+        float(row.total) if n else 0.0,
+        n,
+        sd,
+        definition=definitions.MEASURES["clv"].definition(),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +143,7 @@ def cohort_retention(
     customers: ir.Table | None = None,
     by: str | None = None,
     max_months: int = 24,
+    config: Config | None = None,
 ) -> pd.DataFrame:
     """Customer and revenue retention by acquisition month (month of the first counted order).
 
@@ -240,11 +168,7 @@ def cohort_retention(
     """
     if by is not None and customers is None:
         raise ValueError(f"by={by!r} needs the customers table (customers=...)")
-    o = orders.filter(
-        orders.order_ts <= ibis.literal(as_of, type=_TS),
-        ~orders.status.isin(list(EXCLUDED_STATUSES)),
-        orders.customer_sk.notnull(),
-    )
+    o = definitions.counted_orders(orders, config=config, as_of=as_of)
     # one row per customer and month, the acquisition month as a grouped min joined back: in
     # DuckDB about a quarter less CPU at 1 M orders than a window min over every order and a
     # count(distinct)
@@ -280,22 +204,35 @@ def cohort_retention(
     return out.sort_values([*gkeys[:1], *([by] if by else []), "month"]).reset_index(drop=True)
 
 
-def retention_trend(orders: ir.Table, *, as_of: datetime, quarters: int = 8) -> pd.DataFrame:
-    """Quarterly churn rate (:func:`churn_rate` over consecutive 91-day windows ending at
-    ``as_of``), oldest first, with n and Wilson interval; retention = 1 − churn."""
-    end = as_of + timedelta(seconds=1)
+def retention_trend(
+    orders: ir.Table, *, as_of: datetime, quarters: int = 8, config: Config | None = None
+) -> pd.DataFrame:
+    """Quarterly buyer churn (``buyer_churn_91d``) over the :func:`crmkit.periods.rolling_quarters`
+    ending at ``as_of``, oldest first, with n and Wilson interval; retention = 1 − churn."""
+    qs = periods.rolling_quarters(as_of, quarters)
+    flags = definitions.buyer_churn_flags(orders, qs, config=config)
+    got = (
+        flags.group_by("period_end")
+        .aggregate(n=flags.count(), k=flags.churned.sum())
+        .to_pandas()
+        .set_index("period_end")
+    )
     rows = []
-    for k in range(quarters, 0, -1):
-        e = end - timedelta(days=91 * (k - 1))
-        r = churn_rate(orders, start=e - timedelta(days=91), end=e)
+    for q in qs:
+        n, k = (int(got.n[q.end]), int(got.k[q.end])) if q.end in got.index else (0, 0)
+        m = definitions.buyer_churn_metric(k, n, q.start, q.end)
         rows.append(
             {
-                "period_end": e,
-                **{x: r[x] for x in ("value", "numerator", "n", "lo", "hi")},
-                "small_sample": r["small_sample"],
+                "period_end": q.end,
+                "churn_rate": m.value,
+                "churned": k,
+                "n": n,
+                "lo": m.lo,
+                "hi": m.hi,
+                "small_sample": m.small_sample,
             }
         )
-    df = pd.DataFrame(rows).rename(columns={"value": "churn_rate", "numerator": "churned"})
+    df = pd.DataFrame(rows).astype({"churn_rate": "float64", "lo": "float64", "hi": "float64"})
     df["retention"] = 1 - df.churn_rate
     return df
 
@@ -370,7 +307,9 @@ def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     return (a.mean() - b.mean()) / pooled if pooled else math.nan
 
 
-def loyalty_drivers(con: BaseBackend, *, as_of: datetime | None = None) -> pd.DataFrame:
+def loyalty_drivers(
+    con: BaseBackend, *, as_of: datetime | None = None, config: Config | None = None
+) -> pd.DataFrame:
     """What distinguishes loyal customers (lifecycle stage 忠诚 in ``classification``) from the
     other buyers: one row per measure with both groups' values and an effect size.
 
@@ -380,7 +319,7 @@ def loyalty_drivers(con: BaseBackend, *, as_of: datetime | None = None) -> pd.Da
     follow-up) per year of tenure. Continuous measures: Cohen's d; shares: difference, Cohen's
     h and the two-proportion test p-value (BH-adjusted across the rows).
     """
-    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
     c_lit = ibis.literal(as_of, type=_TS)
     if "classification" in con.list_tables():
         cls = con.table("classification")
@@ -405,7 +344,8 @@ def loyalty_drivers(con: BaseBackend, *, as_of: datetime | None = None) -> pd.Da
         .max()
     )
     o = con.table("orders").filter(
-        (ibis._.order_ts <= c_lit) & ~ibis._.status.isin(list(EXCLUDED_STATUSES))
+        (ibis._.order_ts <= c_lit)
+        & ~ibis._.status.isin(list(definitions.excluded_statuses(config)))
     )
     os_ = o.group_by("customer_sk").aggregate(
         discount_share=(o.discount.fill_null(0) > 0).cast("float64").mean(),
@@ -482,54 +422,53 @@ def loyalty_drivers(con: BaseBackend, *, as_of: datetime | None = None) -> pd.Da
 # ---------------------------------------------------------------------------------------------
 
 
-def loyalty_rates(con: BaseBackend, *, as_of: datetime, days: int = 365) -> pd.DataFrame:
-    """Repurchase, referral and churn rate over the ``days`` ending at ``as_of`` (one row
-    each, with definition, n and interval)."""
-    end = as_of + timedelta(seconds=1)
-    start = end - timedelta(days=days)
+def loyalty_rates(
+    con: BaseBackend, *, as_of: datetime, days: int = 365, config: Config | None = None
+) -> pd.DataFrame:
+    """Repurchase rate, referral rate and buyer churn over the ``days`` ending at the end of the
+    ``as_of`` day (:func:`crmkit.periods.trailing_window`), one metric row each
+    (:func:`crmkit.stats.metric_frame`)."""
+    w = periods.trailing_window(as_of, days)
     orders = con.table("orders")
-    rates = [
-        repurchase_rate(orders, start=start, end=end),
-        referral_rate(con.table("referrals"), orders, start=start, end=end),
-        churn_rate(orders, start=start, end=end),
-    ]
-    rows = []
-    for r in rates:
-        d = dict(r)
-        definition = d.pop("definition")
-        rows.append({**d, "definition_zh": definition["zh"], "definition_en": definition["en"]})
-    return pd.DataFrame(rows)[
-        ["key", "value", "numerator", "denominator", "n", "lo", "hi", "small_sample", "window",
-         "method", "definition_zh", "definition_en"]
-    ]  # fmt: skip
+    return stats.metric_frame(
+        [
+            repurchase_rate(orders, start=w.start, end=w.end, config=config),
+            referral_rate(con.table("referrals"), orders, start=w.start, end=w.end, config=config),
+            definitions.buyer_churn(orders, start=w.start, end=w.end, config=config),
+        ]
+    )
 
 
-@db.publish_step("loyalty", after=("classification",))
-def publish_loyalty(con: BaseBackend) -> dict[str, pd.DataFrame]:
-    """``loyalty_rates`` (last 365 days), ``retention_trend`` (8 quarters), ``cohort_retention``
-    (monthly cohorts of the last 24 months, all channels and by acquisition channel),
-    ``points_by_tier`` and ``loyalty_drivers``."""
-    as_of = quality.data_as_of(con)
+def publish_tables(
+    con: BaseBackend, *, as_of: datetime, config: Config | None = None
+) -> dict[str, pd.DataFrame]:
+    """The publish step ``loyalty``: ``loyalty_rates`` (last 365 days), ``retention_trend``
+    (8 quarters), ``cohort_retention`` (monthly cohorts of the last 24 months, all channels and
+    by acquisition channel), ``points_by_tier`` and ``loyalty_drivers``."""
     orders = con.table("orders")
     first = datetime(as_of.year, as_of.month, 1) - timedelta(days=731)
     tables: dict[str, pd.DataFrame] = {}
-    cohorts = cohort_retention(orders, as_of=as_of)
+    cohorts = cohort_retention(orders, as_of=as_of, config=config)
     if len(cohorts):
         tables["cohort_retention"] = cohorts[cohorts.cohort >= pd.Timestamp(first)].assign(
             acquisition_channel="all"
         )
         by_channel = cohort_retention(
-            orders, as_of=as_of, customers=con.table("customers"), by="acquisition_channel"
+            orders,
+            as_of=as_of,
+            customers=con.table("customers"),
+            by="acquisition_channel",
+            config=config,
         )
         tables["cohort_retention_channel"] = by_channel[by_channel.cohort >= pd.Timestamp(first)]
     return {
-        "loyalty_rates": loyalty_rates(con, as_of=as_of),
-        "retention_trend": retention_trend(orders, as_of=as_of),
+        "loyalty_rates": loyalty_rates(con, as_of=as_of, config=config),
+        "retention_trend": retention_trend(orders, as_of=as_of, config=config),
         **tables,
         "points_by_tier": points_by_tier(
             con.table("points_ledger"), con.table("customers"), as_of=as_of
         ),
-        "loyalty_drivers": loyalty_drivers(con, as_of=as_of),
+        "loyalty_drivers": loyalty_drivers(con, as_of=as_of, config=config),
     }
 
 
@@ -539,16 +478,33 @@ def publish_loyalty(con: BaseBackend) -> dict[str, pd.DataFrame]:
 
 
 def kpi_repurchase_rate(
-    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
-) -> dict[str, Any]:
+    con: BaseBackend,
+    *,
+    start: datetime,
+    end: datetime,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
+) -> stats.Metric:
     """:func:`repurchase_rate` over the warehouse's orders, for the KPI registry."""
-    return repurchase_rate(con.table("orders"), start=start, end=end, customers=customers)
+    return repurchase_rate(
+        con.table("orders"), start=start, end=end, customers=customers, config=config
+    )
 
 
 def kpi_referral_rate(
-    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
-) -> dict[str, Any]:
+    con: BaseBackend,
+    *,
+    start: datetime,
+    end: datetime,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
+) -> stats.Metric:
     """:func:`referral_rate` over the warehouse's referrals and orders, for the registry."""
     return referral_rate(
-        con.table("referrals"), con.table("orders"), start=start, end=end, customers=customers
+        con.table("referrals"),
+        con.table("orders"),
+        start=start,
+        end=end,
+        customers=customers,
+        config=config,
     )

@@ -81,15 +81,14 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-# classification first: its publish step must be registered (and run) before ours
-from crmkit import classification, db, quality, schema, stats
+from crmkit import classification, db, definitions, schema, stats
 
 CONFIG_DIR = Path(__file__).parent / "config"
 TAXONOMY_PATH = CONFIG_DIR / "need_taxonomy.json"
 RELATIONSHIP_PATH = CONFIG_DIR / "relationship.json"
 ACTIONS_PATH = CONFIG_DIR / "need_actions.json"
 #: The segment of customers without a counted purchase (as on the pages).
-POTENTIAL = "potential"
+POTENTIAL = definitions.POTENTIAL
 ACTION_KINDS = ("product", "service")
 ACTION_STATUSES = ("planned", "in_progress", "done", "rejected")
 #: Statuses under which a need counts as answered.
@@ -669,7 +668,7 @@ def need_tables(
     (taxonomy topics, praise included, then ``new_<cluster>`` for clustered texts): the
     text's columns plus topic and evidence.
     """
-    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
     fb = con.table("feedback")
     fb = fb.filter(fb.text.notnull(), fb.ts <= ibis.literal(as_of, type="timestamp"))
     cols = ["feedback_id", "customer_id", "ts", "source", "language", "order_id", "product_id"]
@@ -717,7 +716,7 @@ def _segments(con: BaseBackend) -> pd.DataFrame:
     if "classification" in con.list_tables():
         c = con.table("classification")
     else:
-        c = classification.classify(con, as_of=quality.data_as_of(con))
+        c = classification.classify(con, as_of=db.data_as_of(con))
     return c.select(
         "customer_id",
         segment=c.rfm_class.fill_null(POTENTIAL),
@@ -999,7 +998,7 @@ def contact_status(
     last_contact, days_since (since the last interaction, else since ``created_at``),
     target_days (the segment's cadence), overdue, days_overdue, contacts_365 and
     ``ch_<channel>`` (contacts in the last 365 days by channel)."""
-    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
     rules = rules or load_relationship()
     ts_as_of = ibis.literal(as_of, type="timestamp")
     year_ago = ibis.literal(as_of - timedelta(days=365), type="timestamp")
@@ -1073,7 +1072,7 @@ def care_calendar(
     """Care events due in the ``horizon_days`` after ``as_of``: date, customer_id, owner,
     owner_team, segment, event (``birthday`` / ``holiday`` / ``post_purchase``), detail_zh,
     detail_en, order_id — sorted by owner, date, customer."""
-    as_of = schema.check_as_of(as_of or quality.data_as_of(con))
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
     rules = rules or load_relationship()
     cal = rules["calendar"]
     d0 = as_of.date()
@@ -1211,21 +1210,23 @@ def _typed(name: str, df: pd.DataFrame):  # noqa: ANN202
     return pa.Table.from_pandas(df[cols], schema=schema, preserve_index=False, safe=False)
 
 
-@db.publish_step("needs", after=("classification",))
-def publish_needs(con: BaseBackend) -> dict[str, pd.DataFrame | ir.Table]:
-    """The needs and relationship tables of the snapshot (see the module docstring).
+def text_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, pd.DataFrame]:
+    """The publish step ``need_texts``: ``need_texts``, ``need_mentions`` and ``need_clusters``
+    (:func:`need_tables`), typed for storage. Texts are tokenised, assigned and scored here,
+    never when a page opens."""
+    tables = need_tables(con, as_of=as_of)
+    return {
+        name: _typed(name, tables[name])
+        for name in ("need_texts", "need_mentions", "need_clusters")
+    }
 
-    Runs after the classification step (segments and spend come from its table). Texts are
-    tokenised, assigned and scored here, never when a page opens.
-    """
-    as_of = quality.data_as_of(con)
+
+def publish_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, pd.DataFrame | ir.Table]:
+    """The publish step ``needs``: need priority, trend and trend tests over the stored
+    ``need_texts`` / ``need_mentions`` (step ``need_texts``), the need-response register, the
+    contact status and the care calendar (see the module docstring)."""
     out: dict[str, pd.DataFrame | ir.Table] = {}
-    if "feedback" in con.list_tables():
-        tables = need_tables(con, as_of=as_of)
-        # written here (not returned) because the summaries below read them back
-        for name in ("need_texts", "need_mentions"):
-            con.create_table(name, _typed(name, tables[name]), overwrite=True)
-        out["need_clusters"] = _typed("need_clusters", tables["need_clusters"])
+    if "need_texts" in con.list_tables():
         texts, mentions = con.table("need_texts"), con.table("need_mentions")
         out["need_priority"] = need_summary(texts, mentions, as_of=as_of, lang="zh").drop(
             columns=["label"]

@@ -47,8 +47,8 @@ duplicates
     its pairs: such a value is a placeholder (13800000000, test@test.com), not a person.
 
 ``as_of``
-    Every function takes ``as_of``; by default it is :func:`data_as_of`, the latest timestamp in
-    the data, not today's clock, so the same warehouse always gives the same numbers.
+    Every function takes ``as_of``; by default it is :func:`crmkit.db.data_as_of`, the latest
+    timestamp in the data, not today's clock, so the same warehouse always gives the same numbers.
 
 Examples
 --------
@@ -98,12 +98,6 @@ MAX_AGE = 120
 CN_MOBILE = r"^1[3-9]\d{9}$"
 INTL_PHONE = r"^\+\d{7,15}$"
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-#: Timestamps whose maximum is the default ``as_of``.
-DATA_CLOCK: tuple[tuple[str, str], ...] = (
-    ("orders", "order_ts"),
-    ("customers", "updated_at"),
-    ("customers", "created_at"),
-)
 #: Duplicate rules, in the order ``match_on`` lists them.
 MATCH_RULES: tuple[str, ...] = ("phone", "email", "name+company")
 
@@ -123,30 +117,6 @@ _BIRTHDAY = "birthday"
 # ---------------------------------------------------------------------------------------------
 # as_of and declarations
 # ---------------------------------------------------------------------------------------------
-
-
-def data_as_of(con: BaseBackend) -> datetime:
-    """The latest timestamp in the data: the default ``as_of`` of every function here.
-
-    The maximum of ``orders.order_ts``, ``customers.updated_at`` and ``customers.created_at``
-    (``DATA_CLOCK``) over the tables present. Anchoring on the data rather than on today's clock
-    makes results reproducible: the same warehouse gives the same scores next month. An empty
-    warehouse has nothing to anchor on and falls back to the current time.
-
-    Parameters
-    ----------
-    con : ibis backend
-        The warehouse or a published snapshot.
-
-    Returns
-    -------
-    datetime
-        A naive timestamp, like the warehouse's.
-    """
-    present = set(con.list_tables())
-    latest = [con.table(t)[c].max().to_pyarrow().as_py() for t, c in DATA_CLOCK if t in present]
-    latest = [v for v in latest if v is not None]
-    return max(latest) if latest else datetime.now().replace(microsecond=0)
 
 
 def expected_columns(table: str) -> list[str]:
@@ -189,7 +159,7 @@ def _has_check(decl: schema.Table, c: schema.Column) -> bool:
 
 
 def _resolve_as_of(con: BaseBackend, as_of: datetime | None) -> datetime:
-    return data_as_of(con) if as_of is None else schema.check_as_of(as_of)
+    return db.data_as_of(con) if as_of is None else schema.check_as_of(as_of)
 
 
 def _check_days(stale_after_days: int) -> int:
@@ -302,7 +272,8 @@ def record_quality(
         A data table of ``crmkit.schema.TABLES`` (``"customers"``, ``"orders"`` …).
     as_of : datetime, optional
         The moment dates are checked against and staleness is measured from. Default:
-        :func:`data_as_of`, the latest timestamp in the data (reproducible, not today's clock).
+        :func:`crmkit.db.data_as_of`, the latest timestamp in the data (reproducible, not
+        today's clock).
     stale_after_days : int, default 365
         A customer whose last check is more than this many days before ``as_of`` is stale.
 
@@ -460,7 +431,7 @@ def table_quality(
     con : ibis backend
         The warehouse or a published snapshot.
     as_of : datetime, optional
-        See :func:`record_quality`; default :func:`data_as_of`.
+        See :func:`record_quality`; default :func:`crmkit.db.data_as_of`.
     stale_after_days : int, default 365
         See :func:`record_quality`.
 
@@ -688,7 +659,7 @@ def stale_by_owner(
     con : ibis backend
         The warehouse or a published snapshot.
     as_of : datetime, optional
-        See :func:`record_quality`; default :func:`data_as_of`.
+        See :func:`record_quality`; default :func:`crmkit.db.data_as_of`.
     stale_after_days : int, default 365
         See :func:`record_quality`.
 
@@ -720,16 +691,13 @@ def stale_by_owner(
 # ---------------------------------------------------------------------------------------------
 
 
-@db.publish_step("quality")
-def publish_quality(con: BaseBackend) -> dict[str, ir.Table]:
-    """The quality tables precomputed into every published snapshot, all at one ``as_of``.
+def publish_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, ir.Table]:
+    """The quality tables of the snapshot, all at one ``as_of`` (the publish step ``quality``).
 
     ``quality_records`` (:func:`record_quality` of customers), ``quality_tables``
     (:func:`table_quality`), ``quality_duplicates`` (:func:`duplicate_candidates`) and
-    ``quality_stale_by_owner`` (:func:`stale_by_owner`); ``as_of`` is :func:`data_as_of` of the
-    snapshot.
+    ``quality_stale_by_owner`` (:func:`stale_by_owner`).
     """
-    as_of = data_as_of(con)
     return {
         "quality_records": record_quality(con, _CUSTOMERS, as_of=as_of),
         "quality_tables": table_quality(con, as_of=as_of),

@@ -76,14 +76,15 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, quality, stats
+from crmkit import db, definitions, stats
+from crmkit.config import Config
 from crmkit.i18n import code_label
 
 MIN_N = stats.MIN_N
 #: A response's slice when it has no value for a dimension (no order, no product, no segment).
 NONE = "(none)"
 #: Segment of customers without a counted purchase (as on the classification page).
-POTENTIAL = "potential"
+POTENTIAL = definitions.POTENTIAL
 #: Dimensions the scores are reported by (responses from :func:`responses`).
 SCORE_DIMENSIONS = (
     "period",
@@ -507,7 +508,7 @@ def responses(
       30 days before the response), ``slow_response`` (one of those tickets missed the
       first-response SLA of ``policy``, unanswered past the target included).
     """
-    as_of = as_of or quality.data_as_of(con)
+    as_of = as_of or db.data_as_of(con)
     fb = con.table("feedback")
     fb = fb.filter(fb.nps.notnull() | fb.csat.notnull() | fb.ces.notnull())
     fb = fb.select(
@@ -1435,22 +1436,21 @@ def detractor_topics(
     return out[list(TOPIC_COLUMNS)].astype(TOPIC_COLUMNS)
 
 
-@db.publish_step("satisfaction", after=("classification", "needs"))
-def publish_satisfaction(con: BaseBackend) -> dict[str, ir.Table | pd.DataFrame]:
-    """Tables for the satisfaction page, precomputed into the snapshot.
+def publish_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, ir.Table | pd.DataFrame]:
+    """The publish step ``satisfaction``: tables for the satisfaction page over the stored
+    ``satisfaction_responses`` (step ``satisfaction_responses``: :func:`responses`, scored
+    feedback with its slices and driver features).
 
-    ``satisfaction_responses`` (:func:`responses`: scored feedback with its slices and driver
-    features), ``ticket_sla`` (:func:`ticket_sla` with :data:`PUBLISH_POLICY`),
-    ``satisfaction_drivers`` (:func:`key_drivers`), ``satisfaction_alerts``
-    (:func:`score_alerts` over the last 90 days vs the year before), ``satisfaction_topics``
-    (:func:`detractor_topics`, from the needs step's ``need_mentions``) and
-    ``satisfaction_info`` (as_of, policy, model size and fit).
+    ``ticket_sla`` (:func:`ticket_sla` with :data:`PUBLISH_POLICY`), ``satisfaction_drivers``
+    (:func:`key_drivers`), ``satisfaction_alerts`` (:func:`score_alerts` over the last 90 days
+    vs the year before), ``satisfaction_topics`` (:func:`detractor_topics`, from the needs
+    step's ``need_mentions``) and ``satisfaction_info`` (as_of, policy, model size and fit).
     """
-    as_of = quality.data_as_of(con)
     policy = PUBLISH_POLICY
-    # materialise once: drivers, alerts and the page all read it
-    resp = con.create_table(
-        "satisfaction_responses", responses(con, as_of=as_of, policy=policy), overwrite=True
+    resp = (
+        con.table("satisfaction_responses")
+        if "satisfaction_responses" in con.list_tables()
+        else responses(con, as_of=as_of, policy=policy)
     )
     sla = ticket_sla(con.table("tickets"), policy, as_of=as_of)
     try:
@@ -1505,7 +1505,12 @@ def _score_measure(row: pd.Series) -> dict[str, Any]:
 
 
 def kpi_nps(
-    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+    con: BaseBackend,
+    *,
+    start: datetime,
+    end: datetime,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
 ) -> dict[str, Any]:
     """NPS of the survey answers in ``[start, end)`` (points, with the variance-formula
     interval of :func:`nps_interval`), for the KPI registry."""
@@ -1515,7 +1520,12 @@ def kpi_nps(
 
 
 def kpi_csat(
-    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+    con: BaseBackend,
+    *,
+    start: datetime,
+    end: datetime,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
 ) -> dict[str, int]:
     """CSAT: answers scoring 4–5 / answers with a CSAT score in ``[start, end)``."""
     r = csat(con.table("feedback"), start=start, end=end, customers=customers).iloc[0]
@@ -1523,7 +1533,12 @@ def kpi_csat(
 
 
 def kpi_complaint_sla(
-    con: BaseBackend, *, start: datetime, end: datetime, customers: ir.Table | None = None
+    con: BaseBackend,
+    *,
+    start: datetime,
+    end: datetime,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
 ) -> dict[str, int]:
     """Complaint tickets opened in ``[start, end)`` first answered within the publish policy's
     target (2 h, round the clock) / those tickets; a ticket never answered by ``end`` counts as

@@ -1034,3 +1034,11 @@ def describe() -> list[dict[str, object]]:
                 }
             )
     return rows
+
+
+#: The columns whose latest value is the data clock (:func:`crmkit.db.data_as_of`).
+DATA_CLOCK: tuple[tuple[str, str], ...] = (
+    ("orders", "order_ts"),
+    ("customers", "updated_at"),
+    ("customers", "created_at"),
+)

@@ -9,7 +9,10 @@ page, in the churn list and in the KPI report is computed and flagged the same w
   period different from another?), two-sided p-value;
 - :func:`benjamini_hochberg` — false-discovery-rate adjustment when many slices are tested at
   once (alerts over every region × channel × month would otherwise fire by chance);
-- :data:`MIN_N` — below this many observations a number is flagged as a small sample.
+- :data:`MIN_N` — below this many observations a number is flagged as a small sample;
+- :class:`Metric` — the one shape of a number that leaves an analysis (value, numerator,
+  denominator, n, interval, small-sample flag, method, window and its 口径), and
+  :func:`metric_frame` for many of them.
 
 Plain numpy / math on counts: the counting is done in the database (Ibis), the arithmetic on
 the few aggregated rows here.
@@ -18,7 +21,7 @@ the few aggregated rows here.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -128,50 +131,187 @@ def benjamini_hochberg(pvalues):  # noqa: ANN001, ANN201
     return out
 
 
-@dataclass(frozen=True)
-class Rate:
-    """A share with everything needed to show it honestly (口径 travels with the number).
+#: The columns of a metric frame (:func:`metric_frame`), in order.
+METRIC_COLUMNS = (
+    "key",
+    "value",
+    "numerator",
+    "denominator",
+    "n",
+    "lo",
+    "hi",
+    "small_sample",
+    "method",
+    "window",
+    "definition_zh",
+    "definition_en",
+    "available",
+    "reason",
+)
 
-    ``definition`` holds the zh / en wording of numerator and denominator; ``window`` and
-    ``filters`` say over what it was counted.
+
+@dataclass(frozen=True)
+class Metric:
+    """One number with everything needed to show it honestly: the one shape of every rate,
+    mean and score that leaves an analysis (口径 travels with the number).
+
+    Attributes
+    ----------
+    key : str
+        The measure's code (its name and definition are looked up by it, e.g. in
+        :data:`crmkit.definitions.MEASURES`).
+    value : float or None
+        The number; None when it is not available.
+    numerator, denominator : float or None
+        What it was computed from (for a mean: the sum and the count).
+    n : int or None
+        Observations behind it (a rate's denominator, a mean's count).
+    lo, hi : float or None
+        The interval given by ``method`` (None where there is none).
+    small_sample : bool
+        ``n`` below the small-sample threshold (:data:`MIN_N` by default).
+    method : str
+        How the interval was computed, e.g. ``"Wilson 95 %"``.
+    window : str
+        Over what it was counted, e.g. ``"2026-07-01 ≤ t < 2026-10-01"``.
+    definition : dict
+        ``{"zh": ..., "en": ...}``: numerator and denominator in words.
+    available : bool
+        False when the number could not be computed; ``reason`` then says why.
+
+    Examples
+    --------
+    >>> m = Metric.rate("repurchase_rate", 8, 10)
+    >>> m.value, round(m.lo, 4), round(m.hi, 4), m.small_sample
+    (0.8, 0.4902, 0.9433, True)
+    >>> Metric.rate("repurchase_rate", 0, 0).available
+    False
     """
 
     key: str
-    numerator: int
-    denominator: int
-    definition: dict[str, str] = field(default_factory=dict)
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    n: int | None = None
+    lo: float | None = None
+    hi: float | None = None
+    small_sample: bool = False
+    method: str = ""
     window: str = ""
-    filters: str = ""
-    min_n: int = MIN_N
+    definition: dict[str, str] = field(default_factory=dict)
+    available: bool = True
+    reason: str = ""
 
-    @property
-    def value(self) -> float:
-        return self.numerator / self.denominator if self.denominator else math.nan
+    @classmethod
+    def rate(
+        cls,
+        key: str,
+        k: int,
+        n: int,
+        *,
+        definition: dict[str, str] | None = None,
+        window: str = "",
+        min_n: int = MIN_N,
+    ) -> Metric:
+        """The share ``k / n`` with its Wilson 95 % interval; not available when ``n == 0``."""
+        k, n = int(k), int(n)
+        if n == 0:
+            return cls.unavailable(
+                key, "no_observations", definition=definition, window=window, numerator=k
+            )
+        p, lo, hi = wilson(k, n)
+        return cls(
+            key, p, k, n, n, lo, hi, n < min_n, "Wilson 95 %", window, dict(definition or {})
+        )
 
-    @property
-    def interval(self) -> tuple[float, float]:
-        _, lo, hi = wilson(self.numerator, self.denominator)
-        return lo, hi
+    @classmethod
+    def mean(
+        cls,
+        key: str,
+        total: float,
+        n: int,
+        sd: float | None,
+        *,
+        definition: dict[str, str] | None = None,
+        window: str = "",
+        min_n: int = MIN_N,
+    ) -> Metric:
+        """The mean ``total / n`` with a normal 95 % interval (± 1.96 sd / √n) when ``sd`` is
+        known and n > 1; not available when ``n == 0``."""
+        n = int(n)
+        if n == 0:
+            return cls.unavailable(key, "no_observations", definition=definition, window=window)
+        mean = float(total) / n
+        lo = hi = None
+        if sd is not None and n > 1 and not math.isnan(sd):
+            half = Z95 * float(sd) / math.sqrt(n)
+            lo, hi = mean - half, mean + half
+        return cls(
+            key,
+            mean,
+            float(total),
+            n,
+            n,
+            lo,
+            hi,
+            n < min_n,
+            "normal 95 %",
+            window,
+            dict(definition or {}),
+        )
 
-    @property
-    def n(self) -> int:
-        return self.denominator
-
-    @property
-    def small_sample(self) -> bool:
-        return self.denominator < self.min_n
+    @classmethod
+    def unavailable(
+        cls,
+        key: str,
+        reason: str,
+        *,
+        definition: dict[str, str] | None = None,
+        window: str = "",
+        numerator: float | None = None,
+    ) -> Metric:
+        """A number that could not be computed, with the reason (a code or a sentence)."""
+        return cls(
+            key,
+            None,
+            numerator,
+            0 if numerator is not None else None,
+            0,
+            None,
+            None,
+            True,
+            "",
+            window,
+            dict(definition or {}),
+            False,
+            reason,
+        )
 
     def as_dict(self) -> dict[str, object]:
-        lo, hi = self.interval
-        return {
-            **asdict(self),
-            "value": self.value,
-            "n": self.n,
-            "lo": lo,
-            "hi": hi,
-            "method": "Wilson 95 %",
-            "small_sample": self.small_sample,
-        }
+        """One row of a metric frame (:data:`METRIC_COLUMNS`)."""
+        d = {c: getattr(self, c) for c in METRIC_COLUMNS if hasattr(self, c)}
+        d["definition_zh"] = self.definition.get("zh", "")
+        d["definition_en"] = self.definition.get("en", "")
+        return {c: d[c] for c in METRIC_COLUMNS}
+
+
+def metric_frame(metrics, **columns):  # noqa: ANN001, ANN003, ANN201
+    """Many :class:`Metric` as one frame of :data:`METRIC_COLUMNS`; keyword arguments add
+    constant or per-row columns in front (e.g. ``period=[...]``, ``segment=[...]``).
+
+    Examples
+    --------
+    >>> f = metric_frame([Metric.rate("a", 1, 2), Metric.rate("b", 3, 4)], period="2026-Q3")
+    >>> list(f.columns[:3]), f.value.tolist()
+    (['period', 'key', 'value'], [0.5, 0.75])
+    """
+    import pandas as pd
+
+    rows = [m.as_dict() for m in metrics]
+    frame = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    for i, (name, value) in enumerate(columns.items()):
+        frame.insert(i, name, value)
+    return frame
 
 
 def rate_columns(df, k: str, n: str, *, min_n: int = MIN_N, prefix: str = ""):  # noqa: ANN001, ANN201

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import crmkit
 from crmkit import db
 from crmkit.ingest import ingest
 
@@ -24,7 +25,7 @@ def tiny_snapshot(tmp_path_factory) -> Path:
         res = ingest(FIXTURES / f"{table}.csv", table, con=con)
         assert res.ok, res.report()
     con.disconnect()
-    return db.publish(wh, root / "published.duckdb").path
+    return crmkit.publish(wh, root / "published.duckdb").path
 
 
 #: The shared demo: large enough for every planted signal to be recovered, small enough to
@@ -55,4 +56,4 @@ def demo_warehouse(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_published(demo_warehouse) -> Path:
     """The demo warehouse published (every registered publish step run)."""
-    return db.publish(demo_warehouse, demo_warehouse.with_name("published.duckdb")).path
+    return crmkit.publish(demo_warehouse, demo_warehouse.with_name("published.duckdb")).path

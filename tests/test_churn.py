@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmkit import churn, db, demo
+from crmkit import churn, db, definitions, demo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CDNOW_END = datetime(1997, 9, 30)
@@ -284,7 +284,7 @@ def test_labels_follow_the_definition(small_demo):
     f = churn.labelled_frame(con, CUTOFF, 90, active_days=365)
     o = con.table("orders").to_pandas()
     con.disconnect()
-    o = o[~o.status.isin(churn.EXCLUDED_STATUSES)]
+    o = o[~o.status.isin(definitions.excluded_statuses())]
     o = o[(o.order_ts > CUTOFF) & (o.order_ts <= CUTOFF + timedelta(days=90))]
     bought = set(o.customer_sk)
     expected = [0 if sk in bought else 1 for sk in f.customer_sk]
@@ -466,11 +466,13 @@ def test_churn_page_data_on_the_demo(demo_published):
         north = views.churn_data(con, views.Filters(province="辽宁"), lang="zh", role="analyst")
     finally:
         con.disconnect()
-    assert set(d["cards"]) == {"churn_rate", "at_risk", "revenue_at_risk", "clv_mean",
-                               "winback_rate"}  # fmt: skip
+    assert set(d["cards"]) == {"buyer_churn_91d", "customer_churn", "at_risk",
+                               "revenue_at_risk", "clv_mean", "winback_rate"}  # fmt: skip
     rate = d["churn_rate"]
-    assert d["cards"]["churn_rate"][0] == rate["value"] and rate["n"] > 1000
-    assert str(rate["numerator"]) in d["cards"]["churn_rate"][2].replace(",", "")
+    assert rate.key == "buyer_churn_91d"
+    assert d["cards"]["buyer_churn_91d"][0] == rate.value and rate.n > 1000
+    assert str(rate.numerator) in d["cards"]["buyer_churn_91d"][2].replace(",", "")
+    assert d["cards"]["customer_churn"][0] == d["customer_churn"].value
     assert d["risk"].name.str.contains(r"\*").all()
     assert (mine["risk"].owner == owner).all() and len(mine["risk"]) < len(d["risk"])
     assert (north["risk"].province == "辽宁").all()

@@ -37,8 +37,10 @@ import ibis
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import classification as clf
 from crmkit import db
+from crmkit.publish import STEPS
 from crmkit.schema import TABLES
 
 AS_OF = datetime(2024, 6, 30, 12, 0)
@@ -612,9 +614,8 @@ def test_publish_step_stores_the_classification(tmp_path, wh):
     for table in ("customers", "orders"):
         con.insert(table, wh.table(table).to_pyarrow())
     con.disconnect()
-    step = db.PUBLISH_STEPS["classification"]
-    assert step is clf.publish_classification
-    res = db.publish(path, tmp_path / "published.duckdb", steps={"classification": step})
+    steps = [s for s in STEPS if s.name in ("classification", "classification_snapshots")]
+    res = crmkit.publish(path, tmp_path / "published.duckdb", steps=steps)
     assert res.tables["classification"] == 13
     # snapshot_dates(2024-07-01 09:00, 4): the ends of Q3 2023 … Q2 2024 hold the 12
     # customers created by 2022; C13 (created 2024-07-01 00:00) joins at as_of: 4 × 12 + 13.

@@ -1,8 +1,4 @@
-"""Connections, transactions and the atomic publish of dashboard snapshots."""
-
-import subprocess
-import sys
-import textwrap
+"""Connections, transactions, the data clock and the staging copy a snapshot is built in."""
 
 import ibis
 import pandas as pd
@@ -51,69 +47,3 @@ def test_transaction_rolls_back_everything(tmp_path):
         raise RuntimeError("boom")
     assert "scratch" not in con.list_tables()
     assert db.table_counts(con) == before
-
-
-def test_publish_copies_tables_and_records_info(tmp_path):
-    _warehouse(tmp_path / "w.duckdb", 4)
-    res = db.publish(tmp_path / "w.duckdb", tmp_path / "pub.duckdb", steps={})
-    assert res.tables["customers"] == 4
-    assert res.bytes == (tmp_path / "pub.duckdb").stat().st_size
-    assert not list(tmp_path.glob("*.staging-*"))
-    snap = db.connect(tmp_path / "pub.duckdb")
-    assert snap.table("customers").customer_id.to_pandas().tolist()[:2] == ["00001", "00002"]
-    assert snap.table("publish_info").count().execute() == 1
-
-
-def test_failed_publish_keeps_the_previous_snapshot(tmp_path):
-    _warehouse(tmp_path / "w.duckdb", 2)
-    db.publish(tmp_path / "w.duckdb", tmp_path / "pub.duckdb", steps={})
-
-    def broken(con):
-        raise RuntimeError("step failed")
-
-    _warehouse(tmp_path / "w.duckdb", 5)
-    with pytest.raises(RuntimeError, match="step failed"):
-        db.publish(tmp_path / "w.duckdb", tmp_path / "pub.duckdb", steps={"x": broken})
-    assert not list(tmp_path.glob("*.staging-*"))
-    snap = db.connect(tmp_path / "pub.duckdb")
-    assert snap.table("customers").count().execute() == 2
-
-
-READER = textwrap.dedent(
-    """
-    import sys, time, duckdb
-    con = duckdb.connect(sys.argv[1], read_only=True)
-    print("ready", flush=True)
-    counts, errors = set(), 0
-    deadline = time.time() + float(sys.argv[2])
-    while time.time() < deadline:
-        try:
-            counts.add(con.execute("select count(*) from customers").fetchone()[0])
-        except Exception as e:
-            errors += 1
-            print("error", e, flush=True)
-    print("counts", sorted(counts), "errors", errors, flush=True)
-    """
-)
-
-
-def test_reader_keeps_working_while_publish_replaces_the_snapshot(tmp_path):
-    """A dashboard holding the snapshot open keeps reading its (old) file without errors while
-    publish swaps in a new one; a reader that opens afterwards sees the new data."""
-    _warehouse(tmp_path / "w.duckdb", 3)
-    pub = tmp_path / "pub.duckdb"
-    db.publish(tmp_path / "w.duckdb", pub, steps={})
-    reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(pub), "4"], stdout=subprocess.PIPE, text=True
-    )
-    assert reader.stdout.readline().strip() == "ready"
-    for n in (7, 11):
-        _warehouse(tmp_path / "w.duckdb", n)
-        db.publish(tmp_path / "w.duckdb", pub, steps={})
-    out, _ = reader.communicate(timeout=60)
-    assert reader.returncode == 0
-    assert out.strip().splitlines()[-1] == "counts [3] errors 0"
-    fresh = subprocess.run(
-        [sys.executable, "-c", READER, str(pub), "0.2"], capture_output=True, text=True, check=True
-    )
-    assert fresh.stdout.strip().splitlines()[-1] == "counts [11] errors 0"

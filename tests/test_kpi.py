@@ -218,9 +218,9 @@ def test_retention_rate(con):
     assert v.extras["reactivated"] == 1 and v.extras["retained"] == 3
 
 
-def test_churn_rate(con):
+def test_customer_churn(con):
     """(S − retained) / S = (5 − 3) / 5 = 0.4 (B and I lost); not 1 − retention (E came back)."""
-    v = value(con, "churn_rate")
+    v = value(con, "customer_churn")
     assert (v.numerator, v.denominator, v.value) == (2, 5, pytest.approx(0.4))
     assert not v.higher_is_better
 
@@ -264,7 +264,7 @@ def test_scope_restricts_customers(con):
     scope = con.table("customers").filter(lambda c: c.province == "广东")
     vals = {v.key: v for v in kpi.compute_all(con, Q2, customers=scope, as_of=AS_OF, keys=kpi.CORE)}
     assert vals["retention_rate"].value == pytest.approx(0.5)
-    assert vals["churn_rate"].value == pytest.approx(0.5)
+    assert vals["customer_churn"].value == pytest.approx(0.5)
     assert vals["new_customers"].value == 0
     assert (vals["return_rate"].numerator, vals["return_rate"].denominator) == (0, 2)
 
@@ -272,7 +272,7 @@ def test_scope_restricts_customers(con):
 def test_period_with_no_data_s_zero(con):
     """2020-Q1: nobody at start (S = 0), no orders, no opportunities — no number is made up."""
     vals = {v.key: v for v in kpi.compute_all(con, "2020-Q1", as_of=AS_OF, keys=kpi.CORE)}
-    for key in ("retention_rate", "churn_rate", "sales_conversion", "return_rate"):
+    for key in ("retention_rate", "customer_churn", "sales_conversion", "return_rate"):
         v = vals[key]
         assert v.value is None and v.n == 0 and v.lo is None and v.small_sample, key
     assert vals["new_customers"].value == 0
@@ -341,7 +341,7 @@ def test_external_function_is_called_with_the_period_and_scope(con, monkeypatch)
     seen = {}
     mod = types.ModuleType("crmkit.satisfaction")
 
-    def kpi_csat(c, *, start, end, customers):  # noqa: ANN001, ANN202
+    def kpi_csat(c, *, start, end, customers, config):  # noqa: ANN001, ANN202
         seen.update(start=start, end=end, customers=customers)
         return {"numerator": 8, "denominator": 10}
 
@@ -374,8 +374,8 @@ def test_bad_targets_are_named(tmp_path):
     bad.write_text(json.dumps({"targets": {"retention": {"quarter": 0.9}}}))
     with pytest.raises(ValueError, match="unknown KPI 'retention'"):
         kpi.load_targets(bad)
-    with pytest.raises(ValueError, match="churn_rate.week"):
-        kpi.load_targets({"targets": {"churn_rate": {"week": 0.1}}})
+    with pytest.raises(ValueError, match="customer_churn.week"):
+        kpi.load_targets({"targets": {"customer_churn": {"week": 0.1}}})
 
 
 def test_attainment_both_directions():
@@ -412,7 +412,7 @@ def test_evaluate_against_target_and_previous(con):
     # 2024-04-01) → A B C I G (5); N = G (1) → (5 − 1) / 4 = 1.0; retained 4 → churn 0
     assert r.previous == pytest.approx(1.0)
     assert r.change == pytest.approx(-0.2) and r.direction == "worse"
-    assert ev.loc["churn_rate"].direction == "worse"  # 0.0 → 0.4
+    assert ev.loc["customer_churn"].direction == "worse"  # 0.0 → 0.4
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,7 +578,7 @@ def test_published_kpis_equal_the_live_computation(demo_con):
     """The snapshot's ``kpi_values`` (read when no customer filter is set) hold exactly what a
     live computation gives."""
     assert kpi.KPI_TABLE in demo_con.list_tables()
-    as_of = kpi._clock(demo_con)
+    as_of = db.data_as_of(demo_con)
     p = kpi.last_complete_period(as_of)
     stored = kpi.stored_values(demo_con, p, as_of)
     assert stored is not None and set(stored) == set(kpi.REGISTRY)
@@ -603,9 +603,9 @@ def test_overview_filters_scope_the_kpis(demo_con):
     f = views.Filters(province="辽宁")
     d = views.kpi_overview_data(demo_con, f, lang="en", role="dashboard")
     scope = views.customers_in_scope(demo_con, f)
-    live = kpi.compute(demo_con, "churn_rate", d["period"], customers=scope)
-    assert d["cards"]["churn_rate"] == live.value
-    assert d["evaluation"].set_index("key").loc["churn_rate", "n"] < 2_000
+    live = kpi.compute(demo_con, "customer_churn", d["period"], customers=scope)
+    assert d["cards"]["customer_churn"] == live.value
+    assert d["evaluation"].set_index("key").loc["customer_churn", "n"] < 2_000
     w = views.reporting_period(demo_con, views.Filters(period="90d"))
     assert (w.label, kpi.target_kind(w)) == ("90d", "quarter")
     assert next(iter(views.PAGES)) == "overview"

@@ -27,7 +27,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from crmkit import db, loyalty
+from crmkit import db, definitions, loyalty
 
 START, END = datetime(2024, 1, 1), datetime(2024, 4, 1)
 ORDERS = [
@@ -62,15 +62,15 @@ def orders() -> ibis.Table:
 
 def test_repurchase_rate(orders):
     r = loyalty.repurchase_rate(orders, start=START, end=END)
-    assert (r["numerator"], r["denominator"], r["n"]) == (2, 3, 3)
-    assert r["value"] == pytest.approx(2 / 3)
-    assert r["lo"] < r["value"] < r["hi"] and r["small_sample"]
-    assert "≥ 2" in r["definition"]["en"] and r["window"] == "2024-01-01 ≤ t < 2024-04-01"
+    assert (r.numerator, r.denominator, r.n) == (2, 3, 3)
+    assert r.value == pytest.approx(2 / 3)
+    assert r.lo < r.value < r.hi and r.small_sample
+    assert "≥ 2" in r.definition["en"] and r.window == "2024-01-01 ≤ t < 2024-04-01"
 
 
-def test_churn_rate(orders):
-    r = loyalty.churn_rate(orders, start=START, end=END)
-    assert (r["numerator"], r["denominator"], r["value"]) == (2, 4, 0.5)
+def test_buyer_churn(orders):
+    r = definitions.buyer_churn(orders, start=START, end=END)
+    assert (r.numerator, r.denominator, r.value) == (2, 4, 0.5)
 
 
 def test_referral_rate(orders):
@@ -81,7 +81,7 @@ def test_referral_rate(orders):
         }
     )
     r = loyalty.referral_rate(refs, orders, start=START, end=END)
-    assert (r["numerator"], r["denominator"]) == (1, 3)
+    assert (r.numerator, r.denominator) == (1, 3)
 
 
 def test_rates_over_a_set_of_customers(orders):
@@ -90,23 +90,23 @@ def test_rates_over_a_set_of_customers(orders):
     r = loyalty.repurchase_rate(
         orders, start=date(2024, 1, 1), end=date(2024, 4, 1), customers=subset
     )
-    assert (r["numerator"], r["denominator"]) == (1, 2)
+    assert (r.numerator, r.denominator) == (1, 2)
 
 
 def test_bad_windows_are_rejected(orders):
     with pytest.raises(ValueError, match="must be after start"):
         loyalty.repurchase_rate(orders, start=END, end=START)
     with pytest.raises(ValueError, match="date or datetime"):
-        loyalty.churn_rate(orders, start="2024-01-01", end=END)
+        definitions.buyer_churn(orders, start="2024-01-01", end=END)
 
 
 def test_clv_mean():
     """CLV 10, 20, 30 → mean 20, sd 10, se 10/√3, interval 20 ± 1.96 · 5.7735."""
     clv = ibis.memtable({"customer_id": ["A", "B", "C"], "clv": [10.0, 20.0, 30.0]})
     r = loyalty.clv_mean(clv)
-    assert (r["value"], r["numerator"], r["denominator"]) == (20.0, 60.0, 3)
-    assert r["hi"] - 20 == pytest.approx(1.959964 * 10 / 3**0.5, rel=1e-5)
-    assert r["small_sample"]
+    assert (r.value, r.numerator, r.denominator) == (20.0, 60.0, 3)
+    assert r.hi - 20 == pytest.approx(1.959964 * 10 / 3**0.5, rel=1e-5)
+    assert r.small_sample
 
 
 def test_cohort_retention(orders):
@@ -172,7 +172,7 @@ def test_published_loyalty_tables(demo_published):
     trend = con.table("retention_trend").to_pandas()
     cohorts = con.table("cohort_retention").to_pandas()
     con.disconnect()
-    assert set(rates.index) == {"repurchase_rate", "referral_rate", "churn_rate"}
+    assert set(rates.index) == {"repurchase_rate", "referral_rate", "buyer_churn_365d"}
     assert rates.value.between(0, 1).all() and (rates.n > 1000).all()
     assert (rates.lo <= rates.value).all() and (rates.value <= rates.hi).all()
     assert rates.definition_zh.str.len().gt(5).all()

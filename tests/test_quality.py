@@ -35,7 +35,9 @@ import ibis
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import db, quality
+from crmkit.publish import STEPS
 from crmkit.schema import TABLES
 
 AS_OF = datetime(2024, 6, 30, 12, 0)
@@ -258,7 +260,7 @@ def test_expected_and_checked_columns_follow_the_schema():
 def test_default_as_of_is_the_latest_timestamp_in_the_data(wh):
     """max(order_ts) = 2024-06-30 12:00 (O2) beats max(updated_at) = 2024-06-01 08:00 and
     max(created_at) = 2024-06-01; the scores with the default equal those at AS_OF."""
-    assert quality.data_as_of(wh) == AS_OF
+    assert db.data_as_of(wh) == AS_OF
     default = quality.record_quality(wh, "customers").to_pandas()
     explicit = quality.record_quality(wh, "customers", as_of=AS_OF).to_pandas()
     pd.testing.assert_frame_equal(default, explicit)
@@ -267,7 +269,7 @@ def test_default_as_of_is_the_latest_timestamp_in_the_data(wh):
 def test_default_as_of_without_orders_uses_customer_times(wh):
     """With no orders the latest customer time wins: updated_at 2024-06-01 08:00 (C7)."""
     wh.truncate_table("orders")
-    assert quality.data_as_of(wh) == datetime(2024, 6, 1, 8, 0)
+    assert db.data_as_of(wh) == datetime(2024, 6, 1, 8, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,11 +570,10 @@ def test_publish_precomputes_the_quality_tables(tmp_path):
     _load(con, "products", PRODUCTS)
     _load(con, "orders", ORDERS)
     con.disconnect()
-    assert db.PUBLISH_STEPS["quality"] is quality.publish_quality
-    res = db.publish(
+    res = crmkit.publish(
         tmp_path / "w.duckdb",
         tmp_path / "pub.duckdb",
-        steps={"quality": db.PUBLISH_STEPS["quality"]},
+        steps=[s for s in STEPS if s.name == "quality"],
     )
     assert res.tables["quality_records"] == 7
     assert res.tables["quality_duplicates"] == 3

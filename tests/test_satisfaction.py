@@ -478,7 +478,7 @@ def test_publish_step_uses_the_configured_policy(monkeypatch):
     con = db.connect(":memory:", read_only=False)
     demo.generate(con, 300, seed=7, progress=False)
     monkeypatch.setattr(sat, "PUBLISH_POLICY", sat.SlaPolicy(business_hours=("09:00", "18:00")))
-    tables = sat.publish_satisfaction(con)
+    tables = sat.publish_tables(con, as_of=db.data_as_of(con))
     info = tables["satisfaction_info"].iloc[0]
     assert info.business_hours == "09:00-18:00" and "business hours" in info.sla_policy
     clock = tables["ticket_sla"].to_pandas()

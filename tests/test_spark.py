@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import classification, db, demo, kpi, loyalty, satisfaction
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
@@ -129,7 +130,7 @@ def test_connect_spark_from_environment(backends, monkeypatch, tmp_path):
     spark.export_parquet(duck, tmp_path, tables=("customers",))
     monkeypatch.setenv("CRMKIT_PARQUET", str(tmp_path))
     monkeypatch.setenv("CRMKIT_BACKEND", "spark")
-    con = db.connect()
+    con = crmkit.connect()
     assert con.table("customers").count().execute() == CUSTOMERS
     assert os.environ["PYSPARK_PYTHON"]  # the driver's interpreter, set by crmkit.spark
 

@@ -56,15 +56,30 @@ def test_benjamini_hochberg():
     assert q[4] == pytest.approx(0.5)
 
 
-def test_rate_and_rate_columns():
-    r = stats.Rate("repurchase", 8, 10, {"zh": "复购", "en": "repurchase"}, window="2026-Q3")
+def test_metric_rate_and_rate_columns():
+    """8 / 10: Wilson lo 0.490162 (worked out in stats.wilson's docstring), n < 30 flagged."""
+    r = stats.Metric.rate("repurchase", 8, 10, definition={"zh": "复购", "en": "repurchase"},
+                          window="2026-Q3")  # fmt: skip
     d = r.as_dict()
-    assert d["value"] == 0.8 and d["n"] == 10 and d["small_sample"]
+    assert list(d) == list(stats.METRIC_COLUMNS)
+    assert d["value"] == 0.8 and d["n"] == 10 and d["small_sample"] and d["available"]
     assert d["lo"] == pytest.approx(0.490162, abs=1e-6)
-    assert not stats.Rate("x", 40, 100).small_sample
+    assert (d["definition_zh"], d["window"], d["method"]) == ("复购", "2026-Q3", "Wilson 95 %")
+    assert not stats.Metric.rate("x", 40, 100).small_sample
     df = stats.rate_columns(pd.DataFrame({"k": [8, 40], "n": [10, 100]}), "k", "n")
     assert df["small_sample"].tolist() == [True, False]
     assert df["rate"].tolist() == [0.8, 0.4]
+
+
+def test_metric_mean_and_unavailable():
+    """Values 10, 20, 30: mean 20, sd 10, half-width 1.959964 · 10 / √3 = 11.3159."""
+    m = stats.Metric.mean("clv", 60.0, 3, 10.0)
+    assert (m.value, m.numerator, m.denominator, m.n) == (20.0, 60.0, 3, 3)
+    assert m.hi - 20 == pytest.approx(11.3159, abs=1e-4) and m.method == "normal 95 %"
+    none = stats.Metric.rate("referral_rate", 0, 0, window="2026-Q3")
+    assert (none.available, none.value, none.reason, none.n) == (False, None, "no_observations", 0)
+    frame = stats.metric_frame([m, none], segment=["a", "b"])
+    assert frame.columns[0] == "segment" and frame.available.tolist() == [True, False]
 
 
 def test_docstring_examples():

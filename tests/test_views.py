@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import db, views
 from crmkit.views import Filters
 
@@ -158,7 +159,7 @@ def test_duplicates_are_masked_for_the_dashboard_role(tmp_path):
     c = db.connect(wh, read_only=False)
     ingest(csv, "customers", con=c)
     c.disconnect()
-    snap = db.connect(db.publish(wh, tmp_path / "p.duckdb").path)
+    snap = db.connect(crmkit.publish(wh, tmp_path / "p.duckdb").path)
     masked = views.overview_data(snap, role="dashboard")["duplicates"]
     assert masked[
         ["customer_id_a", "name_a", "phone_a", "customer_id_b", "phone_b"]

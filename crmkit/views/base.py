@@ -26,8 +26,9 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
+import ibis
 import ibis.expr.types as ir
 
 # A dashboard kernel starts for every page opened. plotly's FigureWidget imports nbformat, whose
@@ -38,7 +39,7 @@ if os.environ.get("CRMKIT_WIDGET_BUNDLE") and "jsonschema" not in sys.modules:
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, classification, db, quality, schema, stats
+from crmkit import charts, classification, db, definitions, periods, schema, stats
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
 from crmkit.privacy import check_role, mask_expr
 
@@ -81,6 +82,21 @@ class Filters:
         if self.period not in PERIODS:
             raise ValueError(f"unknown period {self.period!r}; expected one of {list(PERIODS)}")
 
+    def window(self, as_of: datetime) -> periods.Period | None:
+        """The period filter as a half-open window: the last N days up to the end of the
+        ``as_of`` day (:func:`crmkit.periods.trailing_window`); None for all time."""
+        days = PERIODS[self.period]
+        return None if days is None else periods.trailing_window(as_of, days)
+
+    def keep(self, column: ir.Value, as_of: datetime) -> ir.BooleanValue | None:
+        """The predicate "``column`` falls in :meth:`window`" (None for all time)."""
+        w = self.window(as_of)
+        if w is None:
+            return None
+        return (column >= ibis.literal(w.start, type="timestamp")) & (
+            column < ibis.literal(w.end, type="timestamp")
+        )
+
     def describe(self, lang: str = "zh") -> str:
         """The filters in words, e.g. ``时间段: 近90天; 省份: 广东; …`` — recorded in exports."""
         parts = []
@@ -94,8 +110,7 @@ class Filters:
         return "; ".join(parts)
 
 
-#: The segment of customers without a counted purchase (RFM does not score them).
-POTENTIAL = "potential"
+POTENTIAL = definitions.POTENTIAL
 
 
 def segment_label(code: str, lang: str = "zh") -> str:
@@ -107,16 +122,12 @@ def segment_label(code: str, lang: str = "zh") -> str:
     return zh if lang == "zh" else en
 
 
-def data_as_of(con: BaseBackend) -> datetime:
-    """The snapshot's clock: the latest timestamp in its data (see ``quality.data_as_of``),
-    as ``publish`` recorded it in ``publish_info`` (computed when the table lacks it)."""
-    if "publish_info" in con.list_tables():
-        info = con.table("publish_info")
-        if "as_of" in info.columns:
-            as_of = info.as_of.max().to_pyarrow().as_py()
-            if as_of is not None:
-                return pd.Timestamp(as_of).to_pydatetime()
-    return quality.data_as_of(con)
+def kpi_scope(con: BaseBackend, f: Filters) -> ir.Table | None:
+    """The customers a KPI is computed over: None (everyone: the published values apply) when
+    no region, segment or owner-team filter is set, else :func:`customers_in_scope`."""
+    if f.province or f.city or f.segment or f.owner_team:
+        return customers_in_scope(con, f)
+    return None
 
 
 def customers_in_scope(con: BaseBackend, f: Filters) -> ir.Table:
@@ -158,12 +169,8 @@ def customers_for_role(
 
 def in_period(tbl: ir.Table, table: str, f: Filters, as_of: datetime) -> ir.Table:
     """Rows of ``tbl`` whose time column falls in the period ending at ``as_of``."""
-    days = PERIODS[f.period]
-    if days is None:
-        return tbl
-    col = tbl[schema.table(table).time_column]
-    start = as_of - timedelta(days=days)
-    return tbl.filter(col > start, col <= as_of)
+    keep = f.keep(tbl[schema.table(table).time_column], as_of)
+    return tbl if keep is None else tbl.filter(keep)
 
 
 def filter_options(con: BaseBackend) -> dict[str, list[str]]:

@@ -15,7 +15,8 @@ import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, churn, classification, cubes, loyalty, stats
+from crmkit import charts, churn, classification, cubes, definitions, kpi, loyalty, periods, stats
+from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
@@ -28,8 +29,8 @@ from crmkit.views.base import (
     current_role,
     customers_for_role,
     customers_in_scope,
-    data_as_of,
     html_table,
+    kpi_scope,
     safe_page,
     segment_label,
 )
@@ -135,9 +136,11 @@ def churn_data(
     Returns
     -------
     dict
-        ``as_of``, ``n`` (active customers scored in scope), ``cards`` (churn rate of the last
-        91 days, customers at risk, revenue at risk, mean CLV — each with its definition),
-        ``churn_rate`` (the :func:`crmkit.loyalty.churn_rate` dict), ``trend`` (8 quarters),
+        ``as_of``, ``n`` (active customers scored in scope), ``cards`` (quarterly buyer churn
+        ``buyer_churn_91d``, customer churn ``customer_churn`` of the last complete quarter —
+        the overview's KPI —, customers at risk, revenue at risk, mean CLV — each with its
+        definition), ``churn_rate`` (the buyer-churn :class:`crmkit.stats.Metric` of the last 91
+        days), ``customer_churn`` (the KPI value), ``trend`` (8 quarters),
         ``cohorts`` (published monthly cohorts, all customers), ``palive`` (P(alive) histogram
         per value tier: tier_label, bin, customers), ``clv_tiers`` (CLV quartiles per tier),
         ``backtest`` (one row), ``lift``, ``risk`` (the list), ``owners`` (owners with
@@ -152,17 +155,25 @@ def churn_data(
         )
     as_of = data_as_of(con)
     scope = customers_in_scope(con, f)
-    ends = cubes.quarter_ends(as_of, TREND_QUARTERS)
+    qs = periods.rolling_quarters(as_of, TREND_QUARTERS)
     # counted once per filter group at publish time (crmkit.cubes); live over the orders when
     # the snapshot predates that
     rates = cubes.churn_rates(con, f, as_of) or [
-        loyalty.churn_rate(con.table("orders"), start=e - cubes.QUARTER, end=e, customers=scope)
-        for e in ends
+        definitions.buyer_churn(con.table("orders"), start=q.start, end=q.end, customers=scope)
+        for q in qs
     ]
     rate = rates[-1]
-    trend = pd.DataFrame([{"period_end": e, **r} for e, r in zip(ends, rates, strict=True)]).rename(
-        columns={"value": "churn_rate"}
-    )
+    trend = pd.DataFrame(
+        [{"period_end": q.end, **m.as_dict()} for q, m in zip(qs, rates, strict=True)]
+    ).rename(columns={"value": "churn_rate"})
+    customer_churn = kpi.compute_all(
+        con,
+        kpi.last_complete_period(as_of),
+        keys=["customer_churn"],
+        customers=kpi_scope(con, f),
+        as_of=as_of,
+        lang=lang,
+    )[0]
 
     scores = con.table("churn_scores").semi_join(scope, "customer_id")
     tot = (
@@ -222,28 +233,31 @@ def churn_data(
     if len(wb_reason):
         wb_reason["label"] = [t(f"signal_{r}", lang) for r in wb_reason.reason]
         wb_segment["label"] = [segment_label(s, lang) for s in wb_segment.rfm_class]
-    wb_total = (
-        stats.Rate("winback_rate", int(att.returned.sum()), len(att)).as_dict()
-        if len(att)
-        else None
-    )
+    wb_total = stats.Metric.rate("winback_rate", int(att.returned.sum()), len(att))
 
     reasons = con.table("churn_reasons").to_pandas()
     reasons["label"] = [t(f"signal_{c}", lang) for c in reasons.signal]
 
     horizon = int(backtest.horizon_days.iloc[0]) if len(backtest) else None
     cards = {
-        "churn_rate": (
-            rate["value"] if rate["n"] else None,
-            t("churn_rate", lang),
+        "buyer_churn_91d": (
+            rate.value,
+            definitions.MEASURES[rate.key].name(lang),
             t(
-                "def_churn_rate",
+                "def_buyer_churn_91d",
                 lang,
-                k=fmt_int(rate["numerator"]),
-                n=fmt_int(rate["n"]),
-                lo=fmt_pct(rate["lo"]),
-                hi=fmt_pct(rate["hi"]),
+                k=fmt_int(rate.numerator),
+                n=fmt_int(rate.n),
+                lo=fmt_pct(rate.lo),
+                hi=fmt_pct(rate.hi),
             ),
+        ),
+        "customer_churn": (
+            customer_churn.value,
+            customer_churn.name,
+            f"{customer_churn.period}：{customer_churn.definition}"
+            if lang == "zh"
+            else f"{customer_churn.period}: {customer_churn.definition}",
         ),
         "at_risk": (
             int(tot.at_risk or 0),
@@ -256,18 +270,18 @@ def churn_data(
             t("def_revenue_at_risk", lang),
         ),
         "clv_mean": (
-            clv_mean["value"] if clv_mean["n"] else None,
+            clv_mean.value,
             t("clv_mean", lang),
-            t("def_clv_mean", lang, n=fmt_int(clv_mean["n"])),
+            t("def_clv_mean", lang, n=fmt_int(clv_mean.n)),
         ),
         "winback_rate": (
-            wb_total["value"] if wb_total else None,
+            wb_total.value,
             t("winback_rate", lang),
             t(
                 "def_winback_rate",
                 lang,
-                k=fmt_int(wb_total["numerator"] if wb_total else 0),
-                n=fmt_int(wb_total["n"] if wb_total else 0),
+                k=fmt_int(wb_total.numerator or 0),
+                n=fmt_int(wb_total.n or 0),
             ),
         ),
     }
@@ -276,6 +290,7 @@ def churn_data(
         "n": n,
         "cards": cards,
         "churn_rate": rate,
+        "customer_churn": customer_churn,
         "trend": trend,
         "cohorts": cohorts,
         "palive": palive,
@@ -347,7 +362,8 @@ class ChurnPage(Page):
         self.cards.value = cards_html(
             data,
             {
-                "churn_rate": "pct",
+                "buyer_churn_91d": "pct",
+                "customer_churn": "pct",
                 "at_risk": "int",
                 "revenue_at_risk": "int",
                 "clv_mean": "int",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
@@ -12,10 +12,10 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import charts, classification
+from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, t
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
-    PERIODS,
     POTENTIAL,
     ExportButtons,
     Filters,
@@ -26,7 +26,6 @@ from crmkit.views.base import (
     current_role,
     customers_for_role,
     customers_in_scope,
-    data_as_of,
     html_table,
     safe_page,
     segment_label,
@@ -63,10 +62,8 @@ def classified_in_scope(con: BaseBackend, f: Filters, as_of: datetime) -> ir.Tab
     """The published classification of customers in scope. A period keeps the customers who
     bought in it (their last counted purchase falls in the period)."""
     cls = con.table("classification").semi_join(customers_in_scope(con, f), "customer_id")
-    days = PERIODS[f.period]
-    if days is not None:
-        cls = cls.filter(cls.last_order_ts > as_of - timedelta(days=days))
-    return cls
+    keep = f.keep(cls.last_order_ts, as_of)
+    return cls if keep is None else cls.filter(keep)
 
 
 def maintenance_map(cls: ir.Table, lang: str = "zh") -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import charts, kpi
+from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
 from crmkit.views.base import (
     PAGES,
@@ -37,9 +38,8 @@ from crmkit.views.base import (
     chart_row,
     current_role,
     customers_for_role,
-    customers_in_scope,
-    data_as_of,
     html_table,
+    kpi_scope,
     safe_page,
 )
 from crmkit.views.classification import classified_in_scope, maintenance_map
@@ -51,7 +51,7 @@ CARD_KEYS = (*kpi.CORE, "nps", "csat", "complaint_sla", "repurchase_rate", "refe
 #: The page that explains each KPI (a link on its card when that page is registered).
 KPI_PAGE = {
     "retention_rate": "classification",
-    "churn_rate": "churn",
+    "customer_churn": "churn",
     "new_customers": "classification",
     "sales_conversion": "classification",
     "lead_conversion": "classification",
@@ -65,7 +65,7 @@ KPI_PAGE = {
     "clv": "churn",
 }
 #: KPIs drawn in the trend chart.
-TREND_KEYS = ("retention_rate", "churn_rate", "sales_conversion", "return_rate")
+TREND_KEYS = ("retention_rate", "customer_churn", "sales_conversion", "return_rate")
 #: Alerts provided by other pages' modules: section -> (dotted path, page, issue).
 ALERT_HOOKS: dict[str, tuple[str, str, int]] = {
     "satisfaction": ("crmkit.views.satisfaction:overview_alerts", "satisfaction", 7),
@@ -89,9 +89,9 @@ def page_link(page: str, text: str) -> str:
 def reporting_period(con: BaseBackend, f: Filters, period: str | None = None) -> kpi.Period:
     """The KPI period for these filters (module docstring)."""
     as_of = data_as_of(con)
-    days = PERIODS[f.period]
-    if days is not None:
-        return kpi.trailing_window(as_of, days)
+    w = f.window(as_of)
+    if w is not None:
+        return w
     return kpi.parse_period(period) if period else kpi.last_complete_period(as_of)
 
 
@@ -103,12 +103,6 @@ def period_options(con: BaseBackend) -> list[tuple[str, str]]:
         last = kpi.last_complete_period(as_of, kind)
         out += [(p.label, p.label) for p in reversed(last.previous_n(n - 1))]
     return out
-
-
-def _scope(con: BaseBackend, f: Filters):  # noqa: ANN202
-    if f.province or f.city or f.segment or f.owner_team:
-        return customers_in_scope(con, f)
-    return None
 
 
 def format_value(value: float | None, unit: str, lang: str) -> str:
@@ -249,7 +243,7 @@ def kpi_overview_data(
     role = current_role(role)
     as_of = data_as_of(con)
     p = reporting_period(con, f, period)
-    scope = _scope(con, f)
+    scope = kpi_scope(con, f)
     evaluation = kpi.evaluate(con, p, customers=scope, as_of=as_of, lang=lang)
     cards = {
         r.key: (None if r.value is None or pd.isna(r.value) else float(r.value))

@@ -18,12 +18,12 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import charts, needs
+from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
 from crmkit.privacy import mask_email, mask_phone
 from crmkit.views.base import (
     ALL,
     MAX_EXPORT_ROWS,
-    PERIODS,
     ExportButtons,
     Filters,
     Page,
@@ -33,7 +33,6 @@ from crmkit.views.base import (
     current_role,
     customers_for_role,
     customers_in_scope,
-    data_as_of,
     html_table,
     safe_page,
     segment_label,
@@ -73,11 +72,9 @@ def _texts_in_scope(con: BaseBackend, f: Filters, as_of: datetime) -> tuple[ir.T
     scope = customers_in_scope(con, f).select("customer_id")
     texts = con.table("need_texts").semi_join(scope, "customer_id")
     mentions = con.table("need_mentions").semi_join(scope, "customer_id")
-    days = PERIODS[f.period]
-    if days is not None:
-        start = ibis.literal(as_of - timedelta(days=days), type="timestamp")
-        texts = texts.filter(texts.ts > start)
-        mentions = mentions.filter(mentions.ts > start)
+    if f.window(as_of) is not None:
+        texts = texts.filter(f.keep(texts.ts, as_of))
+        mentions = mentions.filter(f.keep(mentions.ts, as_of))
     return texts, mentions
 
 

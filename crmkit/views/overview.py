@@ -11,6 +11,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import charts, cubes, quality, schema
+from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, t, table_label
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
@@ -24,7 +25,6 @@ from crmkit.views.base import (
     current_role,
     customers_for_role,
     customers_in_scope,
-    data_as_of,
     html_table,
     in_period,
     safe_page,

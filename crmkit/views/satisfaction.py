@@ -19,6 +19,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts
 from crmkit import satisfaction as sat
+from crmkit.db import data_as_of
 from crmkit.i18n import code_label, fmt_date, fmt_int, fmt_pct, t
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
@@ -31,7 +32,6 @@ from crmkit.views.base import (
     current_role,
     customers_for_role,
     customers_in_scope,
-    data_as_of,
     html_table,
     safe_page,
     segment_label,
@@ -90,22 +90,16 @@ def _scoped(
     tbl = con.table(table)
     if _filtered(con, f):
         tbl = tbl.semi_join(customers_in_scope(con, f), "customer_id")
-    days = PERIODS[f.period]
-    if time_col and days is not None:
-        tbl = tbl.filter(tbl[time_col] > as_of - timedelta(days=days))
-    return tbl
+    keep = f.keep(tbl[time_col], as_of) if time_col else None
+    return tbl if keep is None else tbl.filter(keep)
 
 
 def _window(f: Filters, as_of: datetime, lang: str) -> str:
-    days = PERIODS[f.period]
-    if days is None:
+    w = f.window(as_of)
+    if w is None:
         return t("period_all", lang)
-    return t(
-        "sat_window",
-        lang,
-        start=fmt_date((as_of - timedelta(days=days)).date(), lang),
-        end=fmt_date(as_of.date(), lang),
-    )
+    last_day = (w.end - timedelta(days=1)).date()
+    return t("sat_window", lang, start=fmt_date(w.start.date(), lang), end=fmt_date(last_day, lang))
 
 
 def satisfaction_data(

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import crmkit
 from bench.dashboard_latency import CHROMIUM_ARGS  # one set of flags for tests and bench
 from crmkit import db, views
 from crmkit.ingest import ingest
@@ -226,7 +227,7 @@ def snapshot(tmp_path_factory) -> Path:
     ]:
         assert ingest(FIXTURES / f"{name}.csv", table, con=con).ok
     con.disconnect()
-    return db.publish(wh, root / "published.duckdb").path
+    return crmkit.publish(wh, root / "published.duckdb").path
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import db, demo, views
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,7 @@ def churn_snapshot(tmp_path_factory):
     con = db.connect(wh, read_only=False)
     demo.generate(con, 2_000, seed=11, as_of=date(2026, 9, 30), progress=False)
     con.disconnect()
-    return db.publish(wh, root / "published.duckdb").path
+    return crmkit.publish(wh, root / "published.duckdb").path
 
 
 @pytest.fixture(scope="module")

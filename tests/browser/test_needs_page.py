@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import db, demo, views
 
 pytestmark = pytest.mark.browser
@@ -30,7 +31,7 @@ def needs_snapshot(tmp_path_factory):
         demo.generate(con, 400, seed=7, as_of=date(2026, 9, 30), progress=False)
     finally:
         con.disconnect()
-    return db.publish(wh, root / "published.duckdb").path
+    return crmkit.publish(wh, root / "published.duckdb").path
 
 
 @pytest.fixture(scope="module")

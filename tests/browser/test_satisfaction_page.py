@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import crmkit
 from crmkit import db, demo, views
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,7 @@ def sat_snapshot(tmp_path_factory):
         demo.generate(con, 1000, seed=42, progress=False)
     finally:
         con.disconnect()
-    return db.publish(root / "warehouse.duckdb", root / "published.duckdb").path
+    return crmkit.publish(root / "warehouse.duckdb", root / "published.duckdb").path
 
 
 def expected_for(snapshot, f):

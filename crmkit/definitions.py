@@ -1,0 +1,464 @@
+"""The business rules, each written once and read from the company's settings.
+
+Every analysis, page, report and notebook that counts orders, customers or churn calls these
+functions, so a company that changes a rule (``rules.rfm.exclude_statuses`` in its
+``classification_rules.json``) sees every number change together.
+
+Counted order (计入订单)
+    an order with a known customer whose status is not one of the settings'
+    ``rfm.exclude_statuses`` (default returned, refunded, cancelled) — :func:`counted_orders`.
+Placed order (有效下单)
+    an order that was not cancelled (:data:`PLACED_STATUSES`): the denominator of the return
+    rate — :func:`placed_orders`.
+Customer at a date d (某日的客户)
+    a customer with a counted order in ``[d − W, d)``, W = :data:`ACTIVE_DAYS` days (or the
+    period's length if longer) — :func:`customer_flow`.
+Customer churn (客户流失率, ``customer_churn``)
+    of the customers at a period's start, the share who are no customers at its end:
+    (S − retained) / S — the KPI of the overview and the report.
+Buyer churn (买家流失率, ``buyer_churn``)
+    of the buyers of the previous window of equal length, the share with no counted order in
+    this window. Over 91 days it is ``buyer_churn_91d`` (季度买家流失率: the churn page's rate
+    and trend), over 365 days ``buyer_churn_365d`` (the loyalty table).
+    :func:`buyer_churn_flags` gives it per customer, so the cubes' per-group counts add up to
+    the same number.
+Segment (客户分群)
+    the RFM class of :func:`crmkit.classification.classify`, :data:`POTENTIAL` for a customer
+    without a counted purchase.
+
+Each measure's name and 口径 are in :data:`MEASURES`; its numbers come back as one
+:class:`crmkit.stats.Metric`.
+
+Examples
+--------
+>>> import ibis
+>>> from datetime import datetime
+>>> o = ibis.memtable({"customer_sk": [1, 1, 2], "customer_id": ["C1", "C1", "C2"],
+...     "order_ts": [datetime(2024, 1, 5), datetime(2024, 4, 5), datetime(2024, 1, 9)],
+...     "amount": [10.0, 20.0, 5.0], "status": ["completed", "completed", "returned"]})
+>>> counted_orders(o).count().execute()
+2
+>>> m = buyer_churn(o, start=datetime(2024, 4, 1), end=datetime(2024, 6, 30))
+>>> m.key, m.numerator, m.denominator, m.value
+('buyer_churn', 0, 1, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from crmkit import config as _config
+from crmkit import periods, schema, stats
+
+_TS = schema.IBIS_TYPES["timestamp"]
+
+#: The segment of customers without a counted purchase (RFM does not score them).
+POTENTIAL = "potential"
+#: Order statuses of orders that were placed (not cancelled): the return rate's denominator.
+PLACED_STATUSES = ("completed", "returned", "refunded")
+#: The status of a returned order (the return rate's numerator).
+RETURNED = "returned"
+#: Trailing window (days) in which a customer must have a counted order to be a customer.
+ACTIVE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named measure: its zh / en name and 口径 (numerator, denominator, window)."""
+
+    key: str
+    zh: str
+    en: str
+    numerator: tuple[str, str]
+    denominator: tuple[str, str] | None
+    window: tuple[str, str]
+
+    def name(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def definition(self) -> dict[str, str]:
+        """``{"zh": ..., "en": ...}``: numerator / denominator and window in words."""
+        out = {}
+        for i, lang in enumerate(("zh", "en")):
+            sep = "；" if lang == "zh" else "; "
+            if self.denominator:
+                out[lang] = f"{self.numerator[i]} / {self.denominator[i]}{sep}{self.window[i]}"
+            else:
+                out[lang] = f"{self.numerator[i]}{sep}{self.window[i]}"
+        return out
+
+
+_ACTIVE = (
+    "截至每个日期的前365天内有计入订单者为该日客户",
+    "customer at a date: counted order in the 365 days before it",
+)
+#: Every measure defined here, by key.
+MEASURES: dict[str, Measure] = {
+    m.key: m
+    for m in (
+        Measure(
+            "customer_churn",
+            "客户流失率（365天客户口径）",
+            "Customer churn (365-day customers)",
+            ("期初客户中期末已不是客户的人数", "customers at start who are no customers at end"),
+            ("期初客户数 S", "customers at start S"),
+            _ACTIVE,
+        ),
+        Measure(
+            "repurchase_rate",
+            "回购率",
+            "Repurchase rate",
+            ("窗口内购买≥2次的买家", "buyers with ≥ 2 counted orders in the window"),
+            ("窗口内有购买的买家", "buyers with ≥ 1 counted order in the window"),
+            ("窗口 [开始, 结束)", "window [start, end)"),
+        ),
+        Measure(
+            "referral_rate",
+            "推荐率",
+            "Referral rate",
+            ("窗口内推荐过新客户的买家", "buyers who referred someone in the window"),
+            ("窗口内有购买的买家", "buyers in the window"),
+            ("窗口 [开始, 结束)", "window [start, end)"),
+        ),
+        Measure(
+            "clv",
+            "客户终身价值 CLV",
+            "Customer lifetime value (CLV)",
+            (
+                "预测未来12个月价值之和（BG/NBD × Gamma-Gamma，月贴现1%，发布时拟合）",
+                "predicted 12-month value, summed (BG/NBD × Gamma-Gamma, 1 %/month, at publish)",
+            ),
+            ("有 CLV 评分的客户", "customers with a CLV score"),
+            ("快照时点", "as of the snapshot"),
+        ),
+        Measure(
+            "buyer_churn",
+            "买家流失率",
+            "Buyer churn",
+            (
+                "上一等长窗口的买家中本窗口未再购买的人数",
+                "buyers of the previous window with no counted order in this one",
+            ),
+            ("上一窗口的买家", "buyers of the previous window"),
+            ("窗口 [开始, 结束)，与前一个等长窗口比较", "window [start, end) vs the one before"),
+        ),
+        Measure(
+            "buyer_churn_91d",
+            "季度买家流失率（近91天）",
+            "Quarterly buyer churn (91 days)",
+            (
+                "前91天的买家中近91天未再购买的人数",
+                "buyers of the 91 days before with no counted order in the last 91 days",
+            ),
+            ("前91天的买家", "buyers of the 91 days before"),
+            ("窗口：截至数据日期的91天，与前一个91天比较", "window: 91 days vs the 91 before"),
+        ),
+        Measure(
+            "buyer_churn_365d",
+            "年度买家流失率（近365天）",
+            "Yearly buyer churn (365 days)",
+            (
+                "前365天的买家中近365天未再购买的人数",
+                "buyers of the 365 days before with no counted order in the last 365 days",
+            ),
+            ("前365天的买家", "buyers of the 365 days before"),
+            ("窗口：截至数据日期的365天，与前一个365天比较", "window: 365 days vs the 365 before"),
+        ),
+    )
+}
+#: Buyer-churn measure key by window length in days.
+BUYER_CHURN_KEYS = {91: "buyer_churn_91d", 365: "buyer_churn_365d"}
+
+
+# ---------------------------------------------------------------------------------------------
+# orders and customers
+# ---------------------------------------------------------------------------------------------
+
+
+def _lit(ts: datetime) -> ir.Value:
+    return ibis.literal(ts, type=_TS)
+
+
+def _moment(x: date | datetime, what: str) -> datetime:
+    if isinstance(x, datetime):
+        return x
+    if isinstance(x, date):
+        return datetime(x.year, x.month, x.day)
+    raise ValueError(f"{what} must be a date or datetime, got {x!r}")
+
+
+def window(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
+    """``(start, end)`` as datetimes, checked: windows are half-open, ``start <= t < end``.
+
+    >>> window(date(2024, 1, 1), datetime(2024, 4, 1))
+    (datetime.datetime(2024, 1, 1, 0, 0), datetime.datetime(2024, 4, 1, 0, 0))
+    """
+    s, e = _moment(start, "start"), _moment(end, "end")
+    if e <= s:
+        raise ValueError(f"end ({e}) must be after start ({s}); windows are start <= t < end")
+    return s, e
+
+
+def excluded_statuses(config: _config.Config | None = None) -> tuple[str, ...]:
+    """The order statuses that are not purchases, from the settings (``rfm.exclude_statuses``)."""
+    return _config.load(config).excluded_statuses
+
+
+def restrict(t: ir.Table, customers: ir.Table | None) -> ir.Table:
+    """The rows of ``t`` whose customer is in ``customers`` (all rows when it is None).
+
+    Matched on ``customer_sk`` when both tables have it (an integer key: faster), else on
+    ``customer_id``.
+
+    Raises
+    ------
+    ValueError
+        When the two tables share neither key.
+    """
+    if customers is None:
+        return t
+    key = "customer_sk" if {"customer_sk"} <= {*customers.columns} & {*t.columns} else "customer_id"
+    if key not in customers.columns or key not in t.columns:
+        raise ValueError(
+            "customers must have a customer_sk or customer_id column shared with the table; "
+            f"got {list(customers.columns)}"
+        )
+    return t.semi_join(customers.select(key).distinct(), key)
+
+
+def counted_orders(
+    orders: ir.Table,
+    *,
+    config: _config.Config | None = None,
+    excluded: Sequence[str] | None = None,
+    as_of: datetime | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    customers: ir.Table | None = None,
+) -> ir.Table:
+    """The orders that count as purchases (计入订单).
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        With ``customer_sk``, ``order_ts`` and ``status``.
+    config : Config, optional
+        Whose ``rfm.exclude_statuses`` are not purchases (default: :func:`crmkit.config.load`).
+    excluded : sequence of str, optional
+        The excluded statuses themselves (overrides ``config``; the classification rules pass
+        theirs). An empty sequence excludes nothing but an unknown (null) status.
+    as_of : datetime, optional
+        Keep orders placed at or before this moment.
+    start, end : datetime, optional
+        Keep orders with ``start <= order_ts < end``.
+    customers : ibis.Table, optional
+        Keep the orders of these customers (:func:`restrict`).
+
+    Returns
+    -------
+    ibis.Table
+        The same columns, fewer rows.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> o = ibis.memtable({"customer_sk": [1, 2, None], "order_ts": [datetime(2024, 1, 1)] * 3,
+    ...     "status": ["completed", "cancelled", "completed"]})
+    >>> counted_orders(o).count().execute(), counted_orders(o, excluded=()).count().execute()
+    (1, 2)
+    """
+    statuses = tuple(excluded) if excluded is not None else excluded_statuses(config)
+    o = orders.filter(orders.customer_sk.notnull(), orders.status.notnull())
+    if statuses:
+        o = o.filter(~o.status.isin(list(statuses)))
+    if as_of is not None:
+        o = o.filter(o.order_ts <= _lit(as_of))
+    if start is not None:
+        o = o.filter(o.order_ts >= _lit(start))
+    if end is not None:
+        o = o.filter(o.order_ts < _lit(end))
+    return restrict(o, customers)
+
+
+def placed_orders(
+    orders: ir.Table, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> ir.Table:
+    """Orders placed in ``[start, end)`` that were not cancelled (:data:`PLACED_STATUSES`)."""
+    o = orders.filter(
+        orders.order_ts >= _lit(start),
+        orders.order_ts < _lit(end),
+        orders.status.isin(list(PLACED_STATUSES)),
+    )
+    return restrict(o, customers)
+
+
+def customer_flow(
+    orders: ir.Table,
+    *,
+    start: datetime,
+    end: datetime,
+    config: _config.Config | None = None,
+    customers: ir.Table | None = None,
+    active_days: int = ACTIVE_DAYS,
+) -> dict[str, int]:
+    """The customers at a period's start and end (one query).
+
+    With W = max(``active_days``, end − start): S customers with a counted order in
+    ``[start − W, start)``; E in ``[end − W, end)``; N whose first counted order ever is in
+    ``[start, end)``; retained: in S and in E.
+
+    Examples
+    --------
+    C1 buys in January and April, C2 only in January; the quarter is April–June, W = 365 days:
+    both are customers at the start (S = 2), both still are at the end (E = 2: C2's January
+    order is within 365 days), so none is lost.
+
+    >>> import ibis
+    >>> o = ibis.memtable({"customer_sk": [1, 1, 2], "status": ["completed"] * 3,
+    ...     "order_ts": [datetime(2024, 1, 5), datetime(2024, 4, 5), datetime(2024, 1, 9)]})
+    >>> customer_flow(o, start=datetime(2024, 4, 1), end=datetime(2024, 7, 1))
+    {'S': 2, 'E': 2, 'N': 0, 'retained': 2}
+    """
+    w = max(timedelta(days=active_days), end - start)
+    o = counted_orders(orders, config=config, end=end, customers=customers)
+    ts = o.order_ts
+    # grouped by the integer surrogate key (set at ingest): about twice as fast as the text id
+    per = o.group_by("customer_sk").aggregate(
+        first=ts.min(),
+        in_s=((ts >= _lit(start - w)) & (ts < _lit(start))).any(),
+        in_e=(ts >= _lit(end - w)).any(),
+    )
+    row = (
+        per.aggregate(
+            S=per.in_s.cast("int64").sum(),
+            E=per.in_e.cast("int64").sum(),
+            N=(per.first >= _lit(start)).cast("int64").sum(),
+            retained=(per.in_s & per.in_e).cast("int64").sum(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    return {k: int(0 if pd.isna(v) else v) for k, v in row.items()}
+
+
+def customer_churn(flow: dict[str, int], *, window: str = "") -> stats.Metric:
+    """Customer churn (``customer_churn``) from a :func:`customer_flow`: (S − retained) / S.
+
+    >>> customer_churn({"S": 4, "E": 3, "N": 0, "retained": 3}).value
+    0.25
+    """
+    return stats.Metric.rate(
+        "customer_churn",
+        flow["S"] - flow["retained"],
+        flow["S"],
+        definition=MEASURES["customer_churn"].definition(),
+        window=window,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# buyer churn
+# ---------------------------------------------------------------------------------------------
+
+
+def buyer_churn_flags(
+    orders: ir.Table,
+    windows: Sequence[periods.Period],
+    *,
+    config: _config.Config | None = None,
+    customers: ir.Table | None = None,
+) -> ir.Table:
+    """Per window and buyer of the window before it: did the buyer buy again?
+
+    For each window ``[start, end)`` of ``windows`` the base is every customer with a counted
+    order in the equally long window before it, ``[start − (end − start), start)``; ``churned``
+    is 1 when that customer has no counted order in ``[start, end)``.
+
+    Parameters
+    ----------
+    orders : ibis.Table
+    windows : sequence of Period
+        E.g. :func:`crmkit.periods.rolling_quarters`; each may have its own length.
+    config, customers
+        As in :func:`counted_orders`.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_sk``, ``period_end`` (the window's end), ``churned`` (0 / 1).
+    """
+    ws = sorted(windows, key=lambda p: p.start)
+    if not ws:
+        raise ValueError("windows is empty; pass at least one Period, e.g. rolling_quarters()")
+    length = ws[0].end - ws[0].start
+    if any(p.end - p.start != length for p in ws) or any(
+        a.end != b.start for a, b in zip(ws, ws[1:], strict=False)
+    ):
+        raise ValueError(
+            "windows must be consecutive and equally long (e.g. rolling_quarters()); got "
+            + ", ".join(p.describe() for p in ws)
+        )
+    # one scan: bucket j is [end − length·(j+1), end − length·j), j = 0 the last window; the
+    # base of window j is bucket j + 1
+    end = ws[-1].end
+    bounds = [end - length * (j + 1) for j in range(len(ws) + 1)]
+    o = counted_orders(orders, config=config, start=bounds[-1], end=end, customers=customers)
+    bucket = ibis.cases(*[(o.order_ts >= _lit(b), j) for j, b in enumerate(bounds)])
+    act = o.select("customer_sk", q=bucket).distinct()
+    base = act.filter(act.q >= 1).select("customer_sk", k=act.q - 1)
+    now = act.select(sk=act.customer_sk, q=act.q)
+    j = base.left_join(now, (base.customer_sk == now.sk) & (base.k == now.q))
+    ends = ibis.cases(*[(j.k == i, _lit(end - length * i)) for i in range(len(ws))])
+    return j.select(customer_sk=j.customer_sk, period_end=ends, churned=j.sk.isnull().cast("int64"))
+
+
+def buyer_churn_metric(k: int, n: int, start: datetime, end: datetime) -> stats.Metric:
+    """The buyer-churn :class:`~crmkit.stats.Metric` of ``[start, end)`` from its counts."""
+    days = round((end - start).total_seconds() / 86400)
+    key = BUYER_CHURN_KEYS.get(days, "buyer_churn")
+    return stats.Metric.rate(
+        key,
+        k,
+        n,
+        definition=MEASURES[key].definition(),
+        window=f"{start:%Y-%m-%d} ≤ t < {end:%Y-%m-%d}",
+    )
+
+
+def buyer_churn(
+    orders: ir.Table,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    config: _config.Config | None = None,
+    customers: ir.Table | None = None,
+) -> stats.Metric:
+    """Buyer churn of ``[start, end)``: buyers of the window before with no
+    counted order in this one / buyers of the window before.
+
+    Examples
+    --------
+    Buyers of 2 Jan – 2 Apr 2024: C1 and C2; only C1 buys again in the 91 days after, so one of
+    two churned:
+
+    >>> import ibis
+    >>> o = ibis.memtable({"customer_sk": [1, 1, 2], "status": ["completed"] * 3,
+    ...     "order_ts": [datetime(2024, 1, 5), datetime(2024, 4, 5), datetime(2024, 1, 9)]})
+    >>> m = buyer_churn(o, start=datetime(2024, 4, 2), end=datetime(2024, 7, 2))
+    >>> m.numerator, m.denominator, m.value
+    (1, 2, 0.5)
+    """
+    s, e = window(start, end)
+    flags = buyer_churn_flags(
+        orders, [periods.Period("", "window", s, e)], config=config, customers=customers
+    )
+    row = flags.aggregate(n=flags.count(), k=flags.churned.sum()).to_pandas().iloc[0]
+    n = int(row.n or 0)
+    k = int(0 if pd.isna(row.k) else row.k)
+    return buyer_churn_metric(k, n, s, e)
