@@ -1,9 +1,23 @@
 """crmkit: a customer-management workbench (客户管理) over DuckDB.
 
+The public API, table in / table out (each function's docstring has a worked example):
+
+========================  ===================================================================
+``connect``               the warehouse, a published snapshot, ``":memory:"`` or ``"spark"``
+``publish``               build the dashboards' snapshot from the warehouse (every step)
+``data_as_of``            the data clock every analysis defaults to
+``rfm`` / ``classify``    RFM scores; every customer's class, value tier, type, stage, needs
+``nps`` / ``csat`` /      satisfaction scores with intervals, ``by=`` any slice
+``ces``
+``churn_rate``            buyer churn or customer churn over a window, ``by=`` any column
+``cohort_retention``      customer and revenue retention by acquisition month
+``kpis``                  every KPI of a period as one metric frame
+========================  ===================================================================
+
 Modules, one per concern (see DESIGN.md): ``schema`` (the tables), ``db`` (storage),
 ``ingest`` (files in), ``quality`` (准确性和完整性), ``definitions`` (the business rules),
-``publish`` (the snapshot pipeline), ``demo`` (synthetic data with planted signals),
-``privacy`` (PII masking), ``cli`` (the ``crmkit`` command).
+``periods`` (half-open periods), ``publish`` (the snapshot pipeline), ``demo`` (synthetic data
+with planted signals), ``privacy`` (PII masking), ``cli`` (the ``crmkit`` command).
 """
 
 from __future__ import annotations
@@ -13,7 +27,12 @@ import os
 from ibis.backends import BaseBackend
 
 from crmkit import db
+from crmkit.classification import classify, rfm
+from crmkit.db import data_as_of
+from crmkit.definitions import churn_rate
+from crmkit.loyalty import cohort_retention
 from crmkit.publish import publish
+from crmkit.satisfaction import ces, csat, nps
 
 
 def connect(
@@ -51,5 +70,16 @@ def connect(
     return db.connect(path, read_only=read_only, threads=threads)
 
 
-__all__ = ["connect", "publish"]
+__all__ = [
+    "ces",
+    "churn_rate",
+    "classify",
+    "cohort_retention",
+    "connect",
+    "csat",
+    "data_as_of",
+    "nps",
+    "publish",
+    "rfm",
+]
 __version__ = "0.1.0"

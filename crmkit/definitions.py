@@ -52,6 +52,7 @@ from datetime import date, datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from ibis.backends import BaseBackend
 
 from crmkit import config as _config
 from crmkit import periods, schema, stats
@@ -325,26 +326,45 @@ def customer_flow(
     >>> customer_flow(o, start=datetime(2024, 4, 1), end=datetime(2024, 7, 1))
     {'S': 2, 'E': 2, 'N': 0, 'retained': 2}
     """
+    per = customer_flow_flags(
+        orders, start=start, end=end, config=config, customers=customers, active_days=active_days
+    )
+    row = _flow_counts(per, start).to_pandas().iloc[0]
+    return {k: int(0 if pd.isna(v) else v) for k, v in row.items()}
+
+
+def customer_flow_flags(
+    orders: ir.Table,
+    *,
+    start: datetime,
+    end: datetime,
+    config: _config.Config | None = None,
+    customers: ir.Table | None = None,
+    active_days: int = ACTIVE_DAYS,
+) -> ir.Table:
+    """Per customer with a counted order before ``end``: ``customer_sk``, ``first`` (first
+    counted order), ``in_s`` / ``in_e`` (a customer at the start / at the end; see
+    :func:`customer_flow`)."""
     w = max(timedelta(days=active_days), end - start)
     o = counted_orders(orders, config=config, end=end, customers=customers)
     ts = o.order_ts
     # grouped by the integer surrogate key (set at ingest): about twice as fast as the text id
-    per = o.group_by("customer_sk").aggregate(
+    return o.group_by("customer_sk").aggregate(
         first=ts.min(),
         in_s=((ts >= _lit(start - w)) & (ts < _lit(start))).any(),
         in_e=(ts >= _lit(end - w)).any(),
     )
-    row = (
-        per.aggregate(
-            S=per.in_s.cast("int64").sum(),
-            E=per.in_e.cast("int64").sum(),
-            N=(per.first >= _lit(start)).cast("int64").sum(),
-            retained=(per.in_s & per.in_e).cast("int64").sum(),
-        )
-        .to_pandas()
-        .iloc[0]
-    )
-    return {k: int(0 if pd.isna(v) else v) for k, v in row.items()}
+
+
+def _flow_counts(per: ir.Table, start: datetime, by: Sequence[str] = ()) -> ir.Table:
+    """S, E, N and retained of :func:`customer_flow_flags` (per group of ``by``)."""
+    metrics = {
+        "S": per.in_s.cast("int64").sum(),
+        "E": per.in_e.cast("int64").sum(),
+        "N": (per.first >= _lit(start)).cast("int64").sum(),
+        "retained": (per.in_s & per.in_e).cast("int64").sum(),
+    }
+    return per.group_by(list(by)).aggregate(**metrics) if by else per.aggregate(**metrics)
 
 
 def customer_churn(flow: dict[str, int], *, window: str = "") -> stats.Metric:
@@ -462,3 +482,100 @@ def buyer_churn(
     n = int(row.n or 0)
     k = int(0 if pd.isna(row.k) else row.k)
     return buyer_churn_metric(k, n, s, e)
+
+
+#: The churn measures :func:`churn_rate` computes.
+CHURN_MEASURES = ("buyer_churn", "customer_churn")
+
+
+def churn_rate(
+    con_or_orders: BaseBackend | ir.Table,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    measure: str = "buyer_churn",
+    by: str | Sequence[str] | None = None,
+    customers: ir.Table | None = None,
+    config: _config.Config | None = None,
+) -> pd.DataFrame:
+    """Churn over ``[start, end)``, overall or per group, as a metric frame.
+
+    Parameters
+    ----------
+    con_or_orders : ibis backend or ibis.Table
+        The warehouse / a snapshot (its ``orders`` and, for ``by``, ``customers``), or an orders
+        table with ``customer_sk``, ``order_ts``, ``status``.
+    start, end : date or datetime
+        The window (half-open).
+    measure : {"buyer_churn", "customer_churn"}
+        :func:`buyer_churn` (buyers of the window before, gone in this one) or customer churn
+        (customers at ``start``, with a counted order in the 365 days before, who are no
+        customers at ``end``; the KPI).
+    by : str or list of str, optional
+        Columns of ``customers`` to group by (e.g. ``"province"``); needs ``customers``.
+    customers : ibis.Table, optional
+        The customers in scope (with ``customer_sk``); with ``by``, also the group columns.
+        Default with a backend and ``by``: its ``customers`` table.
+    config : Config, optional
+        Whose counted-order rule applies.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, then :data:`crmkit.stats.METRIC_COLUMNS`; one row per group (one row
+        in all without ``by``), groups sorted.
+
+    Examples
+    --------
+    C1 (north) buys in both quarters, C2 (south) only in the first: in the north nobody
+    churned, in the south one of one.
+
+    >>> import ibis
+    >>> o = ibis.memtable({"customer_sk": [1, 1, 2], "status": ["completed"] * 3,
+    ...     "order_ts": [datetime(2024, 1, 5), datetime(2024, 4, 5), datetime(2024, 1, 9)]})
+    >>> c = ibis.memtable({"customer_sk": [1, 2], "region": ["north", "south"]})
+    >>> f = churn_rate(o, start=datetime(2024, 4, 1), end=datetime(2024, 6, 30), by="region",
+    ...                customers=c)
+    >>> f[["region", "numerator", "denominator", "value"]].values.tolist()
+    [['north', 0, 1, 0.0], ['south', 1, 1, 1.0]]
+    """
+    if measure not in CHURN_MEASURES:
+        raise ValueError(f"measure {measure!r} is not one of {list(CHURN_MEASURES)}")
+    keys = [by] if isinstance(by, str) else list(by or [])
+    is_table = isinstance(con_or_orders, ir.Table)
+    orders = con_or_orders if is_table else con_or_orders.table("orders")
+    if keys and customers is None and not is_table:
+        customers = con_or_orders.table("customers")
+    if keys and customers is None:
+        raise ValueError(f"by={by!r} needs the customers table with those columns (customers=...)")
+    missing = [k for k in keys if k not in customers.columns] if keys else []
+    if missing:
+        raise ValueError(f"customers has no column {missing}; it has {list(customers.columns)}")
+    s, e = window(start, end)
+    if measure == "buyer_churn":
+        per = buyer_churn_flags(
+            orders, [periods.Period("", "window", s, e)], config=config, customers=customers
+        )
+    else:
+        per = customer_flow_flags(orders, start=s, end=e, config=config, customers=customers)
+    if keys:
+        dims = customers.select("customer_sk", *keys).distinct()
+        per = per.join(dims, "customer_sk")
+    if measure == "buyer_churn":
+        m = {"n": per.count(), "k": per.churned.sum()}
+        counts = (per.group_by(keys).aggregate(**m) if keys else per.aggregate(**m)).to_pandas()
+        metrics = [
+            buyer_churn_metric(int(0 if pd.isna(r.k) else r.k), int(r.n), s, e)
+            for r in counts.itertuples()
+        ]
+    else:
+        counts = _flow_counts(per, s, keys).to_pandas().fillna(0)
+        metrics = [
+            customer_churn(
+                {c: int(getattr(r, c)) for c in ("S", "E", "N", "retained")},
+                window=f"{s:%Y-%m-%d} ≤ t < {e:%Y-%m-%d}",
+            )
+            for r in counts.itertuples()
+        ]
+    frame = stats.metric_frame(metrics, **{k: counts[k].tolist() for k in keys})
+    return frame.sort_values(keys).reset_index(drop=True) if keys else frame
