@@ -452,10 +452,14 @@ register(
 register(KPI(_M["repurchase_rate"], "rate", True, "crmkit.loyalty:kpi_repurchase_rate", issue=8))
 register(
     KPI(
-        _M["referral_rate"], "rate", True, "crmkit.loyalty:kpi_referral_rate", issue=8,
+        _M["referral_rate"],
+        "rate",
+        True,
+        "crmkit.loyalty:kpi_referral_rate",
+        issue=8,
         tables=("referrals", "orders"),
     )
-)  # fmt: skip
+)
 register(KPI(_M["clv"], "money", True, "crmkit.churn:kpi_clv", issue=8, tables=("clv",)))
 
 #: The KPIs implemented here, in the order the overview shows them.
@@ -549,15 +553,15 @@ def _metric(k: KPI, c: _Counts, window: str) -> stats.Metric:
     return stats.Metric(
         k.key,
         None if value is None else float(value),
-        c.numerator,
-        c.denominator,
-        n,
-        c.lo,
-        c.hi,
-        n < stats.MIN_N,
-        c.method,
-        window,
-        definition,
+        numerator=c.numerator,
+        denominator=c.denominator,
+        n=n,
+        lo=c.lo,
+        hi=c.hi,
+        small_sample=n < stats.MIN_N,
+        method=c.method,
+        window=window,
+        definition=definition,
     )
 
 
@@ -604,7 +608,6 @@ def compute(
     KPIValue
         ``available=False`` with the ``reason`` when the compute function or a table it reads
         is not there.
-
     """
     k = kpi(key)
     p = parse_period(period)
@@ -748,17 +751,17 @@ def stored_values(
         metric = stats.Metric(
             k.key,
             _none(r["value"]),
-            _none(r["numerator"]),
-            _none(r["denominator"]),
-            None if n is None else int(n),
-            _none(r["lo"]),
-            _none(r["hi"]),
-            bool(r["small_sample"]),
-            r["method"] or "",
-            window,
-            k.definitions(),
-            bool(r["available"]),
-            r["reason"] or "",
+            numerator=_none(r["numerator"]),
+            denominator=_none(r["denominator"]),
+            n=None if n is None else int(n),
+            lo=_none(r["lo"]),
+            hi=_none(r["hi"]),
+            small_sample=bool(r["small_sample"]),
+            method=r["method"] or "",
+            window=window,
+            definition=k.definitions(),
+            available=bool(r["available"]),
+            reason=r["reason"] or "",
         )
         out[k.key] = KPIValue(
             metric,
