@@ -516,7 +516,7 @@ def plot_kpi_trend(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
 
 def plot_return_rates(df: pd.DataFrame, lang: str = "zh", top: int = 10) -> go.Figure:
     """Return rate of the products with the strongest evidence of being above their category
-    (``crmkit.kpi.return_alerts``: flagged first, by z) with Wilson intervals, beside the rate
+    (``crmkit.returns.return_alerts``: flagged first, by z) with Wilson intervals, beside the rate
     of the rest of their category; flagged products in red."""
     d = df.head(top).iloc[::-1]
     labels = [f"{p} {n}" for p, n in zip(d["product_id"], d["name"], strict=True)]
@@ -557,7 +557,7 @@ def plot_return_rates(df: pd.DataFrame, lang: str = "zh", top: int = 10) -> go.F
 
 
 def plot_pipeline(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
-    """Open opportunities by stage (``crmkit.kpi.pipeline``): amount and expected value
+    """Open opportunities by stage (``crmkit.sales.pipeline``): amount and expected value
     (amount × stated win probability), opportunities and days in stage on hover."""
     labels = [t(f"stage_{s}", lang) for s in df["stage"]]
     custom = list(

@@ -99,6 +99,8 @@ _ACTIVE = (
     "截至每个日期的前365天内有计入订单者为该日客户",
     "customer at a date: counted order in the 365 days before it",
 )
+#: The window of a measure counted over a reporting period.
+_PERIOD = ("统计期 [开始, 结束)", "period [start, end)")
 #: Every measure defined here, by key.
 MEASURES: dict[str, Measure] = {
     m.key: m
@@ -110,6 +112,64 @@ MEASURES: dict[str, Measure] = {
             ("期初客户中期末已不是客户的人数", "customers at start who are no customers at end"),
             ("期初客户数 S", "customers at start S"),
             _ACTIVE,
+        ),
+        # the overview's KPIs (crmkit.kpi), each counted over the reporting period
+        Measure(
+            "retention_rate",
+            "客户保留率",
+            "Retention rate",
+            ("期末客户数 E − 期内新客户数 N", "customers at end E − new customers N"),
+            ("期初客户数 S", "customers at start S"),
+            _ACTIVE,
+        ),
+        Measure(
+            "new_customers",
+            "新客户获取数量",
+            "New customers acquired",
+            (
+                "首次计入订单落在统计期内的客户数",
+                "customers whose first counted order is in the period",
+            ),
+            None,
+            _PERIOD,
+        ),
+        Measure(
+            "sales_conversion",
+            "销售转化率",
+            "Sales conversion rate",
+            ("期内赢单的销售机会", "opportunities won in the period"),
+            ("期内关闭（赢单+输单）的销售机会", "opportunities closed (won + lost) in the period"),
+            _PERIOD,
+        ),
+        Measure(
+            "lead_conversion",
+            "线索转化率",
+            "Lead → customer conversion",
+            (
+                "其中期内首次下单的客户",
+                "of them, customers with their first counted order in the period",
+            ),
+            (
+                "期初未购买且期内有进行中销售机会的潜在客户",
+                "prospects (no counted order before start) with an opportunity open in the period",
+            ),
+            _PERIOD,
+        ),
+        Measure(
+            "return_rate",
+            "退货率",
+            "Return rate",
+            ("期内下单且已退货的订单", "orders placed in the period and returned"),
+            ("期内下单且未取消的订单", "orders placed in the period, not cancelled"),
+            _PERIOD,
+        ),
+        Measure(
+            "avg_order_value",
+            "客单价",
+            "Average order value",
+            ("期内计入订单的金额合计", "revenue of counted orders placed in the period"),
+            ("计入订单数", "number of counted orders"),
+            _PERIOD,
         ),
         Measure(
             "repurchase_rate",

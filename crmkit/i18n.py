@@ -380,6 +380,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "kpi_better": ("改善", "better"),
     "kpi_worse": ("变差", "worse"),
     "kpi_same": ("持平", "same"),
+    # crmkit.kpi: the words of a KPI's definition (口径) on its card and in the report
+    "kpi_numerator": ("分子", "numerator"),
+    "kpi_denominator": ("分母", "denominator"),
+    "kpi_scope": ("客户范围：筛选条件内的客户", "customers in the filtered scope"),
     "fig_kpi_trend": ("KPI 趋势（虚线为目标）", "KPI trend (dotted: target)"),
     "fig_return_rates": ("产品退货率 vs 同品类其他产品", "Product return rate vs rest of category"),
     "fig_pipeline": ("销售机会管道（按阶段）", "Sales pipeline by stage"),

@@ -1,34 +1,29 @@
-"""KPIs with their definitions (口径), targets, sales opportunities and return-rate alerts.
+"""KPIs with their definitions (口径), targets, attainment, trend and forecast.
 
-Every KPI is declared once in :data:`REGISTRY` — key, zh / en name, numerator, denominator,
-window, filters, unit, direction (higher is better?) and the function that computes it — and
-computed for a period ``[start, end)`` over a customer scope by :func:`compute` /
-:func:`compute_all`. Each value comes back as a :class:`KPIValue` with numerator, denominator,
-n, a Wilson 95 % interval where it is a rate (:func:`crmkit.stats.wilson`) and the
-small-sample flag (n < :data:`crmkit.stats.MIN_N`).
+Every KPI is declared once in :data:`REGISTRY` — its measure (key, zh / en name, numerator,
+denominator and window: :data:`crmkit.definitions.MEASURES`), unit, direction (higher is
+better?) and the function that computes it — and computed for a period ``[start, end)`` over
+a customer scope by :func:`compute` / :func:`compute_all`. Each value comes back as a
+:class:`KPIValue`: a :class:`crmkit.stats.Metric` (numerator, denominator, n, the interval
+— Wilson 95 % for a rate, normal 95 % for a mean — the small-sample flag n <
+:data:`crmkit.stats.MIN_N`, window and 口径) with the KPI's unit, direction and period.
 
 Definitions (the same on the overview page, in ``crmkit report`` and in notebook 05)
 -----------------------------------------------------------------------------------
-A **counted order** is an order whose status is not excluded by the classification rules
-(returned, refunded and cancelled are not purchases; ``crmkit/config/classification_rules.json``).
-A **customer at a date d** is a customer in scope with a counted order in the trailing window
-``[d − W, d)``, W = :data:`ACTIVE_DAYS` (365 days, or the period's length if longer, so a
-customer new in the period is always a customer at its end).
+Each KPI's name, numerator, denominator and window are its measure in
+:data:`crmkit.definitions.MEASURES`, counted over the customers in scope. A **customer at a
+date d** has a counted order (:func:`crmkit.definitions.counted_orders`) in ``[d − W, d)``,
+W = :data:`crmkit.definitions.ACTIVE_DAYS` (365 days, or the period's length if longer, so a
+customer new in the period is always a customer at its end). S, E: customers at the period's
+start and end; N: new customers (first counted order ever in the period).
 
-- retention rate 客户保留率 = (E − N) / S: S customers at ``start``, E customers at ``end``,
-  N new customers in the period (first counted order ever in ``[start, end)``). Customers who
-  come back after more than W days count in E − N, so the value can exceed 100 %; the
-  interval is then not given. ``retained`` (in S and in E) is returned alongside.
-- churn rate 客户流失率 = (S − retained) / S: customers at ``start`` who are no customers at
-  ``end``. (1 − churn ≠ retention exactly: reactivated customers are in E − N only.)
-- new customers 新客户获取数量 = N.
-- sales conversion rate 销售转化率 = won / closed opportunities (closed in the period).
-- lead conversion 线索转化率 = of prospects (no counted order before ``start``) with a sales
-  opportunity open during the period, the share whose first counted order falls in it.
-- return rate 退货率 = returned orders / orders placed in the period that were not cancelled
-  (completed, returned, refunded).
-- average order value 客单价 = revenue / number of counted orders placed in the period; its
-  interval is mean ± 1.96·sd/√n.
+- retention rate = (E − N) / S. Customers who come back after more than W days count in
+  E − N, so the value can exceed 100 %; the interval is then not given.
+- customer churn = (S − retained) / S (:func:`crmkit.definitions.customer_churn`); 1 − churn
+  ≠ retention exactly: reactivated customers are in E − N only.
+- average order value: its interval is mean ± 1.96·sd/√n.
+- a period with no observations (nobody at its start, no closed opportunity) gives an
+  available KPI without a value (n = 0), never a 0.
 
 KPIs computed by other modules (NPS, CSAT, complaint SLA, repurchase rate, referral rate,
 CLV) are declared here with their definition and the dotted path of their compute function,
@@ -36,7 +31,7 @@ imported lazily: while that module or function does not exist the KPI reports it
 unavailable with the reason, never a number. The function they must provide::
 
     fn(con, *, start: datetime, end: datetime, customers: ibis.Table | None,
-       config: Config | None) -> Mapping
+       config: Config | None) -> Mapping | Metric
 
 returning ``{"numerator": int, "denominator": int}`` for a rate (the interval is added here)
 or ``{"value": float, "n": int, "lo": float | None, "hi": float | None}`` for a score or an
@@ -44,15 +39,17 @@ amount (a :class:`crmkit.stats.Metric` is accepted too).
 
 Targets (:func:`load_targets`, ``crmkit/config/kpi_targets.json``) are kept per KPI for
 months, quarters and years; :func:`evaluate` adds attainment, gap, the trend over the previous
-periods and a forecast of the period end (linear run-rate, :func:`forecast`).
+periods and a forecast of the period end (linear run-rate, :func:`forecast`). Periods are
+:class:`crmkit.periods.Period`; the sales pipeline is in :mod:`crmkit.sales`, return-rate
+alerts in :mod:`crmkit.returns`.
 
 Examples
 --------
->>> period = parse_period("2025-Q3")
->>> period.start, period.end
-(datetime.datetime(2025, 7, 1, 0, 0), datetime.datetime(2025, 10, 1, 0, 0))
->>> period.previous().label
-'2025-Q2'
+>>> k = kpi("return_rate")
+>>> k.name("en"), k.unit, k.higher_is_better
+('Return rate', 'rate', False)
+>>> k.definition("en").split("; ")[0]
+'numerator: orders placed in the period and returned'
 """
 
 from __future__ import annotations
@@ -62,7 +59,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
@@ -71,24 +68,14 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, definitions, stats
+from crmkit import db, definitions, periods, stats
 from crmkit.config import Config
-from crmkit.periods import (
-    KINDS,
-    Period,
-    data_end,
-    last_complete_period,
-    parse_period,
-    period_containing,
-    target_kind,
-    trailing_window,
-)
+from crmkit.i18n import LANGS, t
+from crmkit.periods import Period, parse_period
 
-Z95 = stats.Z95
 _TS = "timestamp"
 
 # ---------------------------------------------------------------------------------------------
@@ -97,16 +84,25 @@ _TS = "timestamp"
 
 
 @dataclass(frozen=True)
-class Measure:
-    """What a compute function returns: counts, and for non-rates the value and interval."""
+class _Counts:
+    """What a compute function returns, before :func:`compute` makes it the KPI's Metric:
+    a rate's numerator and denominator; a mean's total (numerator, exact when a Decimal), n
+    (denominator) and sample sd (NaN for one observation); a count's or score's value and n,
+    with the interval and its method when another module computed them."""
 
-    numerator: float | None = None
+    numerator: float | Decimal | None = None
     denominator: float | None = None
     value: float | None = None
     n: int | None = None
+    sd: float | None = None
     lo: float | None = None
     hi: float | None = None
+    method: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _effective_end(end: datetime, as_of: datetime | None) -> datetime:
+    return min(end, periods.data_end(as_of)) if as_of else end
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,7 @@ class KPIContext:
     @property
     def effective_end(self) -> datetime:
         """``end``, or the end of the data when the period is not over yet."""
-        return min(self.end, data_end(self.as_of)) if self.as_of else self.end
+        return _effective_end(self.end, self.as_of)
 
     @property
     def window(self) -> timedelta:
@@ -133,78 +129,101 @@ class KPIContext:
 
     def table(self, name: str) -> ir.Table:
         """A fact table restricted to customers in scope (all rows when there is no scope)."""
-        tbl = self.con.table(name)
-        if self.customers is None:
-            return tbl
-        return tbl.semi_join(self.customers.select("customer_id"), "customer_id")
+        return definitions.restrict(self.con.table(name), self.customers)
 
 
 @dataclass(frozen=True)
 class KPI:
-    """One KPI's definition (口径). ``compute`` is a function of a :class:`KPIContext` or the
+    """One KPI: its measure (name and 口径, usually :data:`crmkit.definitions.MEASURES`
+    ``[key]``), unit, direction, and ``compute``: a function of a :class:`KPIContext` or the
     dotted path ``"module:function"`` of one in another module (resolved lazily)."""
 
-    key: str
-    zh: str
-    en: str
+    measure: definitions.Measure
     unit: str  # "rate", "count", "money" or "score"
     higher_is_better: bool
-    numerator: tuple[str, str]
-    denominator: tuple[str, str] | None
-    window: tuple[str, str]
-    compute: Callable[[KPIContext], Measure] | str
-    filters: tuple[str, str] = ("客户范围：筛选条件内的客户", "customers in the filtered scope")
+    compute: Callable[[KPIContext], _Counts] | str
     issue: int | None = None  # the issue that provides an external compute function
     tables: tuple[str, ...] = ("orders",)  # data tables the compute function reads
 
+    @property
+    def key(self) -> str:
+        return self.measure.key
+
     def name(self, lang: str = "zh") -> str:
-        return self.zh if lang == "zh" else self.en
+        return self.measure.name(lang)
 
     def definition(self, lang: str = "zh") -> str:
-        """Numerator / denominator, window and filters in words (shown on hover)."""
+        """Numerator / denominator, window and customer scope in words (shown on hover)."""
+        m = self.measure
         i = 0 if lang == "zh" else 1
         sep, colon = ("；", "：") if lang == "zh" else ("; ", ": ")
-        if self.denominator:
+        if m.denominator:
             parts = [
-                f"{('分子', 'numerator')[i]}{colon}{self.numerator[i]}",
-                f"{('分母', 'denominator')[i]}{colon}{self.denominator[i]}",
+                f"{t('kpi_numerator', lang)}{colon}{m.numerator[i]}",
+                f"{t('kpi_denominator', lang)}{colon}{m.denominator[i]}",
             ]
         else:
-            parts = [self.numerator[i]]
-        parts += [self.window[i], self.filters[i]]
+            parts = [m.numerator[i]]
+        parts += [m.window[i], t("kpi_scope", lang)]
         return sep.join(parts)
+
+    def definitions(self) -> dict[str, str]:
+        """:meth:`definition` in every language: a :class:`crmkit.stats.Metric`'s 口径."""
+        return {lang: self.definition(lang) for lang in LANGS}
 
     @property
     def external(self) -> bool:
         return isinstance(self.compute, str)
 
 
+def _metric_field(name: str) -> property:
+    return property(lambda self: getattr(self.metric, name), doc=f"``metric.{name}``")
+
+
 @dataclass(frozen=True)
 class KPIValue:
-    """A KPI computed for one period and scope, with everything needed to show it honestly."""
+    """A KPI computed for one period and scope, with everything needed to show it honestly:
+    its ``metric`` (:class:`crmkit.stats.Metric`: value, numerator, denominator, n, lo, hi,
+    small_sample, method, window, definition ``{"zh", "en"}``, available, reason — each also an
+    attribute of the KPIValue, ``kv.value``), the KPI's name in the language asked for, unit,
+    direction, the period's label and ``[start, end)``, and the compute function's ``extras``
+    (e.g. the customer flow)."""
 
-    key: str
+    metric: stats.Metric
     name: str
     unit: str
     higher_is_better: bool
     period: str
     start: datetime
     end: datetime
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    n: int | None
-    lo: float | None
-    hi: float | None
-    small_sample: bool
-    available: bool
-    reason: str
-    definition: str
-    method: str
     extras: dict[str, Any] = field(default_factory=dict)
 
+    key = _metric_field("key")
+    value = _metric_field("value")
+    numerator = _metric_field("numerator")
+    denominator = _metric_field("denominator")
+    n = _metric_field("n")
+    lo = _metric_field("lo")
+    hi = _metric_field("hi")
+    small_sample = _metric_field("small_sample")
+    method = _metric_field("method")
+    window = _metric_field("window")
+    definition = _metric_field("definition")
+    available = _metric_field("available")
+    reason = _metric_field("reason")
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """One row: the metric's columns (:data:`crmkit.stats.METRIC_COLUMNS`), then name,
+        unit, higher_is_better, period, start and end (extras left out)."""
+        return {
+            **self.metric.as_dict(),
+            "name": self.name,
+            "unit": self.unit,
+            "higher_is_better": self.higher_is_better,
+            "period": self.period,
+            "start": self.start,
+            "end": self.end,
+        }
 
 
 REGISTRY: dict[str, KPI] = {}
@@ -255,12 +274,31 @@ def lost_customers(
     *,
     customers: ir.Table | None = None,
     as_of: datetime | None = None,
+    config: Config | None = None,
 ) -> ir.Table:
     """The customers behind the churn rate: customers at the period's start who are no
     customers at its end, with ``last_order_ts`` and lifetime ``monetary`` (counted orders),
-    most valuable first — the list to win back (挽回)."""
+    most valuable first — the list to win back (挽回).
+
+    Parameters
+    ----------
+    con : ibis backend
+    period : Period or str
+        ``2025-Q3``, ``2025-07``, ``2025`` or a :class:`crmkit.periods.Period`.
+    customers : ibis.Table, optional
+        The customers in scope; default all.
+    as_of : datetime, optional
+        The data clock (default :func:`crmkit.db.data_as_of`).
+    config : Config, optional
+        Whose counted-order rule applies (default :func:`crmkit.config.load`).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``last_order_ts``, ``monetary``.
+    """
     p = parse_period(period)
-    ctx = KPIContext(con, p.start, p.end, customers, as_of or db.data_as_of(con))
+    ctx = KPIContext(con, p.start, p.end, customers, as_of or db.data_as_of(con), config=config)
     start, end, w = ctx.start, ctx.effective_end, ctx.window
     o = definitions.counted_orders(ctx.table("orders"), config=ctx.config, end=end)
     ts = o.order_ts
@@ -277,31 +315,21 @@ def lost_customers(
     )
 
 
-def _retention(ctx: KPIContext) -> Measure:
+def _retention(ctx: KPIContext) -> _Counts:
     f = customer_flow(ctx)
     kept = f["E"] - f["N"]
-    lo = hi = None
-    if f["S"] and 0 <= kept <= f["S"]:
-        _, lo, hi = stats.wilson(kept, f["S"])
-    return Measure(
-        kept,
-        f["S"],
-        value=kept / f["S"] if f["S"] else None,
-        lo=lo,
-        hi=hi,
-        extras={**f, "reactivated": kept - f["retained"]},
-    )
+    return _Counts(kept, f["S"], extras={**f, "reactivated": kept - f["retained"]})
 
 
-def _churn(ctx: KPIContext) -> Measure:
+def _churn(ctx: KPIContext) -> _Counts:
     f = customer_flow(ctx)
     m = definitions.customer_churn(f)
-    return Measure(m.numerator, f["S"], extras=f)
+    return _Counts(m.numerator, f["S"], extras=f)
 
 
-def _new_customers(ctx: KPIContext) -> Measure:
+def _new_customers(ctx: KPIContext) -> _Counts:
     f = customer_flow(ctx)
-    return Measure(value=f["N"], n=f["N"], extras=f)
+    return _Counts(value=f["N"], n=f["N"], extras=f)
 
 
 def _closed_opportunities(ctx: KPIContext) -> ir.Table:
@@ -313,14 +341,14 @@ def _closed_opportunities(ctx: KPIContext) -> ir.Table:
     )
 
 
-def _sales_conversion(ctx: KPIContext) -> Measure:
+def _sales_conversion(ctx: KPIContext) -> _Counts:
     c = _closed_opportunities(ctx)
     row = c.aggregate(won=(c.stage == "won").cast("int64").sum(), closed=c.count()).to_pandas()
     won, closed = row.iloc[0].fillna(0)
-    return Measure(int(won), int(closed))
+    return _Counts(int(won), int(closed))
 
 
-def _lead_conversion(ctx: KPIContext) -> Measure:
+def _lead_conversion(ctx: KPIContext) -> _Counts:
     start, end = _lit(ctx.start), _lit(ctx.effective_end)
     opp = ctx.table("opportunities")
     active = opp.filter(opp.opened_at < end, opp.closed_at.isnull() | (opp.closed_at >= start))
@@ -334,19 +362,19 @@ def _lead_conversion(ctx: KPIContext) -> Measure:
         converted=(leads["first"].notnull() & (leads["first"] < end)).cast("int64").sum(),
     ).to_pandas()
     n, k = row.iloc[0].fillna(0)
-    return Measure(int(k), int(n))
+    return _Counts(int(k), int(n))
 
 
-def _return_rate(ctx: KPIContext) -> Measure:
+def _return_rate(ctx: KPIContext) -> _Counts:
     o = definitions.placed_orders(ctx.table("orders"), start=ctx.start, end=ctx.effective_end)
     row = o.aggregate(
         k=(o.status == definitions.RETURNED).cast("int64").sum(), n=o.count()
     ).to_pandas()
     k, n = row.iloc[0].fillna(0)
-    return Measure(int(k), int(n))
+    return _Counts(int(k), int(n))
 
 
-def _aov(ctx: KPIContext) -> Measure:
+def _aov(ctx: KPIContext) -> _Counts:
     o = definitions.counted_orders(
         ctx.table("orders"), config=ctx.config, start=ctx.start, end=ctx.effective_end
     )
@@ -359,156 +387,80 @@ def _aov(ctx: KPIContext) -> Measure:
     )
     n = int(row.n or 0)
     if not n:
-        return Measure(value=None, n=0, numerator=0.0, denominator=0)
+        return _Counts(0.0, 0, n=0)
     total, sumsq = Decimal(str(row.revenue)), Decimal(str(row.sumsq))
-    mean = float(total / n)
-    half = None
+    sd = math.nan
     if n > 1:
-        var = float((sumsq - total * total / n) / (n - 1))
-        half = Z95 * math.sqrt(max(var, 0.0)) / math.sqrt(n)
-    return Measure(
-        float(total),
-        n,
-        value=mean,
-        n=n,
-        lo=None if half is None else mean - half,
-        hi=None if half is None else mean + half,
-    )
+        sd = math.sqrt(max(float((sumsq - total * total / n) / (n - 1)), 0.0))
+    return _Counts(total, n, n=n, sd=sd)
 
 
-_W = (
-    "截至每个日期的前365天内有计入订单者为该日客户",
-    "customer at a date: counted order in the 365 days before it",
+_M = definitions.MEASURES
+register(KPI(_M["retention_rate"], "rate", True, _retention))
+register(KPI(_M["customer_churn"], "rate", False, _churn))
+register(KPI(_M["new_customers"], "count", True, _new_customers))
+register(KPI(_M["sales_conversion"], "rate", True, _sales_conversion, tables=("opportunities",)))
+register(
+    KPI(_M["lead_conversion"], "rate", True, _lead_conversion, tables=("opportunities", "orders"))
 )
-_P = ("统计期 [开始, 结束)", "period [start, end)")
-
-register(
-    KPI(
-        "retention_rate", "客户保留率", "Retention rate", "rate", True,
-        ("期末客户数 E − 期内新客户数 N", "customers at end E − new customers N"),
-        ("期初客户数 S", "customers at start S"),
-        _W, _retention,
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "customer_churn", definitions.MEASURES["customer_churn"].zh,
-        definitions.MEASURES["customer_churn"].en, "rate", False,
-        definitions.MEASURES["customer_churn"].numerator,
-        definitions.MEASURES["customer_churn"].denominator,
-        definitions.MEASURES["customer_churn"].window, _churn,
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "new_customers", "新客户获取数量", "New customers acquired", "count", True,
-        (
-            "首次计入订单落在统计期内的客户数",
-            "customers whose first counted order is in the period",
-        ),
-        None, _P, _new_customers,
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "sales_conversion", "销售转化率", "Sales conversion rate", "rate", True,
-        ("期内赢单的销售机会", "opportunities won in the period"),
-        ("期内关闭（赢单+输单）的销售机会", "opportunities closed (won + lost) in the period"),
-        _P, _sales_conversion, tables=("opportunities",),
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "lead_conversion", "线索转化率", "Lead → customer conversion", "rate", True,
-        (
-            "其中期内首次下单的客户",
-            "of them, customers with their first counted order in the period",
-        ),
-        (
-            "期初未购买且期内有进行中销售机会的潜在客户",
-            "prospects (no counted order before start) with an opportunity open in the "
-            "period",
-        ),
-        _P, _lead_conversion, tables=("opportunities", "orders"),
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "return_rate", "退货率", "Return rate", "rate", False,
-        ("期内下单且已退货的订单", "orders placed in the period and returned"),
-        ("期内下单且未取消的订单", "orders placed in the period, not cancelled"),
-        _P, _return_rate,
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "avg_order_value", "客单价", "Average order value", "money", True,
-        ("期内计入订单的金额合计", "revenue of counted orders placed in the period"),
-        ("计入订单数", "number of counted orders"),
-        _P, _aov,
-    )
-)  # fmt: skip
+register(KPI(_M["return_rate"], "rate", False, _return_rate))
+register(KPI(_M["avg_order_value"], "money", True, _aov))
 
 # KPIs computed by the analysis modules (satisfaction, loyalty, churn): declared here with the
 # dotted path of their function, resolved lazily so importing crmkit.kpi stays light; a KPI
 # whose module or table is missing reports itself unavailable (with the reason).
+_P = ("统计期 [开始, 结束)", "period [start, end)")
 register(
     KPI(
-        "nps", "净推荐值 NPS", "Net Promoter Score", "score", True,
-        (
-            "推荐者(9–10)占比 − 贬损者(0–6)占比，×100",
-            "% promoters (9–10) − % detractors (0–6), ×100",
+        definitions.Measure(
+            "nps", "净推荐值 NPS", "Net Promoter Score",
+            (
+                "推荐者(9–10)占比 − 贬损者(0–6)占比，×100",
+                "% promoters (9–10) − % detractors (0–6), ×100",
+            ),
+            ("期内有 NPS 评分的调查回答", "survey answers with an NPS score in the period"),
+            _P,
         ),
-        ("期内有 NPS 评分的调查回答", "survey answers with an NPS score in the period"),
-        _P, "crmkit.satisfaction:kpi_nps", issue=7, tables=("feedback",),
+        "score", True, "crmkit.satisfaction:kpi_nps", issue=7, tables=("feedback",),
     )
 )  # fmt: skip
 register(
     KPI(
-        "csat", "满意度 CSAT", "Customer satisfaction (CSAT)", "rate", True,
-        ("CSAT 评 4–5 分的回答", "answers with CSAT 4–5"),
-        ("期内有 CSAT 评分的回答", "answers with a CSAT score in the period"),
-        _P, "crmkit.satisfaction:kpi_csat", issue=7, tables=("feedback",),
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "complaint_sla", "投诉2小时响应达标率", "Complaint SLA attainment (2 h)", "rate", True,
-        ("2小时内首次响应的投诉工单", "complaint tickets first answered within 2 hours"),
-        (
-            "期内新开的投诉工单（未响应计为超时）",
-            "complaint tickets opened in the period (unanswered = breach)",
+        definitions.Measure(
+            "csat", "满意度 CSAT", "Customer satisfaction (CSAT)",
+            ("CSAT 评 4–5 分的回答", "answers with CSAT 4–5"),
+            ("期内有 CSAT 评分的回答", "answers with a CSAT score in the period"),
+            _P,
         ),
-        _P, "crmkit.satisfaction:kpi_complaint_sla", issue=7, tables=("tickets",),
+        "rate", True, "crmkit.satisfaction:kpi_csat", issue=7, tables=("feedback",),
     )
 )  # fmt: skip
 register(
     KPI(
-        "repurchase_rate", "回购率", "Repurchase rate", "rate", True,
-        ("期内购买≥2次的买家", "buyers with ≥ 2 counted orders in the period"),
-        ("期内有购买的买家", "buyers with ≥ 1 counted order in the period"),
-        _P, "crmkit.loyalty:kpi_repurchase_rate", issue=8, tables=("orders",),
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "referral_rate", "推荐率", "Referral rate", "rate", True,
-        ("期内推荐过新客户的买家", "buyers who referred someone in the period"),
-        ("期内有购买的买家", "buyers in the period"),
-        _P, "crmkit.loyalty:kpi_referral_rate", issue=8, tables=("referrals", "orders"),
-    )
-)  # fmt: skip
-register(
-    KPI(
-        "clv", "客户终身价值 CLV", "Customer lifetime value (CLV)", "money", True,
-        (
-            "预测未来12个月价值之和（BG/NBD × Gamma-Gamma，月贴现1%，发布时拟合）",
-            "predicted 12-month value, summed (BG/NBD × Gamma-Gamma, 1 %/month, fitted at publish)",
+        definitions.Measure(
+            "complaint_sla", "投诉2小时响应达标率", "Complaint SLA attainment (2 h)",
+            ("2小时内首次响应的投诉工单", "complaint tickets first answered within 2 hours"),
+            (
+                "期内新开的投诉工单（未响应计为超时）",
+                "complaint tickets opened in the period (unanswered = breach)",
+            ),
+            _P,
         ),
-        ("有 CLV 评分的客户（快照时点）", "customers with a CLV score (as of the snapshot)"),
-        _P, "crmkit.churn:kpi_clv", issue=8, tables=("clv",),
+        "rate", True, "crmkit.satisfaction:kpi_complaint_sla", issue=7, tables=("tickets",),
     )
 )  # fmt: skip
+register(KPI(_M["repurchase_rate"], "rate", True, "crmkit.loyalty:kpi_repurchase_rate", issue=8))
+register(
+    KPI(
+        _M["referral_rate"],
+        "rate",
+        True,
+        "crmkit.loyalty:kpi_referral_rate",
+        issue=8,
+        tables=("referrals", "orders"),
+    )
+)
+register(KPI(_M["clv"], "money", True, "crmkit.churn:kpi_clv", issue=8, tables=("clv",)))
 
 #: The KPIs implemented here, in the order the overview shows them.
 CORE = (
@@ -544,21 +496,25 @@ def resolve(k: KPI) -> tuple[Callable | None, str]:
     return fn, ""
 
 
-def _from_external(k: KPI, out: Any) -> Measure:
-    if isinstance(out, Measure):
-        return out
+def _from_external(k: KPI, out: Any) -> _Counts:
     if isinstance(out, stats.Metric):
         if out.method.startswith("Wilson"):
-            return Measure(out.numerator, out.denominator)
-        return Measure(
-            out.numerator, out.denominator, value=out.value, n=out.n, lo=out.lo, hi=out.hi
+            return _Counts(out.numerator, out.denominator)
+        return _Counts(
+            out.numerator,
+            out.denominator,
+            value=out.value,
+            n=out.n,
+            lo=out.lo,
+            hi=out.hi,
+            method=out.method if out.lo is not None else "",
         )
     if not isinstance(out, Mapping):
         raise TypeError(
             f"{k.compute} returned {type(out).__name__}; expected a mapping with numerator / "
             "denominator (a rate) or value / n (a score or amount)"
         )
-    return Measure(
+    return _Counts(
         out.get("numerator"),
         out.get("denominator"),
         value=out.get("value"),
@@ -573,6 +529,46 @@ def _from_external(k: KPI, out: Any) -> Measure:
     )
 
 
+def _metric(k: KPI, c: _Counts, window: str) -> stats.Metric:
+    """The KPI's Metric from its counts: a rate with its Wilson interval
+    (:meth:`crmkit.stats.Metric.rate`), a mean with its normal interval
+    (:meth:`crmkit.stats.Metric.mean`), a count or a score as computed. No observations
+    (n = 0) give an available Metric without a value: the period had none to count."""
+    definition = k.definitions()
+    den = int(c.denominator or 0)
+    if k.unit == "rate" and den and c.lo is None and 0 <= c.numerator <= den:
+        return stats.Metric.rate(k.key, c.numerator, den, definition=definition, window=window)
+    if c.sd is not None and c.n:
+        return stats.Metric.mean(
+            k.key, c.numerator, c.n, c.sd, definition=definition, window=window
+        )
+    value, n = c.value, c.n
+    if k.unit == "rate":
+        # a denominator of 0 (nothing to count), or a retention above 100 % (returning
+        # customers): the share has no Wilson interval
+        n = den if n is None else n
+        if value is None and den:
+            value = c.numerator / den
+    n = int(n or 0)
+    return stats.Metric(
+        k.key,
+        None if value is None else float(value),
+        numerator=c.numerator,
+        denominator=c.denominator,
+        n=n,
+        lo=c.lo,
+        hi=c.hi,
+        small_sample=n < stats.MIN_N,
+        method=c.method,
+        window=window,
+        definition=definition,
+    )
+
+
+def _window(start: datetime, end: datetime) -> str:
+    return periods.Period("", "window", start, end).describe()
+
+
 def compute(
     con: BaseBackend,
     key: str,
@@ -580,6 +576,7 @@ def compute(
     *,
     customers: ir.Table | None = None,
     as_of: datetime | None = None,
+    config: Config | None = None,
     lang: str = "zh",
     context: KPIContext | None = None,
 ) -> KPIValue:
@@ -592,34 +589,41 @@ def compute(
     key : str
         A key of :data:`REGISTRY`.
     period : Period or str
-        ``2025-Q3``, ``2025-07``, ``2025`` or a :class:`Period`.
+        ``2025-Q3``, ``2025-07``, ``2025`` or a :class:`crmkit.periods.Period`.
     customers : ibis.Table, optional
         The customers in scope (at least ``customer_id``); default all.
     as_of : datetime, optional
         The data clock; a period not over yet is computed up to it (see :func:`forecast`).
         Default: the latest timestamp in the data.
+    config : Config, optional
+        Whose business rules apply (counted orders; default :func:`crmkit.config.load`).
+    lang : str
+        The language of the KPI's ``name``.
+    context : KPIContext, optional
+        A context shared between KPIs of one period (:func:`compute_all`); it holds the
+        period, scope, clock and config, so those arguments are then not used.
 
     Returns
     -------
     KPIValue
-        ``available=False`` with the ``reason`` when the compute function is not there yet.
+        ``available=False`` with the ``reason`` when the compute function or a table it reads
+        is not there.
     """
     k = kpi(key)
     p = parse_period(period)
     if context is None:
         as_of = as_of or db.data_as_of(con)
-        context = KPIContext(con, p.start, p.end, customers, as_of)
+        context = KPIContext(con, p.start, p.end, customers, as_of, config=config)
     ctx = context
-    base = dict(
-        key=k.key,
+    meta = dict(
         name=k.name(lang),
         unit=k.unit,
         higher_is_better=k.higher_is_better,
         period=p.label,
         start=p.start,
         end=p.end,
-        definition=k.definition(lang),
     )
+    window = _window(ctx.start, ctx.effective_end)
     fn, reason = resolve(k)
     if fn is not None:
         if "tables" not in ctx.cache:
@@ -628,21 +632,9 @@ def compute(
         if missing:
             fn, reason = None, f"no {', '.join(missing)} table in the data"
     if fn is None:
-        return KPIValue(
-            **base,
-            value=None,
-            numerator=None,
-            denominator=None,
-            n=None,
-            lo=None,
-            hi=None,
-            small_sample=False,
-            available=False,
-            reason=reason,
-            method="",
-        )
+        return KPIValue(_unavailable(k, reason, window), **meta)
     if k.external:
-        m = _from_external(
+        counts = _from_external(
             k,
             fn(
                 ctx.con,
@@ -653,33 +645,14 @@ def compute(
             ),
         )
     else:
-        m = fn(ctx)
-    value, lo, hi, n = m.value, m.lo, m.hi, m.n
-    method = ""
-    if k.unit == "rate":
-        den = int(m.denominator or 0)
-        n = den if n is None else n
-        if value is None and den:
-            value = m.numerator / den
-        if lo is None and den and 0 <= m.numerator <= den:
-            _, lo, hi = stats.wilson(int(m.numerator), den)
-        method = "Wilson 95 %" if lo is not None else ""
-    elif k.unit == "money" and lo is not None:
-        method = "mean ± 1.96·sd/√n"
-    n = int(n or 0)
-    return KPIValue(
-        **base,
-        value=None if value is None else float(value),
-        numerator=m.numerator,
-        denominator=m.denominator,
-        n=n,
-        lo=lo,
-        hi=hi,
-        small_sample=n < stats.MIN_N,
-        available=True,
-        reason="",
-        method=method,
-        extras=dict(m.extras),
+        counts = fn(ctx)
+    return KPIValue(_metric(k, counts, window), **meta, extras=dict(counts.extras))
+
+
+def _unavailable(k: KPI, reason: str, window: str) -> stats.Metric:
+    # n stays None (not 0): nothing was counted, so the report shows "—" for it
+    return stats.Metric(
+        k.key, None, window=window, definition=k.definitions(), available=False, reason=reason
     )
 
 
@@ -690,17 +663,34 @@ def compute_all(
     keys: Iterable[str] | None = None,
     customers: ir.Table | None = None,
     as_of: datetime | None = None,
+    config: Config | None = None,
     lang: str = "zh",
 ) -> list[KPIValue]:
-    """Every KPI (or ``keys``) for one period; queries shared between KPIs run once."""
+    """Every KPI (or ``keys``) for one period; queries shared between KPIs run once.
+
+    Parameters
+    ----------
+    con, period, customers, as_of, lang
+        As in :func:`compute`.
+    keys : iterable of str, optional
+        Keys of :data:`REGISTRY`; default all, in registry order.
+    config : Config, optional
+        Whose business rules apply. Without a customer scope or a config, the values a
+        published snapshot holds (:func:`stored_values`) are read instead of computed.
+
+    Returns
+    -------
+    list of KPIValue
+        In the order of ``keys``.
+    """
     p = parse_period(period)
     as_of = as_of or db.data_as_of(con)
     keys = list(keys or REGISTRY)
-    if customers is None:
+    if customers is None and config is None:
         stored = stored_values(con, p, as_of, lang)
         if stored is not None and all(k in stored for k in keys):
             return [stored[k] for k in keys]
-    ctx = KPIContext(con, p.start, p.end, customers, as_of)
+    ctx = KPIContext(con, p.start, p.end, customers, as_of, config=config)
     return [
         compute(con, k, p, customers=customers, as_of=as_of, lang=lang, context=ctx) for k in keys
     ]
@@ -751,31 +741,36 @@ def stored_values(
     df = tbl.filter(tbl.period == period.label, tbl.as_of == _lit(as_of)).to_pandas()
     if df.empty:
         return None
+    window = _window(period.start, _effective_end(period.end, as_of))
     out = {}
     for r in df.to_dict("records"):
         k = REGISTRY.get(r["key"])
         if k is None:
             continue
         n = _none(r["n"])
-        out[k.key] = KPIValue(
-            key=k.key,
-            name=k.name(lang),
-            unit=k.unit,
-            higher_is_better=k.higher_is_better,
-            period=period.label,
-            start=period.start,
-            end=period.end,
-            value=_none(r["value"]),
+        metric = stats.Metric(
+            k.key,
+            _none(r["value"]),
             numerator=_none(r["numerator"]),
             denominator=_none(r["denominator"]),
             n=None if n is None else int(n),
             lo=_none(r["lo"]),
             hi=_none(r["hi"]),
             small_sample=bool(r["small_sample"]),
+            method=r["method"] or "",
+            window=window,
+            definition=k.definitions(),
             available=bool(r["available"]),
             reason=r["reason"] or "",
-            definition=k.definition(lang),
-            method=r["method"] or "",
+        )
+        out[k.key] = KPIValue(
+            metric,
+            name=k.name(lang),
+            unit=k.unit,
+            higher_is_better=k.higher_is_better,
+            period=period.label,
+            start=period.start,
+            end=period.end,
         )
     return out
 
@@ -786,12 +781,12 @@ def publish_tables(
     """The publish step ``kpi``: every KPI over all customers for the last complete periods
     (:data:`PUBLISHED_PERIODS`), so the overview page and the report read them instead of
     scanning the orders when no customer filter is set. Filtered views compute live."""
-    periods: dict[str, Period] = {}
+    chosen: dict[str, Period] = {}
     for kind, n in PUBLISHED_PERIODS.items():
-        for p in last_complete_period(as_of, kind).previous_n(n - 1):
-            periods[p.label] = p
+        for p in periods.last_complete_period(as_of, kind).previous_n(n - 1):
+            chosen[p.label] = p
     frames = []
-    for p in periods.values():
+    for p in chosen.values():
         ctx = KPIContext(con, p.start, p.end, None, as_of, config=config)
         vals = [compute(con, k, p, as_of=as_of, context=ctx) for k in REGISTRY]
         frames.append(values_frame(vals)[list(_STORED)])
@@ -805,9 +800,8 @@ def publish_tables(
 
 
 def values_frame(values: Iterable[KPIValue]) -> pd.DataFrame:
-    """KPI values as one row each (extras dropped)."""
-    rows = [{x: v for x, v in asdict(kv).items() if x != "extras"} for kv in values]
-    return pd.DataFrame(rows)
+    """KPI values as one row each (:meth:`KPIValue.as_dict`: extras dropped)."""
+    return pd.DataFrame([kv.as_dict() for kv in values])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -837,7 +831,7 @@ def load_targets(path: str | os.PathLike | Mapping | None = None) -> dict[str, A
         if key not in REGISTRY:
             raise ValueError(f"kpi targets: unknown KPI {key!r}; expected one of {list(REGISTRY)}")
         for kind, v in per.items():
-            if kind not in KINDS or not isinstance(v, (int, float)):
+            if kind not in periods.KINDS or not isinstance(v, (int, float)):
                 raise ValueError(
                     f"kpi targets: {key}.{kind} = {v!r}; expected month / quarter / year "
                     "with a number"
@@ -848,7 +842,7 @@ def load_targets(path: str | os.PathLike | Mapping | None = None) -> dict[str, A
 def target_for(key: str, period: Period, targets: Mapping | None = None) -> float | None:
     """The target of ``key`` for a period of this kind (None when none is set)."""
     targets = load_targets() if targets is None else targets
-    return targets.get("targets", {}).get(key, {}).get(target_kind(period))
+    return targets.get("targets", {}).get(key, {}).get(periods.target_kind(period))
 
 
 def attainment(value: float | None, target: float | None, higher_is_better: bool) -> dict:
@@ -877,7 +871,7 @@ def forecast(kv: KPIValue, as_of: datetime) -> dict[str, Any]:
     time; a rate, score or average keeps its value to date. A finished period's forecast is its
     value."""
     total = (kv.end - kv.start).total_seconds()
-    elapsed = (min(kv.end, data_end(as_of)) - kv.start).total_seconds()
+    elapsed = (_effective_end(kv.end, as_of) - kv.start).total_seconds()
     share = max(0.0, min(1.0, elapsed / total)) if total else 1.0
     if kv.value is None or share == 0:
         return {"elapsed": share, "forecast": None, "method": "run-rate"}
@@ -960,7 +954,7 @@ def evaluate(
         fc = forecast(kv, as_of)
         rows.append(
             {
-                **{x: v for x, v in asdict(kv).items() if x != "extras"},
+                **kv.as_dict(),
                 **attainment(kv.value, target_for(kv.key, p, targets), k.higher_is_better),
                 "previous": before,
                 "previous_period": p.previous().label,
@@ -974,311 +968,26 @@ def evaluate(
     return pd.DataFrame(rows)
 
 
-# ---------------------------------------------------------------------------------------------
-# Sales opportunities (销售机会)
-# ---------------------------------------------------------------------------------------------
-
-OPEN_STAGES = ("lead", "qualified", "proposal", "negotiation")
-STAGES = (*OPEN_STAGES, "won", "lost")
-
-
-def stage_probability(targets: Mapping | None = None) -> dict[str, float]:
-    """The stated chance that an open opportunity in each stage is won (config ``pipeline``)."""
-    targets = load_targets() if targets is None else targets
-    probs = dict(targets.get("pipeline", {}).get("stage_probability", {}))
-    missing = [s for s in OPEN_STAGES if s not in probs]
-    if missing:
-        raise ValueError(f"kpi targets: pipeline.stage_probability lacks {missing}")
-    return {**probs, "won": 1.0, "lost": 0.0}
-
-
-def _opps(con: BaseBackend, customers: ir.Table | None) -> ir.Table:
-    o = con.table("opportunities")
-    if customers is not None:
-        o = o.semi_join(customers.select("customer_id"), "customer_id")
-    return o
-
-
-def pipeline(
-    con: BaseBackend,
-    *,
-    as_of: datetime | None = None,
-    customers: ir.Table | None = None,
-    targets: Mapping | None = None,
-) -> pd.DataFrame:
-    """Open opportunities by stage at ``as_of``: opportunities, amount, stated win probability,
-    expected value (amount × probability), and days in the current stage (median, mean) counted
-    from ``stage_changed_at`` (the data keeps only the last stage change)."""
-    as_of = as_of or db.data_as_of(con)
-    o = _opps(con, customers)
-    o = o.filter(o.stage.isin(list(OPEN_STAGES)), o.opened_at <= _lit(as_of))
-    days = (_lit(as_of).epoch_seconds() - o.stage_changed_at.epoch_seconds()) / 86400
-    df = (
-        o.group_by("stage")
-        .aggregate(
-            opportunities=o.count(),
-            amount=o.amount.cast("float64").sum(),
-            median_days=days.median(),
-            mean_days=days.mean(),
-        )
-        .to_pandas()
-    )
-    frame = pd.DataFrame({"stage": list(OPEN_STAGES)}).merge(df, on="stage", how="left")
-    frame = frame.fillna({"opportunities": 0, "amount": 0.0}).astype({"opportunities": "int64"})
-    probs = stage_probability(targets)
-    frame["probability"] = [probs[s] for s in frame.stage]
-    frame["expected_value"] = frame.amount * frame.probability
-    return frame
-
-
-def stage_funnel(con: BaseBackend, period: Period | str, *, customers=None) -> pd.DataFrame:  # noqa: ANN001
-    """Stage conversion of the opportunities opened in the period, inferred from their current
-    stage (the data has no stage history): an opportunity now in stage s, or won, has passed
-    every stage before s; a lost one is counted only as a lead (its last stage is unknown).
-
-    Returns stage, reached, conversion (reached next / reached), with the Wilson interval and
-    small-sample flag of each conversion.
-    """
-    p = parse_period(period)
-    o = _opps(con, customers)
-    o = o.filter(o.opened_at >= _lit(p.start), o.opened_at < _lit(p.end))
-    counts = o.group_by("stage").aggregate(n=o.count()).to_pandas().set_index("stage").n
-    order = [*OPEN_STAGES, "won"]
-    at = {s: int(counts.get(s, 0)) for s in STAGES}
-    reached = []
-    for i, s in enumerate(order):
-        beyond = sum(at[x] for x in order[i:])
-        reached.append(beyond + (at["lost"] if s == "lead" else 0))
-    df = pd.DataFrame({"stage": order, "reached": reached})
-    df["next_reached"] = [*reached[1:], np.nan]
-    df = df.iloc[:-1].copy()
-    df["next_reached"] = df.next_reached.astype("int64")
-    return stats.rate_columns(df, "next_reached", "reached", prefix="conversion_")
-
-
-def win_rates(
-    con: BaseBackend,
-    period: Period | str,
-    by: str,
-    *,
-    customers: ir.Table | None = None,
-    min_n: int = stats.MIN_N,
-) -> pd.DataFrame:
-    """Win rate (won / closed in the period) by ``owner`` or ``source``, with Wilson 95 %
-    intervals and the small-sample flag; most closed first."""
-    if by not in ("owner", "source"):
-        raise ValueError(f"win_rates: by={by!r}; expected 'owner' or 'source'")
-    p = parse_period(period)
-    o = _opps(con, customers)
-    c = o.filter(
-        o.closed_at >= _lit(p.start), o.closed_at < _lit(p.end), o.stage.isin(["won", "lost"])
-    )
-    df = (
-        c.group_by(c[by].fill_null("—").name(by))
-        .aggregate(won=(c.stage == "won").cast("int64").sum(), closed=c.count())
-        .to_pandas()
-    )
-    if df.empty:
-        return pd.DataFrame(columns=[by, "won", "closed", "rate", "lo", "hi", "small_sample"])
-    df = stats.rate_columns(df, "won", "closed", min_n=min_n)
-    return df.sort_values(["closed", by], ascending=[False, True]).reset_index(drop=True)
-
-
-def cycle_times(con: BaseBackend, period: Period | str, *, customers=None) -> pd.DataFrame:  # noqa: ANN001
-    """Days from opening to closing for opportunities closed in the period, by outcome."""
-    p = parse_period(period)
-    o = _opps(con, customers)
-    c = o.filter(o.closed_at >= _lit(p.start), o.closed_at < _lit(p.end))
-    days = (c.closed_at.epoch_seconds() - c.opened_at.epoch_seconds()) / 86400
-    return (
-        c.group_by("stage")
-        .aggregate(n=c.count(), median_days=days.median(), mean_days=days.mean())
-        .order_by("stage")
-        .to_pandas()
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Return-rate alerts (退货率)
-# ---------------------------------------------------------------------------------------------
-
-#: An alert needs this many placed orders of the product in the window.
-RETURN_MIN_N = stats.MIN_N
-#: False-discovery rate for the Benjamini–Hochberg adjustment over all tested products.
-RETURN_FDR = 0.05
-
-
-def return_alerts(
-    con: BaseBackend,
-    start: datetime,
-    end: datetime,
-    *,
-    customers: ir.Table | None = None,
-    min_n: int = RETURN_MIN_N,
-    fdr: float = RETURN_FDR,
-) -> pd.DataFrame:
-    """Products whose return rate is significantly above the rest of their category.
-
-    Test: for each product with at least ``min_n`` placed (not cancelled) orders in
-    ``[start, end)``, the pooled two-proportion z-test (:func:`crmkit.stats.two_proportion_test`)
-    of its return rate against the other products of its category, one-sided (product higher);
-    p-values adjusted over all tested products with Benjamini–Hochberg; flagged when q <
-    ``fdr``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per product (flagged first, by z descending): product_id, name, category,
-        orders, returned, rate, lo, hi, category_orders, category_returned, category_rate
-        (rest of the category), excess_returns (returned − orders × category_rate), z, p, q,
-        tested, flagged.
-    """
-    o = definitions.placed_orders(con.table("orders"), start=start, end=end, customers=customers)
-    per = o.group_by("product_id").aggregate(
-        orders=o.count(), returned=(o.status == definitions.RETURNED).cast("int64").sum()
-    )
-    prod = con.table("products").select("product_id", "name", "category")
-    df = per.join(prod, "product_id", how="left").to_pandas()
-    cols = [
-        "product_id",
-        "name",
-        "category",
-        "orders",
-        "returned",
-        "rate",
-        "lo",
-        "hi",
-        "category_orders",
-        "category_returned",
-        "category_rate",
-        "excess_returns",
-        "z",
-        "p",
-        "q",
-        "tested",
-        "flagged",
-    ]
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    df = df.drop(columns=[c for c in ("product_id_right",) if c in df.columns])
-    df["category"] = df.category.fillna("—")
-    tot = df.groupby("category")[["orders", "returned"]].transform("sum")
-    df["category_orders"] = tot.orders - df.orders
-    df["category_returned"] = tot.returned - df.returned
-    df = stats.rate_columns(df, "returned", "orders", min_n=min_n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["category_rate"] = np.where(
-            df.category_orders > 0, df.category_returned / df.category_orders, np.nan
-        )
-    df["excess_returns"] = df.returned - df.orders * df.category_rate
-    _, z, p2 = stats.two_proportion_test(
-        df.category_returned.to_numpy(),
-        df.category_orders.to_numpy(),
-        df.returned.to_numpy(),
-        df.orders.to_numpy(),
-    )
-    z = np.asarray(z, dtype=float)
-    p_one = np.where(np.isnan(z), np.nan, np.where(z > 0, p2 / 2, 1 - p2 / 2))
-    df["z"] = z
-    df["tested"] = (df.orders >= min_n) & ~np.isnan(p_one)
-    df["p"] = np.where(df.tested, p_one, np.nan)
-    df["q"] = stats.benjamini_hochberg(df.p.to_numpy())
-    df["flagged"] = df.tested & (df.q < fdr) & (df.z > 0)
-    df = df.sort_values(["flagged", "z", "product_id"], ascending=[False, False, True])
-    return df[cols].reset_index(drop=True)
-
-
-def return_reasons(
-    con: BaseBackend,
-    product_ids: Iterable[str],
-    start: datetime,
-    end: datetime,
-    *,
-    customers: ir.Table | None = None,
-    examples: int = 3,
-) -> pd.DataFrame:
-    """Why the products were returned: the reasons on their returned orders (orders.
-    ``return_reason``) with counts and shares, plus up to ``examples`` feedback texts tied to
-    those orders or to the product's complaints in the window (rows of ``kind`` "feedback")."""
-    ids = list(product_ids)
-    cols = ["product_id", "kind", "reason", "count", "share"]
-    if not ids:
-        return pd.DataFrame(columns=cols)
-    o = con.table("orders")
-    if customers is not None:
-        o = o.semi_join(customers.select("customer_id"), "customer_id")
-    ret = o.filter(
-        o.product_id.isin(ids),
-        o.status == definitions.RETURNED,
-        o.order_ts >= _lit(start),
-        o.order_ts < _lit(end),
-    )
-    reasons = (
-        ret.group_by(["product_id", ret.return_reason.fill_null("—").name("reason")])
-        .aggregate(count=ret.count())
-        .to_pandas()
-    )
-    reasons["kind"] = "reason"
-    reasons["share"] = reasons["count"] / reasons.groupby("product_id")["count"].transform("sum")
-    reasons = reasons.sort_values(
-        ["product_id", "count", "reason"], ascending=[True, False, True]
-    ).reset_index(drop=True)
-    fb = con.table("feedback")
-    texts = fb.filter(
-        fb.text.notnull(),
-        fb.order_id.isin(ret.order_id)
-        | (
-            fb.product_id.isin(ids)
-            & (fb.source == "complaint")
-            & (fb.ts >= _lit(start))
-            & (fb.ts < _lit(end))
-        ),
-    )
-    t = (
-        texts.select("feedback_id", "product_id", "order_id", "text", "ts")
-        .order_by([ibis.desc("ts"), "feedback_id"])
-        .limit(examples * len(ids) * 5)
-        .to_pandas()
-    )
-    if not t.empty:
-        by_order = ret.select("order_id", "product_id").to_pandas().set_index("order_id")
-        t["product_id"] = t.product_id.fillna(t.order_id.map(by_order.product_id))
-        t = t.dropna(subset=["product_id"]).groupby("product_id").head(examples)
-        t = t.assign(kind="feedback", reason=t.text, count=1, share=np.nan)
-    out = pd.concat([reasons[cols], t[cols] if not t.empty else None], ignore_index=True)
-    return out
-
-
 __all__ = [
     "CORE",
     "KPI",
     "KPIContext",
     "KPIValue",
-    "Measure",
-    "Period",
     "REGISTRY",
     "attainment",
     "compute",
     "compute_all",
     "customer_flow",
-    "cycle_times",
     "evaluate",
     "forecast",
-    "last_complete_period",
-    "lost_customers",
+    "kpi",
     "load_targets",
-    "parse_period",
-    "period_containing",
-    "pipeline",
+    "lost_customers",
     "publish_tables",
-    "return_alerts",
-    "return_reasons",
-    "stage_funnel",
-    "stage_probability",
+    "register",
+    "resolve",
     "stored_values",
     "target_for",
-    "trailing_window",
     "trend",
     "values_frame",
-    "win_rates",
 ]

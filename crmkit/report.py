@@ -63,7 +63,7 @@ def kpi_table(evaluation: pd.DataFrame, lang: str) -> pd.DataFrame:
         if k not in ev.index:
             continue
         r = ev.loc[k]
-        unit = r.unit
+        unit, definition = r.unit, r[f"definition_{lang}"]
         interval = (
             f"{format_value(r.lo, unit, lang)} – {format_value(r.hi, unit, lang)}"
             if _num(r.lo)
@@ -80,7 +80,7 @@ def kpi_table(evaluation: pd.DataFrame, lang: str) -> pd.DataFrame:
                 "forecast": format_value(r.forecast, unit, lang) if _num(r.forecast) else "—",
                 "n": f"{int(r.n):,}" if _num(r.n) else "—",
                 "interval": interval,
-                "definition": r.definition if r.available else f"{r.definition} ({r.reason})",
+                "definition": definition if r.available else f"{definition} ({r.reason})",
             }
         )
     return pd.DataFrame(rows)

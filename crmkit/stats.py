@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 
@@ -237,11 +238,15 @@ class Metric:
         min_n: int = MIN_N,
     ) -> Metric:
         """The mean ``total / n`` with a normal 95 % interval (± 1.96 sd / √n) when ``sd`` is
-        known and n > 1; not available when ``n == 0``."""
+        known and n > 1; not available when ``n == 0``. A :class:`~decimal.Decimal` total is
+        divided exactly: ``Metric.mean("x", Decimal("0.3"), 3, None).value`` is 0.1, where
+        0.3 / 3 in floats is 0.09999999999999999."""
         n = int(n)
         if n == 0:
             return cls.unavailable(key, "no_observations", definition=definition, window=window)
-        mean = float(total) / n
+        # an exact total (a DECIMAL sum from the database) is divided before it is rounded, so
+        # the mean is the correctly rounded one
+        mean = float(total / n) if isinstance(total, Decimal) else float(total) / n
         lo = hi = None
         if sd is not None and n > 1 and not math.isnan(sd):
             half = Z95 * float(sd) / math.sqrt(n)

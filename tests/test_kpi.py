@@ -1,6 +1,6 @@
-"""crmkit.kpi: every implemented KPI definition on a hand-worked fixture, targets, the sales
-pipeline, return-rate alerts, the lazy KPIs of issues 7/8 — and, on the shared demo, the planted
-high-return product and one number on the overview page, in the report and in notebook 05.
+"""crmkit.kpi: every implemented KPI definition on a hand-worked fixture, the KPI value's Metric
+shape, targets, the lazy KPIs of issues 7/8 — and, on the shared demo, the planted high-return
+product and one number on the overview page, in the report and in notebook 05.
 
 The fixture (period 2024-Q2 = [2024-04-01, 2024-07-01); W = 365 days)
 --------------------------------------------------------------------
@@ -47,13 +47,14 @@ import math
 import re
 import sys
 import types
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from crmkit import db, demo, kpi, stats, views
+from crmkit import config, db, demo, kpi, periods, returns, stats, views
 
 ROOT = Path(__file__).resolve().parents[1]
 Q2 = "2024-Q2"
@@ -157,51 +158,12 @@ def value(con, key, period=Q2, **kw):  # noqa: ANN001, ANN201
 
 
 # --------------------------------------------------------------------------------------------
-# Periods
-# --------------------------------------------------------------------------------------------
-
-
-def test_periods_parse_and_step_back():
-    q = kpi.parse_period("2025-q3")
-    assert (q.start, q.end, q.label) == (datetime(2025, 7, 1), datetime(2025, 10, 1), "2025-Q3")
-    assert kpi.parse_period("2025-12").end == datetime(2026, 1, 1)
-    assert kpi.parse_period("2024").previous().label == "2023"
-    assert kpi.parse_period("2025-Q1").previous().label == "2024-Q4"
-    assert [p.label for p in kpi.parse_period("2025-02").previous_n(2)] == [
-        "2024-12",
-        "2025-01",
-        "2025-02",
-    ]
-    with pytest.raises(ValueError, match="expected a quarter '2025-Q3'"):
-        kpi.parse_period("Q3 2025")
-    with pytest.raises(ValueError, match="2025-13"):
-        kpi.parse_period("2025-13")
-
-
-def test_last_complete_quarter_counts_the_as_of_day():
-    """Data up to 2026-09-30 23:57 covers Q3; data up to 09-29 does not."""
-    assert kpi.last_complete_period(datetime(2026, 9, 30, 23, 57)).label == "2026-Q3"
-    assert kpi.last_complete_period(datetime(2026, 9, 29, 23, 0)).label == "2026-Q2"
-    assert kpi.last_complete_period(datetime(2026, 9, 30), "year").label == "2025"
-
-
-def test_trailing_window_takes_the_nearest_targets():
-    """The overview's 30 / 90 / 365-day presets are windows ending with the as_of day; they are
-    held against the month / quarter / year targets."""
-    w = kpi.trailing_window(datetime(2026, 9, 30, 23, 0), 90)
-    assert (w.start, w.end) == (datetime(2026, 7, 3), datetime(2026, 10, 1))
-    assert w.previous().end == w.start
-    kinds = [kpi.target_kind(kpi.trailing_window(datetime(2026, 9, 30), d)) for d in (30, 90, 365)]
-    assert kinds == ["month", "quarter", "year"]
-
-
-# --------------------------------------------------------------------------------------------
 # Hand-worked KPI values
 # --------------------------------------------------------------------------------------------
 
 
 def test_customer_flow(con):
-    p = kpi.parse_period(Q2)
+    p = periods.parse_period(Q2)
     ctx = kpi.KPIContext(con, p.start, p.end, as_of=AS_OF)
     assert kpi.customer_flow(ctx) == {"S": 5, "E": 5, "N": 1, "retained": 3}
 
@@ -255,7 +217,7 @@ def test_average_order_value(con):
     assert v.value == pytest.approx(200.0) and v.n == 3
     assert v.lo == pytest.approx(200 - stats.Z95 * 100 / math.sqrt(3))
     assert round(v.hi, 2) == 313.16
-    assert v.method.startswith("mean")
+    assert v.method == "normal 95 %"
 
 
 def test_scope_restricts_customers(con):
@@ -296,6 +258,70 @@ def test_missing_table_reports_unavailable():
     assert not vals["sales_conversion"].available
     assert vals["sales_conversion"].reason == "no opportunities table in the data"
     assert vals["return_rate"].available and vals["return_rate"].n == 0
+
+
+def test_value_is_the_metric_of_its_counts(con):
+    """A KPI value is a stats.Metric (the one shape of a rate) with the KPI's metadata: the
+    return rate 1/5 is exactly Metric.rate(1, 5) with the KPI's 口径 and the period's window."""
+    v = value(con, "return_rate", lang="en")
+    k = kpi.kpi("return_rate")
+    assert v.metric == stats.Metric.rate(
+        "return_rate", 1, 5, definition=k.definitions(), window="2024-04-01 ≤ t < 2024-07-01"
+    )
+    assert (v.key, v.value, v.n, v.lo) == ("return_rate", v.metric.value, 5, v.metric.lo)
+    assert v.definition == {"zh": k.definition("zh"), "en": k.definition("en")}
+    assert v.definition["en"].startswith("numerator: orders placed in the period and returned")
+    row = v.as_dict()
+    assert list(row)[: len(stats.METRIC_COLUMNS)] == list(stats.METRIC_COLUMNS)
+    assert (row["name"], row["unit"], row["higher_is_better"], row["period"]) == (
+        "Return rate",
+        "rate",
+        False,
+        "2024-Q2",
+    )
+    assert list(kpi.values_frame([v]).columns) == list(row)
+
+
+def test_window_of_a_period_not_over_yet(con):
+    """2024-Q3 seen on 2024-08-15: counted up to the end of that day."""
+    v = kpi.compute(con, "return_rate", "2024-Q3", as_of=datetime(2024, 8, 15, 9))
+    assert v.window == "2024-07-01 ≤ t < 2024-08-16"
+    assert (v.start, v.end) == (datetime(2024, 7, 1), datetime(2024, 10, 1))
+
+
+def test_names_and_definitions_come_from_the_measures():
+    """One 口径 registry: every KPI but the three satisfaction ones is its MEASURES entry."""
+    from crmkit import definitions
+
+    for key, k in kpi.REGISTRY.items():
+        if key not in ("nps", "csat", "complaint_sla"):
+            assert k.measure is definitions.MEASURES[key], key
+    assert kpi.kpi("retention_rate").name("en") == "Retention rate"
+
+
+def test_config_sets_the_counted_orders(con):
+    """With only cancelled orders excluded, F's returned order (2024-05-01, 50) and A's refunded
+    one (2024-06-15, 70) count: F is a new customer (N = 2: D, F; E = 6, S = 5, retained 3 →
+    retention (6 − 2) / 5 = 0.8), AOV = (100 + 300 + 200 + 50 + 70) / 5 = 144. The return
+    rate's placed orders do not depend on the rule: 1/5."""
+    cfg = config.load().replace_rules({"rfm": {"exclude_statuses": ["cancelled"]}})
+    vals = {v.key: v for v in kpi.compute_all(con, Q2, as_of=AS_OF, config=cfg, keys=kpi.CORE)}
+    assert vals["new_customers"].value == 2
+    assert vals["new_customers"].extras == {"S": 5, "E": 6, "N": 2, "retained": 3}
+    assert vals["retention_rate"].value == pytest.approx(0.8)
+    assert vals["avg_order_value"].value == pytest.approx(144.0)
+    assert (vals["return_rate"].numerator, vals["return_rate"].denominator) == (1, 5)
+    assert value(con, "new_customers", config=cfg).value == 2
+    assert value(con, "new_customers").value == 1
+
+
+def test_lost_customers(con):
+    """Customers at the start of 2024-Q2 who are none at its end: B and I (¥10 each)."""
+    lost = kpi.lost_customers(con, Q2, as_of=AS_OF).to_pandas()
+    assert lost.customer_id.tolist() == ["B", "I"]
+    assert lost.monetary.tolist() == [10.0, 10.0]
+    cfg = config.load().replace_rules({"rfm": {"exclude_statuses": ["cancelled"]}})
+    assert kpi.lost_customers(con, Q2, as_of=AS_OF, config=cfg).to_pandas().equals(lost)
 
 
 def test_unknown_kpi_is_a_clear_error(con):
@@ -366,7 +392,7 @@ def test_targets_config_covers_every_kpi():
     assert set(targets["targets"]) == set(kpi.REGISTRY)
     for key, per in targets["targets"].items():
         assert set(per) == {"month", "quarter", "year"}, key
-    assert kpi.target_for("return_rate", kpi.parse_period("2025-07"), targets) == 0.04
+    assert kpi.target_for("return_rate", periods.parse_period("2025-07"), targets) == 0.04
 
 
 def test_bad_targets_are_named(tmp_path):
@@ -394,10 +420,10 @@ def test_forecast_linear_run_rate(con):
     is carried forward; a finished period's forecast is its value."""
     as_of = datetime(2024, 8, 15, 9)
     kv = kpi.compute(con, "new_customers", "2024-Q3", as_of=as_of)
-    kv = kpi.KPIValue(**{**kv.as_dict(), "value": 7.0})
+    kv = replace(kv, metric=replace(kv.metric, value=7.0))
     fc = kpi.forecast(kv, as_of)
     assert fc["elapsed"] == pytest.approx(0.5) and fc["forecast"] == pytest.approx(14.0)
-    rate = kpi.KPIValue(**{**kv.as_dict(), "unit": "rate", "value": 0.3})
+    rate = replace(kv, unit="rate", metric=replace(kv.metric, value=0.3))
     assert kpi.forecast(rate, as_of)["forecast"] == pytest.approx(0.3)
     done = value(con, "new_customers")
     assert kpi.forecast(done, AS_OF) == {"elapsed": 1.0, "forecast": 1, "method": "actual"}
@@ -413,136 +439,6 @@ def test_evaluate_against_target_and_previous(con):
     assert r.previous == pytest.approx(1.0)
     assert r.change == pytest.approx(-0.2) and r.direction == "worse"
     assert ev.loc["customer_churn"].direction == "worse"  # 0.0 → 0.4
-
-
-# --------------------------------------------------------------------------------------------
-# Sales opportunities
-# --------------------------------------------------------------------------------------------
-
-
-def test_pipeline_by_stage(con):
-    """Open at 2024-09-30 12:00: OP4 proposal ¥1,000 (in stage since 05-01: 152.5 days), OP5
-    lead ¥500 (since 05-20: 133.5 days). Expected value = amount × stated probability."""
-    p = kpi.pipeline(con, as_of=AS_OF).set_index("stage")
-    probs = kpi.stage_probability()
-    assert p.loc["proposal", "opportunities"] == 1 and p.loc["qualified", "opportunities"] == 0
-    assert p.loc["proposal", "expected_value"] == pytest.approx(1000 * probs["proposal"])
-    assert p.loc["lead", "expected_value"] == pytest.approx(500 * probs["lead"])
-    assert p.loc["proposal", "median_days"] == pytest.approx(152.5)
-    assert p.loc["lead", "median_days"] == pytest.approx(133.5)
-
-
-def test_stage_funnel_inferred_from_current_stage(con):
-    """Opened in 2024-Q2: OP2 lost, OP5 lead, OP6 won → reached lead 3 (lost count as leads),
-    qualified 1, proposal 1, negotiation 1 → lead→qualified 1/3, then 1/1."""
-    f = kpi.stage_funnel(con, Q2)
-    assert f.reached.tolist() == [3, 1, 1, 1]
-    assert f.conversion_rate.tolist() == pytest.approx([1 / 3, 1, 1, 1])
-    assert f.conversion_small_sample.all()
-
-
-def test_win_rates_by_source_and_owner(con):
-    w = kpi.win_rates(con, Q2, "source").set_index("source")
-    assert (w.loc["event", "won"], w.loc["event", "closed"]) == (1, 2)
-    assert w.loc["web", "rate"] == 0.0 and w.loc["web", "hi"] == pytest.approx(
-        stats.wilson(0, 1)[2]
-    )
-    assert kpi.win_rates(con, Q2, "owner").closed.tolist() == [3]
-    with pytest.raises(ValueError, match="expected 'owner' or 'source'"):
-        kpi.win_rates(con, Q2, "team")
-
-
-def test_cycle_times(con):
-    """Closed in 2024-Q2: OP1 won after 61 days; OP2 lost after 52, OP3 after 79 → 65.5."""
-    c = kpi.cycle_times(con, Q2).set_index("stage")
-    assert c.loc["won", "median_days"] == pytest.approx(61)
-    assert c.loc["lost", "mean_days"] == pytest.approx(65.5)
-
-
-# --------------------------------------------------------------------------------------------
-# Return-rate alerts
-# --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def returns_con():
-    """Category X: P1 10 of 40 returned, P2 4 of 200, P3 6 of 200; category Y: Q1 3 of 50, Q2
-    1 of 10 (too few to test). P1 vs rest of X: 10/40 vs 10/400; z from the pooled test."""
-    c = db.connect(":memory:", read_only=False)
-    db.create_schema(c)
-    _insert(
-        c,
-        "customers",
-        [{"customer_id": "K", "name": "甲", "created_at": pd.Timestamp("2020-01-01")}],
-    )
-    _insert(
-        c,
-        "products",
-        [
-            {"product_id": p, "name": p, "category": cat}
-            for p, cat in [("P1", "X"), ("P2", "X"), ("P3", "X"), ("Q1", "Y"), ("Q2", "Y")]
-        ],
-    )
-    rows = []
-    for prod, n, k in [
-        ("P1", 40, 10),
-        ("P2", 200, 4),
-        ("P3", 200, 6),
-        ("Q1", 50, 3),
-        ("Q2", 10, 1),
-    ]:
-        for i in range(n):
-            status = "returned" if i < k else "completed"
-            reason = ("质量问题" if i < 7 else "发错货") if status == "returned" else None
-            rows.append(_order(f"{prod}-{i}", "K", "2024-05-01", 10, status, prod, reason))
-    rows.append(_order("P1-x", "K", "2024-05-02", 10, "cancelled", "P1"))
-    _insert(c, "orders", rows)
-    _insert(
-        c,
-        "feedback",
-        [
-            {
-                "feedback_id": "F1",
-                "customer_id": "K",
-                "ts": pd.Timestamp("2024-05-03"),
-                "source": "complaint",
-                "text": "耳机用了两天就坏了",
-                "order_id": "P1-0",
-            }
-        ],
-    )
-    yield c
-    c.disconnect()
-
-
-def test_return_alerts_flag_the_product_above_its_category(returns_con):
-    a = kpi.return_alerts(returns_con, datetime(2024, 4, 1), datetime(2024, 7, 1))
-    first = a.iloc[0]
-    assert first.product_id == "P1" and bool(first.flagged)
-    assert (first.orders, first.returned) == (40, 10)  # the cancelled order is not counted
-    assert (first.category_orders, first.category_returned) == (400, 10)
-    _, z, p2 = stats.two_proportion_test(10, 400, 10, 40)
-    assert first.z == pytest.approx(z) and first.p == pytest.approx(p2 / 2)
-    assert first.excess_returns == pytest.approx(10 - 40 * 10 / 400)
-    tested = a[a.tested]
-    assert set(tested.product_id) == {"P1", "P2", "P3", "Q1"}  # Q2 has 10 < 30 orders
-    assert a.q.dropna().tolist() == pytest.approx(
-        list(stats.benjamini_hochberg(tested.p.to_numpy()))
-    )
-    assert a.flagged.sum() == 1
-
-
-def test_return_reasons_and_feedback(returns_con):
-    r = kpi.return_reasons(returns_con, ["P1"], datetime(2024, 4, 1), datetime(2024, 7, 1))
-    reasons = r[r.kind == "reason"].set_index("reason")
-    assert reasons.loc["质量问题", "count"] == 7 and reasons.loc["发错货", "count"] == 3
-    assert reasons.loc["质量问题", "share"] == pytest.approx(0.7)
-    assert r[r.kind == "feedback"].reason.tolist() == ["耳机用了两天就坏了"]
-
-
-def test_return_alerts_empty_period(returns_con):
-    a = kpi.return_alerts(returns_con, datetime(2020, 1, 1), datetime(2020, 4, 1))
-    assert a.empty and "flagged" in a.columns
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,11 +460,11 @@ def page_data(demo_con):
 
 def test_planted_high_return_product_is_flagged_first(demo_con, page_data):
     planted = demo.PLANTED["high_return_product"]["product_id"]
-    returns = page_data["returns"]
+    alerts = page_data["returns"]
     assert page_data["period"].label == "2026-Q3"
-    assert returns.iloc[0].product_id == planted and bool(returns.iloc[0].flagged)
-    assert returns.iloc[0].rate > 0.18 and returns.iloc[0].category_rate < 0.06
-    year = kpi.return_alerts(demo_con, datetime(2025, 10, 1), datetime(2026, 10, 1))
+    assert alerts.iloc[0].product_id == planted and bool(alerts.iloc[0].flagged)
+    assert alerts.iloc[0].rate > 0.18 and alerts.iloc[0].category_rate < 0.06
+    year = returns.return_alerts(demo_con, datetime(2025, 10, 1), datetime(2026, 10, 1))
     assert year.iloc[0].product_id == planted
     top = page_data["top_reason"].set_index("product_id").loc[planted, "top_reason"]
     assert top.startswith("质量问题")
@@ -579,7 +475,7 @@ def test_published_kpis_equal_the_live_computation(demo_con):
     live computation gives."""
     assert kpi.KPI_TABLE in demo_con.list_tables()
     as_of = db.data_as_of(demo_con)
-    p = kpi.last_complete_period(as_of)
+    p = periods.last_complete_period(as_of)
     stored = kpi.stored_values(demo_con, p, as_of)
     assert stored is not None and set(stored) == set(kpi.REGISTRY)
     ctx = kpi.KPIContext(demo_con, p.start, p.end, None, as_of)
@@ -593,7 +489,7 @@ def test_published_kpis_equal_the_live_computation(demo_con):
             live.hi,
             live.available,
         ), key
-    assert kpi.stored_values(demo_con, kpi.parse_period("2019-Q1"), as_of) is None
+    assert kpi.stored_values(demo_con, periods.parse_period("2019-Q1"), as_of) is None
 
 
 def test_overview_filters_scope_the_kpis(demo_con):
@@ -607,7 +503,7 @@ def test_overview_filters_scope_the_kpis(demo_con):
     assert d["cards"]["customer_churn"] == live.value
     assert d["evaluation"].set_index("key").loc["customer_churn", "n"] < 2_000
     w = views.reporting_period(demo_con, views.Filters(period="90d"))
-    assert (w.label, kpi.target_kind(w)) == ("90d", "quarter")
+    assert (w.label, periods.target_kind(w)) == ("90d", "quarter")
     assert next(iter(views.PAGES)) == "overview"
 
 

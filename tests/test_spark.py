@@ -107,7 +107,7 @@ def test_cohort_retention_same_on_spark(backends):
     assert_same(a, b, ["cohort", "acquisition_channel", "month"])
 
 
-KPI_KEYS = ("retention_rate", "churn_rate", "new_customers", "sales_conversion",
+KPI_KEYS = ("retention_rate", "customer_churn", "new_customers", "sales_conversion",
             "return_rate", "avg_order_value", "nps", "csat", "repurchase_rate")  # fmt: skip
 
 

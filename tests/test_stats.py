@@ -82,6 +82,16 @@ def test_metric_mean_and_unavailable():
     assert frame.columns[0] == "segment" and frame.available.tolist() == [True, False]
 
 
+def test_metric_mean_of_an_exact_total():
+    """A DECIMAL sum is divided before rounding: 0.3 / 3 is 0.1 exactly (float division of the
+    rounded 0.3 gives 0.09999999999999999); the numerator is still a float."""
+    from decimal import Decimal
+
+    m = stats.Metric.mean("avg_order_value", Decimal("0.3"), 3, 0.1)
+    assert m.value == 0.1 and 0.3 / 3 != 0.1
+    assert m.numerator == 0.3 and isinstance(m.numerator, float)
+
+
 def test_docstring_examples():
     import doctest
 

@@ -168,7 +168,7 @@ def churn_data(
     ).rename(columns={"value": "churn_rate"})
     customer_churn = kpi.compute_all(
         con,
-        kpi.last_complete_period(as_of),
+        periods.last_complete_period(as_of),
         keys=["customer_churn"],
         customers=kpi_scope(con, f),
         as_of=as_of,
@@ -255,9 +255,9 @@ def churn_data(
         "customer_churn": (
             customer_churn.value,
             customer_churn.name,
-            f"{customer_churn.period}：{customer_churn.definition}"
+            f"{customer_churn.period}：{customer_churn.definition['zh']}"
             if lang == "zh"
-            else f"{customer_churn.period}: {customer_churn.definition}",
+            else f"{customer_churn.period}: {customer_churn.definition['en']}",
         ),
         "at_risk": (
             int(tot.at_risk or 0),

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, kpi
+from crmkit import charts, kpi, periods, returns, sales
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
 from crmkit.views.base import (
@@ -86,13 +86,13 @@ def page_link(page: str, text: str) -> str:
     )
 
 
-def reporting_period(con: BaseBackend, f: Filters, period: str | None = None) -> kpi.Period:
+def reporting_period(con: BaseBackend, f: Filters, period: str | None = None) -> periods.Period:
     """The KPI period for these filters (module docstring)."""
     as_of = data_as_of(con)
     w = f.window(as_of)
     if w is not None:
         return w
-    return kpi.parse_period(period) if period else kpi.last_complete_period(as_of)
+    return periods.parse_period(period) if period else periods.last_complete_period(as_of)
 
 
 def period_options(con: BaseBackend) -> list[tuple[str, str]]:
@@ -100,7 +100,7 @@ def period_options(con: BaseBackend) -> list[tuple[str, str]]:
     as_of = data_as_of(con)
     out = []
     for kind, n in (("quarter", 8), ("month", 6), ("year", 3)):
-        last = kpi.last_complete_period(as_of, kind)
+        last = periods.last_complete_period(as_of, kind)
         out += [(p.label, p.label) for p in reversed(last.previous_n(n - 1))]
     return out
 
@@ -126,7 +126,7 @@ def kpi_card_html(row: dict, lang: str, *, link: bool = True) -> str:
     if value is not None and isinstance(value, float) and math.isnan(value):
         value = None
     raw = "" if value is None else repr(float(value))
-    title = f"{t('definition', lang)}: {row['definition']}"
+    title = f"{t('definition', lang)}: {row[f'definition_{lang}']}"
     lines = []
     if not row["available"]:
         lines.append(
@@ -229,12 +229,12 @@ def kpi_overview_data(
     Returns
     -------
     dict
-        ``as_of``; ``period`` (:class:`crmkit.kpi.Period`); ``evaluation`` (one row per KPI:
+        ``as_of``; ``period`` (:class:`crmkit.periods.Period`); ``evaluation`` (one row per KPI:
         value, n, interval, small_sample, target, attainment, gap, met, previous, change,
         direction, forecast, available, reason — :func:`crmkit.kpi.evaluate`); ``cards``
         (key -> value, the numbers on the cards); ``trend`` (:func:`crmkit.kpi.trend` of
         ``TREND_KEYS`` and new customers over the period and the ``trend_periods`` before it);
-        ``map`` (the maintenance map frame); ``returns`` (:func:`crmkit.kpi.return_alerts`);
+        ``map`` (the maintenance map frame); ``returns`` (:func:`crmkit.returns.return_alerts`);
         ``return_reasons`` (top reason per flagged product); ``pipeline``; ``win_by_source``;
         ``alerts`` (satisfaction / churn hook frames, None while missing); ``lost`` (customers
         lost in the period, most valuable first, PII masked for the dashboard role); ``stuck``
@@ -260,10 +260,10 @@ def kpi_overview_data(
     )
     cls = classified_in_scope(con, replace(f, period="all"), as_of)
     grid = maintenance_map(cls, lang)
-    end = min(p.end, kpi.data_end(as_of))
-    returns = kpi.return_alerts(con, p.start, end, customers=scope)
-    flagged = returns[returns.flagged]
-    reasons = kpi.return_reasons(con, flagged.product_id.head(TOP_ALERTS), p.start, end)
+    end = min(p.end, periods.data_end(as_of))
+    ret = returns.return_alerts(con, p.start, end, customers=scope)
+    flagged = ret[ret.flagged]
+    reasons = returns.return_reasons(con, flagged.product_id.head(TOP_ALERTS), p.start, end)
     top_reason = (
         reasons[reasons.kind == "reason"]
         .groupby("product_id", as_index=False)
@@ -272,8 +272,8 @@ def kpi_overview_data(
         if not reasons.empty
         else pd.DataFrame(columns=["product_id", "top_reason", "top_reason_share"])
     )
-    pipe = kpi.pipeline(con, as_of=as_of, customers=scope)
-    win_by_source = kpi.win_rates(con, p, "source", customers=scope)
+    pipe = sales.pipeline(con, as_of=as_of, customers=scope)
+    win_by_source = sales.win_rates(con, p, "source", customers=scope)
     return {
         "as_of": as_of,
         "period": p,
@@ -282,7 +282,7 @@ def kpi_overview_data(
         "n": int(evaluation.set_index("key").loc["retention_rate", "n"] or 0),
         "trend": trend,
         "map": grid,
-        "returns": returns,
+        "returns": ret,
         "return_reasons": reasons,
         "top_reason": top_reason,
         "pipeline": pipe,
@@ -321,7 +321,7 @@ def _stuck_list(con, scope, as_of, role) -> pd.DataFrame:  # noqa: ANN001
     o = con.table("opportunities")
     if scope is not None:
         o = o.semi_join(scope.select("customer_id"), "customer_id")
-    o = o.filter(o.stage.isin(list(kpi.OPEN_STAGES)), o.opened_at <= as_of)
+    o = o.filter(o.stage.isin(list(sales.OPEN_STAGES)), o.opened_at <= as_of)
     days = (
         ibis.literal(as_of, type="timestamp").epoch_seconds() - o.stage_changed_at.epoch_seconds()
     ) / 86400
@@ -401,7 +401,7 @@ def alerts_html(data: dict, lang: str, *, link: bool = True) -> str:
 
 def period_line(data: dict, lang: str) -> str:
     p = data["period"]
-    end = min(p.end, kpi.data_end(data["as_of"]))
+    end = min(p.end, periods.data_end(data["as_of"]))
     last_day = (end - pd.Timedelta(days=1)).date()
     ev = data["evaluation"]
     elapsed = float(ev.elapsed.iloc[0]) if len(ev) else 1.0
@@ -480,7 +480,7 @@ class OverviewPage(Page):
             options=period_options(self.con), layout=w.Layout(width="260px")
         )
         self.period_dd.add_class("crmkit-kpi-period")
-        self.period_dd.value = kpi.last_complete_period(data_as_of(self.con)).label
+        self.period_dd.value = periods.last_complete_period(data_as_of(self.con)).label
         self.period_dd.observe(self._period_changed, names="value")
         self.period_text = w.HTML()
         self.cards = w.HTML()
