@@ -300,6 +300,16 @@ class Metric:
         return {c: d[c] for c in METRIC_COLUMNS}
 
 
+_METRIC_TYPES = {
+    **{c: "float64" for c in ("value", "numerator", "denominator", "lo", "hi")},
+    "n": "Int64",
+    "small_sample": "bool",
+    "available": "bool",
+    **{c: "string" for c in ("key", "method", "window", "definition_zh", "definition_en")},
+    "reason": "string",
+}
+
+
 def metric_frame(metrics, **columns):  # noqa: ANN001, ANN003, ANN201
     """Many :class:`Metric` as one frame of :data:`METRIC_COLUMNS`; keyword arguments add
     constant or per-row columns in front (e.g. ``period=[...]``, ``segment=[...]``).
@@ -313,7 +323,8 @@ def metric_frame(metrics, **columns):  # noqa: ANN001, ANN003, ANN201
     import pandas as pd
 
     rows = [m.as_dict() for m in metrics]
-    frame = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    # typed even when every value is missing (no data: the frame must still be storable)
+    frame = pd.DataFrame(rows, columns=list(METRIC_COLUMNS)).astype(_METRIC_TYPES)
     for i, (name, value) in enumerate(columns.items()):
         frame.insert(i, name, value)
     return frame
