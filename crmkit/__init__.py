@@ -30,6 +30,7 @@ from crmkit import db
 from crmkit.classification import classify, rfm
 from crmkit.db import data_as_of
 from crmkit.definitions import churn_rate
+from crmkit.kpi import kpis
 from crmkit.loyalty import cohort_retention
 from crmkit.publish import publish
 from crmkit.satisfaction import ces, csat, nps
@@ -78,6 +79,7 @@ __all__ = [
     "connect",
     "csat",
     "data_as_of",
+    "kpis",
     "nps",
     "publish",
     "rfm",

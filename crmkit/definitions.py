@@ -597,7 +597,7 @@ def churn_rate(
     >>> f = churn_rate(o, start=datetime(2024, 4, 1), end=datetime(2024, 6, 30), by="region",
     ...                customers=c)
     >>> f[["region", "numerator", "denominator", "value"]].values.tolist()
-    [['north', 0, 1, 0.0], ['south', 1, 1, 1.0]]
+    [['north', 0.0, 1.0, 0.0], ['south', 1.0, 1.0, 1.0]]
     """
     if measure not in CHURN_MEASURES:
         raise ValueError(f"measure {measure!r} is not one of {list(CHURN_MEASURES)}")

@@ -804,6 +804,63 @@ def values_frame(values: Iterable[KPIValue]) -> pd.DataFrame:
     return pd.DataFrame([kv.as_dict() for kv in values])
 
 
+def kpis(
+    con: BaseBackend,
+    period: Period | str | None = None,
+    *,
+    keys: Iterable[str] | None = None,
+    customers: ir.Table | None = None,
+    config: Config | None = None,
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """Every KPI (or ``keys``) of one period as a metric frame: the analyst's table of
+    :func:`compute_all`.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The warehouse or a published snapshot (which answers from its stored values when
+        ``customers`` is None).
+    period : Period or str, optional
+        ``"2026-Q3"``, ``"2026-07"``, ``"2026"``; default the last complete quarter of the data.
+    keys : iterable of str, optional
+        KPI keys of :data:`REGISTRY`; default all.
+    customers : ibis.Table, optional
+        The customers in scope (``customer_id``, ideally ``customer_sk``).
+    config : Config, optional
+        The company's settings (the counted-order rule).
+    lang : {"zh", "en"}
+        Language of the ``name`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per KPI: :data:`crmkit.stats.METRIC_COLUMNS`, then ``name``, ``unit``,
+        ``higher_is_better``, ``period``, ``start``, ``end``.
+
+    Examples
+    --------
+    One customer, orders of ¥10 and ¥30 in 2024-Q2: average order value 20 over n = 2.
+
+    >>> import pandas as pd
+    >>> from crmkit import db
+    >>> con = db.connect(":memory:", read_only=False)
+    >>> db.create_schema(con)
+    >>> con.insert("orders", pd.DataFrame({"order_id": ["O1", "O2"], "customer_sk": [1, 1],
+    ...     "customer_id": ["C1", "C1"], "order_ts": pd.to_datetime(["2024-04-02", "2024-05-03"]),
+    ...     "amount": [10.0, 30.0], "status": ["completed", "completed"]}))
+    >>> f = kpis(con, "2024-Q2", keys=["avg_order_value"], lang="en")
+    >>> f[["key", "value", "n"]].values.tolist()
+    [['avg_order_value', 20.0, 2]]
+    """
+    as_of = db.data_as_of(con)
+    p = parse_period(period) if period is not None else periods.last_complete_period(as_of)
+    values = compute_all(
+        con, p, keys=keys, customers=customers, as_of=as_of, config=config, lang=lang
+    )
+    return values_frame(values)
+
+
 # ---------------------------------------------------------------------------------------------
 # Targets, attainment, trend and forecast
 # ---------------------------------------------------------------------------------------------

@@ -165,6 +165,19 @@ def cohort_retention(
         ``retention`` = active / cohort_size, ``lo`` / ``hi`` (Wilson), ``revenue``,
         ``revenue_retention`` = revenue / revenue in month 0; incomplete months (after
         ``as_of``'s month) are left out.
+
+    Examples
+    --------
+    Two customers first buy in January 2024; only C1 buys again in February: the January
+    cohort keeps 1 of 2 customers in month 1, and ¥5 of its ¥30 first-month revenue.
+
+    >>> import ibis
+    >>> o = ibis.memtable({"customer_sk": [1, 2, 1], "customer_id": ["C1", "C2", "C1"],
+    ...     "order_ts": [datetime(2024, 1, 3), datetime(2024, 1, 9), datetime(2024, 2, 1)],
+    ...     "amount": [10.0, 20.0, 5.0], "status": ["completed"] * 3})
+    >>> f = cohort_retention(o, as_of=datetime(2024, 2, 29))
+    >>> f.active.tolist(), f.retention.tolist(), f.revenue_retention.tolist()
+    ([2, 1], [1.0, 0.5], [1.0, 0.16666666666666666])
     """
     if by is not None and customers is None:
         raise ValueError(f"by={by!r} needs the customers table (customers=...)")

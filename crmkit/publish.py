@@ -319,6 +319,23 @@ def publish(
         When the warehouse does not exist.
     PublishError
         When a step fails; nothing is swapped in.
+
+    Examples
+    --------
+    A warehouse with one customer, published with only the quality step: the snapshot holds the
+    warehouse's tables, the step's four tables, and the step's outcome.
+
+    >>> import tempfile, pandas as pd
+    >>> from pathlib import Path
+    >>> d = Path(tempfile.mkdtemp())
+    >>> con = db.connect(d / "w.duckdb", read_only=False)
+    >>> db.create_schema(con)
+    >>> con.insert("customers", pd.DataFrame({"customer_id": ["C1"], "customer_sk": [1],
+    ...     "name": ["张三"], "created_at": [datetime(2024, 1, 1)]}))
+    >>> con.disconnect()
+    >>> res = publish(d / "w.duckdb", d / "p.duckdb", steps=[STEPS[0]])
+    >>> res.tables["quality_records"], [(o.step, o.status) for o in res.outcomes]
+    (1, [('quality', 'ok')])
     """
     t0 = time.perf_counter()
     cfg = _config.load(config)
