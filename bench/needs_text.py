@@ -4,10 +4,10 @@ assignment, and for the whole per-text analysis (+ sentiment).
 Builds a seeded demo warehouse of ``--customers`` customers in a temporary directory (100,000
 customers give ≈ 95,000 feedback texts; 120,000 give > 100,000), then times on one core:
 
-- ``tokenise+assign``: :meth:`crmkit.needs.NeedAnalyzer.tokenize` + ``assign`` on every text,
+- ``tokenise+assign``: :meth:`crmkit.text.NeedAnalyzer.tokenize` + ``assign`` on every text,
   one by one (no de-duplication);
-- ``+ sentiment``: the same plus :meth:`~crmkit.needs.NeedAnalyzer.sentiment`;
-- ``publish path``: :func:`crmkit.needs.analyse_texts`, which analyses each distinct text once
+- ``+ sentiment``: the same plus :meth:`~crmkit.text.NeedAnalyzer.sentiment`;
+- ``publish path``: :func:`crmkit.text.analyse_texts`, which analyses each distinct text once
   (the demo's texts come from templates, so this is far faster than real text would be).
 
 Each figure is the median of ``--repeat`` runs; results go to
@@ -25,7 +25,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from crmkit import db, demo, needs
+from crmkit import db, demo, text
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
         fb = con.table("feedback")
         texts = fb.filter(fb.text.notnull()).select("feedback_id", "text", "language").to_pandas()
         con.disconnect()
-    na = needs.analyzer()
+    na = text.analyzer()
     na.sentiment("预热", "zh")  # load the models outside the timings
     rows = list(zip(texts.text, texts.language, strict=True))
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
         "with_sentiment_texts_per_s": timed(
             lambda: [(na.assign(na.tokenize(t)), na.sentiment(t, lg)) for t, lg in rows]
         ),
-        "publish_path_texts_per_s": timed(lambda: needs.analyse_texts(texts, na)),
+        "publish_path_texts_per_s": timed(lambda: text.analyse_texts(texts, na)),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{out['date']}-needs-text.json").write_text(json.dumps(out, indent=2) + "\n")

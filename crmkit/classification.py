@@ -970,6 +970,51 @@ def classify(
     return _stamp(t, as_of, rules)
 
 
+def segments(con: BaseBackend, *, as_of: datetime) -> ir.Table:
+    """Each customer's segment and spend, for the analyses that split by segment.
+
+    The segment is the RFM class (:func:`rfm_classes`), or
+    :data:`crmkit.definitions.POTENTIAL` for a customer without a counted purchase; ``monetary``
+    is the spend of the counted orders (0 without one). Read from the stored
+    ``classification`` table when the connection has one (a snapshot: the classes the pages
+    show), else computed by :func:`classify` at ``as_of`` with the packaged rules.
+
+    Parameters
+    ----------
+    con : ibis backend
+        A snapshot with ``classification``, or a warehouse with ``customers`` and ``orders``.
+    as_of : datetime
+        The clock :func:`classify` runs at when there is no stored ``classification`` (a
+        stored one carries its own ``as_of``).
+
+    Returns
+    -------
+    ibis.Table
+        customer_id, customer_sk, segment, monetary (float64). A stored table that lacks
+        ``customer_sk`` or ``monetary`` (a hand-made one) gives nulls and 0 for them.
+
+    Examples
+    --------
+    >>> from crmkit import db
+    >>> con = db.connect(":memory:", read_only=False)
+    >>> db.create_schema(con)
+    >>> segments(con, as_of=datetime(2024, 6, 30)).columns
+    ('customer_id', 'customer_sk', 'segment', 'monetary')
+    """
+    if "classification" in con.list_tables():
+        c = con.table("classification")
+    else:
+        c = classify(con, as_of=as_of)
+    sk = c.customer_sk if "customer_sk" in c.columns else ibis.null("int64")
+    spend = c.monetary.cast("float64") if "monetary" in c.columns else ibis.null("float64")
+    return c.select(
+        "customer_id",
+        customer_sk=sk,
+        segment=c.rfm_class.fill_null(definitions.POTENTIAL),
+        monetary=spend.fill_null(0),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # publish
 # ---------------------------------------------------------------------------------------------

@@ -701,6 +701,16 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "nd_priority": ("需求优先级排序", "Needs ranked by priority"),
     "nd_formula": ("计算公式", "Formula"),
+    # crmkit.needs: the priority formula with the taxonomy's weights filled in
+    "nd_priority_formula": (
+        "优先级 = {reach}×覆盖面 + {value}×客户价值 + {negative}×负面占比 + {recency}×近期度"
+        "（覆盖面 = 提出该需求的客户数 / 各需求中的最大值；客户价值 = 这些客户的消费额 / 最大值；"
+        "负面占比 = 情感为负面的提及 / 全部提及；近期度 = 近{days}天提及占比 / 最大值）",
+        "priority = {reach}·reach + {value}·value + {negative}·negative + {recency}·recency "
+        "(reach = customers raising the need / the most for any need; value = their spend / the "
+        "most for any need; negative = mentions with negative sentiment / all its mentions; "
+        "recency = share of its mentions in the last {days} days / the highest such share)",
+    ),
     "nd_unanswered_list": ("未响应的共性需求", "Common needs not yet answered"),
     "nd_actions": ("需求响应措施", "Actions taken on needs"),
     "nd_examples": ("需求原文示例", "Example texts"),
@@ -718,6 +728,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "nd_calendar": ("关怀日历", "Care calendar"),
     "nd_owner": ("负责人", "Owner"),
     "nd_contact_table": ("各分群联系频率", "Contact frequency per segment"),
+    # crmkit.relationship: what each care-calendar event says (detail_zh / detail_en)
+    "rel_birthday": ("生日祝福", "Birthday greeting"),
+    "rel_holiday": ("{name}问候", "{name} greeting"),
+    "rel_post_purchase": ("购后回访", "Post-purchase follow-up"),
     "fig_need_priority": ("需求优先级", "Needs by priority"),
     "fig_need_trend": ("需求占比的月度变化", "Share of texts per need, by month"),
     "fig_needs_by_segment": (

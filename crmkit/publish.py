@@ -44,6 +44,7 @@ from crmkit import (
     loyalty,
     needs,
     quality,
+    relationship,
     satisfaction,
 )
 from crmkit import config as _config
@@ -152,11 +153,15 @@ def _cubes(ctx: StepContext) -> dict[str, Table]:
 
 
 def _need_texts(ctx: StepContext) -> dict[str, Table]:
-    return needs.text_tables(ctx.con, as_of=ctx.as_of)
+    return needs.text_tables(ctx.con, as_of=ctx.as_of, config=ctx.config)
 
 
 def _needs(ctx: StepContext) -> dict[str, Table]:
-    return needs.publish_tables(ctx.con, as_of=ctx.as_of)
+    return needs.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config)
+
+
+def _relationship(ctx: StepContext) -> dict[str, Table]:
+    return relationship.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config)
 
 
 def _satisfaction_responses(ctx: StepContext) -> dict[str, Table]:
@@ -191,7 +196,8 @@ STEPS: tuple[Step, ...] = (
     Step("loyalty", _loyalty, ("customers", "orders"), "repurchase, referral, cohorts, points"),
     Step("cubes", _cubes, ("customers", "classification"), "counts per filter group"),
     Step("need_texts", _need_texts, ("feedback",), "feedback tokenised, topics, sentiment"),
-    Step("needs", _needs, ("customers",), "need priority and trend, contacts, care calendar"),
+    Step("needs", _needs, ("customers",), "need priority and trend, need responses"),
+    Step("relationship", _relationship, ("customers",), "contact cadence, care calendar"),
     Step(
         "satisfaction_responses",
         _satisfaction_responses,

@@ -605,6 +605,27 @@ def test_churn_boundary_is_strictly_more_days_than_churn_days(wh):
     assert got["C09"]["customer_type"] == "existing"  # ABC class B
 
 
+def test_segments_from_classify_or_the_stored_table(wh):
+    """Without a stored ``classification``, classify at AS_OF: C01 important_value with spend
+    1000; C11 and C12 (no counted order) potential with spend 0; C13 (created after AS_OF)
+    left out. With a stored table its classes are read as they are (here all general_keep)."""
+    seg = _by_id(clf.segments(wh, as_of=AS_OF))
+    assert len(seg) == 12 and "C13" not in seg
+    c01 = seg["C01"]
+    assert (c01["customer_sk"], c01["segment"], c01["monetary"]) == (
+        SK["C01"],
+        "important_value",
+        1000.0,
+    )
+    assert (seg["C11"]["segment"], seg["C11"]["monetary"]) == ("potential", 0.0)
+    assert (seg["C12"]["segment"], seg["C12"]["monetary"]) == ("potential", 0.0)
+    stored = clf.classify(wh, as_of=AS_OF).mutate(rfm_class=ibis.literal("general_keep"))
+    wh.create_table("classification", stored.to_pyarrow())
+    got = _by_id(clf.segments(wh, as_of=AS_OF))
+    assert {r["segment"] for r in got.values()} == {"general_keep"}
+    assert got["C01"]["monetary"] == 1000.0
+
+
 def test_publish_step_stores_the_classification(tmp_path, wh):
     """The snapshot's clock is its latest timestamp, C02's order of 2024-07-01 09:00, so C13
     (created 2024-07-01 00:00) is classified too: 13 rows; C12 stays potential."""

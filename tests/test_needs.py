@@ -1,198 +1,16 @@
-"""crmkit.needs: tokens, topics and sentiment of zh / en texts; priority, common vs individual,
-change over time; contact cadence and the care calendar; the planted demo needs recovered.
-
-The labelled sentiment sample ``tests/fixtures/sentiment_labelled.csv`` (40 Chinese, 30 English
-short product / service reviews, each labelled ``pos`` or ``neg``) was written by hand for
-crmkit; it is not taken from the demo's templates.
-"""
+"""crmkit.needs: priority, common vs individual, change over time, the response register; the
+planted demo needs recovered; the needs page's data."""
 
 import json
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import ibis
 import pandas as pd
 import pytest
 
-from crmkit import db, demo, needs, views
-
-FIXTURES = Path(__file__).parent / "fixtures"
-#: Accuracy floors for the sentiment test (measured: zh 37/40, en 29/30, all 66/70).
-ACCURACY_FLOOR = {"all": 0.85, "zh": 0.80, "en": 0.80}
-
-
-@pytest.fixture(scope="module")
-def na():
-    return needs.analyzer()
-
-
-# ---------------------------------------------------------------------------------------------
-# tokens and topics
-# ---------------------------------------------------------------------------------------------
-
-
-def test_chinese_sentence_tokens_and_topic(na):
-    """快递送货太慢了，等了一个星期 ("the courier delivers too slowly, I waited a week"):
-    jieba with the user dictionary cuts 快递 | 送货 | 太慢 | 了 | ， | 等 | 了 | 一个 | 星期;
-    the comma is dropped; 快递 and 送货 are delivery keywords (物流配送), nothing else matches."""
-    r = na.analyse("快递送货太慢了，等了一个星期")
-    assert r.tokens == ("快递", "送货", "太慢", "了", "等", "了", "一个", "星期")
-    assert r.topics == ("delivery",)
-    assert r.evidence == {"delivery": ("快递", "送货")}
-    assert r.sentiment < -0.05
-
-
-def test_keyword_inside_a_longer_token_and_user_dictionary(na):
-    """视频教程 is one token (user dictionary) and contains the training keyword 教程;
-    会员积分 is one token too (a domain term of the issue) and contains the price keyword 积分."""
-    r = na.analyse("能不能出视频教程？会员积分什么时候到账")
-    assert "视频教程" in r.tokens and "会员积分" in r.tokens
-    assert r.evidence == {"price": ("积分",), "training": ("教程",)}
-
-
-def test_english_sentence_words_and_phrases(na):
-    """English runs come out as lower-case words; "value for money" is a three-word price
-    keyword matched as a run of tokens."""
-    r = na.analyse("Late delivery, the courier could not say when. Good value for money though")
-    assert r.tokens[:4] == ("late", "delivery", "the", "courier")
-    assert r.evidence == {"delivery": ("delivery", "courier"), "price": ("value for money",)}
-
-
-def test_mixed_language_text(na):
-    """Chinese and English in one text: both keyword lists apply (App 闪退 + "tutorial")."""
-    r = na.analyse("App更新后一直闪退, please add a tutorial!")
-    assert r.tokens == ("app", "更新后", "一直", "闪退", "please", "add", "a", "tutorial")
-    assert r.evidence == {
-        "feature": ("add",),
-        "app": ("app", "更新后", "闪退"),
-        "training": ("tutorial",),
-    }
-
-
-def test_emoji_and_full_width_punctuation(na):
-    """NFKC turns ＡＰＰ into app and ！ into !; punctuation and emoji are not tokens."""
-    r = na.analyse("ＡＰＰ闪退！！😡😡 物流太慢。。。")
-    assert r.tokens == ("app", "闪退", "物流", "太慢")
-    assert r.topics == ("delivery", "app")
-    assert r.sentiment < -0.05
-
-
-@pytest.mark.parametrize("text", ["", "   ", "。！？", "😀😀", None])
-def test_empty_texts(na, text):
-    r = na.analyse(text)
-    assert r.tokens == () and r.topics == () and r.sentiment is None
-
-
-def test_very_long_text_is_cut_and_fast(na):
-    """A 200,000-character text is cut to ``max_chars`` (5,000) before tokenising: topics in
-    the kept part are found, words beyond it are not, and it takes well under a second."""
-    text = "物流很慢。" + "我们今天去公园散步" * 22_000 + "培训"
-    t0 = time.perf_counter()
-    r = na.analyse(text)
-    assert time.perf_counter() - t0 < 3
-    assert r.topics == ("delivery",)
-    assert len("".join(r.tokens)) <= na.max_chars
-
-
-def test_tokenize_rejects_non_text(na):
-    with pytest.raises(TypeError, match="expected a str"):
-        na.tokenize(12)
-
-
-def test_taxonomy_errors_name_the_problem(tmp_path):
-    tax = json.loads(needs.TAXONOMY_PATH.read_text(encoding="utf-8"))
-    tax["topics"]["price"]["keywords_zh"] = []
-    tax["topics"]["price"]["keywords_en"] = []
-    p = tmp_path / "t.json"
-    p.write_text(json.dumps(tax), encoding="utf-8")
-    with pytest.raises(ValueError, match="topic 'price' needs non-empty keywords"):
-        needs.load_taxonomy(p)
-    tax = json.loads(needs.TAXONOMY_PATH.read_text(encoding="utf-8"))
-    tax["priority"]["weights"] = {"reach": 1}
-    p.write_text(json.dumps(tax), encoding="utf-8")
-    with pytest.raises(ValueError, match="priority.weights"):
-        needs.load_taxonomy(p)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        needs.load_taxonomy(tmp_path / "missing.json")
-
-
-def test_cache_dir_falls_back_when_home_is_read_only(tmp_path, monkeypatch):
-    """A cache location that cannot be created (here: below a file) falls back to the temp dir."""
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    monkeypatch.delenv("CRMKIT_CACHE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))
-    monkeypatch.setenv("HOME", str(blocker))
-    import tempfile
-
-    assert needs.cache_dir() == Path(tempfile.gettempdir())
-    monkeypatch.setenv("CRMKIT_CACHE_DIR", str(tmp_path / "c"))
-    assert needs.cache_dir() == tmp_path / "c"
-
-
-# ---------------------------------------------------------------------------------------------
-# sentiment
-# ---------------------------------------------------------------------------------------------
-
-
-def test_sentiment_accuracy_on_labelled_sample(na):
-    """70 hand-labelled texts (40 zh, 30 en); a neutral prediction counts as wrong."""
-    labelled = pd.read_csv(FIXTURES / "sentiment_labelled.csv")
-    assert len(labelled) >= 60 and set(labelled.language) == {"zh", "en"}
-    acc = needs.sentiment_accuracy(labelled, na).set_index("language")
-    assert acc.loc["all", "n"] == 70
-    for lang, floor in ACCURACY_FLOOR.items():
-        assert acc.loc[lang, "accuracy"] > floor, (lang, acc.loc[lang].to_dict())
-
-
-def test_sentiment_label_band():
-    assert needs.sentiment_label(0.3) == "positive"
-    assert needs.sentiment_label(-0.3) == "negative"
-    assert needs.sentiment_label(0.01) == "neutral"
-    assert needs.sentiment_label(None) is None
-
-
-def test_sentiment_accuracy_rejects_bad_labels(na):
-    with pytest.raises(ValueError, match="labels must be 'pos' or 'neg'"):
-        needs.sentiment_accuracy(pd.DataFrame({"text": ["x"], "language": ["en"], "label": ["ok"]}))
-
-
-# ---------------------------------------------------------------------------------------------
-# clusters of unmatched texts
-# ---------------------------------------------------------------------------------------------
-
-
-def test_unmatched_texts_cluster_with_top_terms(na):
-    """12 texts about packaging and 12 about an invoice: sqrt(2 distinct·… ) gives k = 1 for 2
-    distinct texts, so use 8 distinct texts (k = round(sqrt(8 / 2)) = 2): the two clusters
-    are the two subjects, each with its word on top."""
-    docs = [
-        "包装破损严重",
-        "包装太简陋",
-        "外包装破损",
-        "包装不环保",
-        "发票一直没开",
-        "发票抬头错了",
-        "电子发票没收到",
-        "发票金额不对",
-    ] * 3
-    terms = pd.Series(["|".join(na.terms(na.tokenize(d))) for d in docs])
-    labels, clusters = needs.cluster_terms(terms, {"min_texts": 5})
-    assert len(clusters) == 2
-    tops = {c.top_terms.split("|")[0] for c in clusters.itertuples()}
-    assert tops == {"包装", "发票"}
-    by_label = {d: lab for d, lab in zip(docs, labels, strict=True)}
-    assert by_label["包装太简陋"] != by_label["发票抬头错了"]
-    assert by_label["包装太简陋"] == by_label["外包装破损"]
-
-
-def test_no_clusters_from_too_few_texts():
-    labels, clusters = needs.cluster_terms(pd.Series(["包装", "", "发票"]))
-    assert clusters.empty and (labels == 0).all()
-
+from crmkit import config, db, demo, needs, text, views
 
 # ---------------------------------------------------------------------------------------------
 # priority, common vs individual, change
@@ -253,7 +71,7 @@ def test_need_priority_worked_by_hand(hand_tables):
     raises it. Delivery has an action in progress (answered); quality only a planned one.
     """
     texts, mentions = hand_tables
-    tax = needs.load_taxonomy()
+    tax = text.load_taxonomy()
     tax["common"]["min_customer_share"] = 0.6
     actions = pd.DataFrame(
         {
@@ -306,7 +124,7 @@ def test_trend_test_worked_by_hand():
     df["month"] = df.ts.dt.to_period("M").dt.to_timestamp()
     texts = ibis.memtable(df.drop(columns="topic"))
     mentions = ibis.memtable(df.dropna(subset=["topic"]))
-    tax = needs.load_taxonomy()
+    tax = text.load_taxonomy()
     tax["trend"].update(recent_months=1, baseline_months=2, baseline_offset_months=1)
     res = needs.trend_tests(texts, mentions, as_of=as_of, taxonomy=tax).set_index("topic")
     tr = res.loc["training"]
@@ -319,143 +137,14 @@ def test_trend_test_worked_by_hand():
 
 
 # ---------------------------------------------------------------------------------------------
-# relationship cultivation
+# the response register
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def contact_db():
-    """as_of 2026-06-30 12:00. Customers (owner, segment → cadence in days):
-
-    - K1 王, important_value (30): phone 2026-06-10 → 20 days, on time; an e-mail on
-      2025-05-01 is older than 365 days (not counted); birthday 5 July; order O1 delivered
-      2026-06-28 → follow-up due 2026-07-05 (none yet); O3 delivered 1 June → due 8 June
-      (outside the window);
-    - K2 王, important_value (30): chat 2026-04-01 → 90 days, 60 overdue; birthday 30 June
-      (today: not upcoming, next one is outside 30 days);
-    - K3 李, potential (180): never contacted, created 2026-01-01 → 180 days, not overdue
-      (overdue means more than the cadence); birthday 10 July but potential customers get no
-      birthday greeting;
-    - K5 李, general_value (60): O2 delivered 27 June, followed up 29 June (phone) → not due;
-      cancelled order O4 → none;
-    - K4 created after as_of: left out.
-    """
-    con = db.connect(":memory:", read_only=False)
-    con.create_table(
-        "customers",
-        pd.DataFrame(
-            {
-                "customer_id": ["K1", "K2", "K3", "K4", "K5"],
-                "owner": ["王", "王", "李", "李", "李"],
-                "owner_team": ["success", "success", "sales", "sales", "service"],
-                "created_at": pd.to_datetime(
-                    ["2025-01-01", "2025-01-01", "2026-01-01", "2026-07-15", "2025-06-01"]
-                ),
-                "birthday": pd.to_datetime(
-                    ["1990-07-05", "1985-06-30", "2000-07-10", None, None]
-                ).date,
-            }
-        ),
-    )
-    con.create_table(
-        "classification",
-        pd.DataFrame(
-            {
-                "customer_id": ["K1", "K2", "K3", "K5"],
-                "rfm_class": ["important_value", "important_value", None, "general_value"],
-            }
-        ),
-    )
-    con.create_table(
-        "interactions",
-        pd.DataFrame(
-            {
-                "customer_id": ["K1", "K1", "K2", "K5"],
-                "ts": pd.to_datetime(
-                    ["2026-06-10 10:00", "2025-05-01 10:00", "2026-04-01 09:00", "2026-06-29 15:00"]
-                ),
-                "channel": ["phone", "email", "chat", "phone"],
-                "care_event": ["none", "offer", "none", "post_purchase"],
-            }
-        ),
-    )
-    con.create_table(
-        "orders",
-        pd.DataFrame(
-            {
-                "order_id": ["O1", "O2", "O3", "O4"],
-                "customer_id": ["K1", "K5", "K1", "K5"],
-                "delivered_at": pd.to_datetime(
-                    ["2026-06-28 10:00", "2026-06-27 10:00", "2026-06-01 10:00", "2026-06-29 10:00"]
-                ),
-                "status": ["completed", "completed", "completed", "cancelled"],
-            }
-        ),
-    )
-    yield con
-    con.disconnect()
-
-
-def test_contact_status_worked_by_hand(contact_db):
-    s = (
-        needs.contact_status(contact_db, as_of=AS_OF)
-        .to_pandas()
-        .set_index("customer_id")
-        .sort_index()
-    )
-    assert s.index.tolist() == ["K1", "K2", "K3", "K5"]
-    assert s.days_since.tolist() == [20, 90, 180, 1]
-    assert s.target_days.tolist() == [30, 30, 180, 60]
-    assert s.overdue.tolist() == [False, True, False, False]
-    assert s.days_overdue.tolist() == [0, 60, 0, 0]
-    assert s.contacts_365.tolist() == [1, 1, 0, 1]
-    assert s.ch_phone.tolist() == [1, 0, 0, 1] and s.ch_chat.tolist() == [0, 1, 0, 0]
-    assert s.ch_email.sum() == 0
-    by_seg = needs.contact_by_segment(needs.contact_status(contact_db, as_of=AS_OF))
-    iv = by_seg.set_index("segment").loc["important_value"]
-    assert (iv.customers, iv.overdue, iv.overdue_share, iv.per_customer) == (2, 1, 0.5, 1.0)
-
-
-def test_care_calendar_worked_by_hand(contact_db):
-    """Window 1–30 July 2026; a test holiday on 1 July for the holiday segments
-    (important_value, important_keep): K1 and K2."""
-    rules = needs.load_relationship()
-    rules["holidays"] = [{"date": "2026-07-01", "key": "t", "zh": "测试节", "en": "Test Day"}]
-    cal = needs.care_calendar(contact_db, as_of=AS_OF, rules=rules)
-    got = [(str(r.date), r.customer_id, r.event, r.detail_zh, r.order_id) for r in cal.itertuples()]
-    assert got == [
-        ("2026-07-01", "K1", "holiday", "测试节问候", None),
-        ("2026-07-01", "K2", "holiday", "测试节问候", None),
-        ("2026-07-05", "K1", "birthday", "生日祝福", None),
-        ("2026-07-05", "K1", "post_purchase", "购后回访", "O1"),
-    ]
-    assert set(cal.owner) == {"王"}
-
-
-def test_relationship_rules_errors(tmp_path):
-    rules = json.loads(needs.RELATIONSHIP_PATH.read_text(encoding="utf-8"))
-    rules["cadence_days"]["potential"] = 0
-    p = tmp_path / "r.json"
-    p.write_text(json.dumps(rules), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"cadence_days\['potential'\] = 0"):
-        needs.load_relationship(p)
-
-
-def test_holiday_table_covers_2025_to_2028():
-    """The lunar holidays move; the config lists 春节, 元宵, 端午, 中秋 (and solar ones) for
-    every year 2025–2028; spot checks: 春节 2026-02-17, 中秋 2027-09-15."""
-    hol = needs.load_relationship()["holidays"]
-    years = {(h["key"], h["date"][:4]) for h in hol}
-    for key in ("spring_festival", "lantern", "dragon_boat", "mid_autumn", "national_day"):
-        assert {(key, str(y)) for y in range(2025, 2029)} <= years
-    dates = {(h["key"], h["date"]) for h in hol}
-    assert ("spring_festival", "2026-02-17") in dates and ("mid_autumn", "2027-09-15") in dates
 
 
 def test_action_register_is_valid():
     acts = needs.load_actions()
     assert set(acts.kind) <= set(needs.ACTION_KINDS)
-    assert set(acts.topic) <= set(needs.need_topics())
+    assert set(acts.topic) <= set(text.need_topics())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,3 +286,30 @@ def test_publish_without_feedback_or_interactions(tiny_snapshot):
         assert status.last_contact.isna().all() and status.overdue.all()
     finally:
         con.disconnect()
+
+
+def test_actions_and_taxonomy_from_a_company_config(tmp_path, hand_tables):
+    """A settings directory with its own register (delivery done, nothing else) and a taxonomy
+    whose common threshold is 60 %: publish_tables reads both — delivery (3 of 4 customers) is
+    the only common need and it is answered."""
+    (tmp_path / "need_actions.json").write_text(
+        json.dumps(
+            {"actions": [{"topic": "delivery", "kind": "service", "status": "done",
+                          "date": "2026-05-01", "zh": "换快递", "en": "New courier"}]}
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    tax = json.loads(text.TAXONOMY_PATH.read_text(encoding="utf-8"))
+    tax["common"]["min_customer_share"] = 0.6
+    (tmp_path / "need_taxonomy.json").write_text(json.dumps(tax), encoding="utf-8")
+    cfg = config.load(tmp_path)
+    assert needs.load_actions(config=cfg).status.tolist() == ["done"]
+    texts, mentions = hand_tables
+    con = db.connect(":memory:", read_only=False)
+    con.create_table("need_texts", texts.to_pyarrow())
+    con.create_table("need_mentions", mentions.to_pyarrow())
+    out = needs.publish_tables(con, as_of=AS_OF, config=cfg)
+    pr = out["need_priority"].set_index("topic")
+    assert pr.index[pr.need_type == "common"].tolist() == ["delivery"]
+    assert pr.loc["delivery", "answered"] and pr.loc["delivery", "status"] == "done"
+    assert out["need_actions"].action_en.tolist() == ["New courier"]

@@ -107,6 +107,37 @@ class Config:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def read_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """One JSON settings file, parsed; for the loaders that take a file path.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        What the file holds, for the messages (``"need taxonomy"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    ConfigError
+        When it is not valid JSON (with the position).
+
+    Examples
+    --------
+    >>> read_json(DEFAULT_DIR / FILES["actions"], "need actions")["actions"][0]["topic"]
+    'delivery'
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} {str(p)!r} does not exist")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{what} {str(p)!r} is not valid JSON: {e}") from None
+
+
 def config_dir(directory: str | os.PathLike | None = None) -> Path:
     """The argument, else ``$CRMKIT_CONFIG``, else the packaged defaults."""
     return Path(directory or os.environ.get("CRMKIT_CONFIG") or DEFAULT_DIR)

@@ -1,8 +1,9 @@
 """Page 3 — customer needs (step 4 客户需求分析) and relationship cultivation (step 3 客户关系培养).
 
-Reads only the tables :func:`crmkit.needs.publish_needs` precomputed (``need_texts``,
-``need_mentions``, ``need_clusters``, ``need_actions``, ``contact_status``, ``care_calendar``)
-and aggregates them for the filters; nothing is tokenised or fitted when the page opens.
+Reads only the tables the ``need_texts``, ``needs`` and ``relationship`` publish steps
+precomputed (``need_texts``, ``need_mentions``, ``need_clusters``, ``need_actions``,
+``contact_status``, ``care_calendar``) and aggregates them for the filters; nothing is
+tokenised or fitted when the page opens.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, needs
+from crmkit import charts, needs, relationship, text
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
 from crmkit.privacy import mask_email, mask_phone
@@ -109,7 +110,7 @@ def needs_data(
     """
     role = current_role(role)
     as_of = data_as_of(con)
-    tax = needs.load_taxonomy()
+    tax = text.load_taxonomy()
     texts, mentions = _texts_in_scope(con, f, as_of)
     actions = con.table("need_actions").to_pandas()
     priority = needs.need_summary(
@@ -121,9 +122,9 @@ def needs_data(
     priority["kind_label"] = [t(f"nd_kind_{k}", lang) for k in priority.kind]
     n = int(priority.attrs["n_customers"])
     n_texts = int(texts.count().execute())
-    label = {x: needs.topic_label(x, lang, tax) for x in tax["topics"]}
+    label = {x: text.topic_label(x, lang, tax) for x in tax["topics"]}
 
-    trend = needs.need_trend(texts, mentions.filter(mentions.topic.isin(needs.need_topics(tax))))
+    trend = needs.need_trend(texts, mentions.filter(mentions.topic.isin(text.need_topics(tax))))
     trend["label"] = trend.topic.map(label)
     tests = needs.trend_tests(texts, mentions, as_of=as_of, taxonomy=tax)
     tests["label"] = tests.topic.map(label)
@@ -161,7 +162,7 @@ def needs_data(
 
     scope = customers_in_scope(con, f).select("customer_id")
     status = con.table("contact_status").semi_join(scope, "customer_id")
-    contacts = needs.contact_by_segment(status)
+    contacts = relationship.contact_by_segment(status)
     contacts["segment_label"] = [segment_label(s, lang) for s in contacts.segment]
     owners = sorted(
         x for x in status.select("owner").distinct().to_pandas().owner.dropna().tolist()
@@ -195,7 +196,7 @@ def needs_data(
     calendar["event"] = [t(f"nd_event_{e}", lang) for e in calendar.event]
     calendar["segment"] = [segment_label(s, lang) for s in calendar.segment]
     calendar = calendar[list(CALENDAR_COLUMNS)]
-    horizon = int(needs.load_relationship()["calendar"]["horizon_days"])
+    horizon = int(relationship.load_relationship()["calendar"]["horizon_days"])
 
     common_n = int((priority.need_type == "common").sum())
     window = fmt_date(as_of, lang)
@@ -359,7 +360,7 @@ class NeedsPage(Page):
         )
         charts.show_in(
             self.fig_contacts,
-            charts.plot_contact_by_segment(data["contacts"], lang, needs.CHANNELS),
+            charts.plot_contact_by_segment(data["contacts"], lang, relationship.CHANNELS),
             meta=stamp,
         )
 
@@ -384,7 +385,7 @@ class NeedsPage(Page):
         )
         r0, r1 = tests.attrs["recent"]
         b0, b1 = tests.attrs["baseline"]
-        spec = needs.load_taxonomy()["trend"]
+        spec = text.load_taxonomy()["trend"]
         note = t(
             "nd_trend_note",
             lang,

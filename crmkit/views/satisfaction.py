@@ -279,7 +279,7 @@ TOPIC_ROWS = 6
 
 def topics_html(topics: pd.DataFrame, lang: str) -> str:
     """The need topics most typical of detractors' comments (published, whole snapshot)."""
-    from crmkit.needs import topic_label
+    from crmkit.text import topic_label
 
     df = topics.head(TOPIC_ROWS).copy()
     df["topic"] = [topic_label(x, lang) for x in df.topic]
