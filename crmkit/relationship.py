@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import classification, db, i18n, schema, stats
+from crmkit import calendars, classification, db, i18n, schema, stats
 from crmkit import config as _config
 
 RELATIONSHIP_PATH = _config.DEFAULT_DIR / _config.FILES["relationship"]
@@ -53,7 +53,7 @@ CHANNELS = tuple(schema.CONTACT_CHANNELS)
 def load_relationship(
     path: str | os.PathLike | None = None, *, config: _config.Config | None = None
 ) -> dict[str, Any]:
-    """Cadence, care-calendar rules and holidays, checked.
+    """Cadence and care-calendar rules, checked.
 
     Parameters
     ----------
@@ -66,17 +66,18 @@ def load_relationship(
     Returns
     -------
     dict
-        ``cadence_days`` (segment → days), ``calendar`` (``horizon_days``,
-        ``birthday_segments``, ``holiday_segments``, ``post_purchase_days``) and ``holidays``
-        (``date``, ``key``, ``zh``, ``en``); a fresh copy, safe to change.
+        ``cadence_days`` (segment → days) and ``calendar`` (``horizon_days``,
+        ``birthday_segments``, ``holiday_segments``, ``post_purchase_days``, optionally
+        ``holiday_codes``: the festivals greeted, default :data:`GREETED_FESTIVALS`); a fresh
+        copy, safe to change.
 
     Raises
     ------
     FileNotFoundError
         When the file does not exist.
     ValueError
-        When a section is missing, a cadence is not a whole number of days > 0 or a holiday
-        has no ``YYYY-MM-DD`` date, naming it.
+        When a section is missing, a cadence is not a whole number of days > 0 or a greeted
+        festival code is unknown, naming it.
 
     Examples
     --------
@@ -89,7 +90,7 @@ def load_relationship(
     else:
         p = Path(path) if path is not None else RELATIONSHIP_PATH
         rules = _config.read_json(p, "relationship rules")
-    for key in ("cadence_days", "calendar", "holidays"):
+    for key in ("cadence_days", "calendar"):
         if key not in rules:
             raise ValueError(f"relationship rules {str(p)!r}: missing section {key!r}")
     for seg, days in rules["cadence_days"].items():
@@ -97,24 +98,38 @@ def load_relationship(
             raise ValueError(
                 f"relationship rules: cadence_days[{seg!r}] = {days!r}; expected whole days > 0"
             )
-    for i, h in enumerate(rules["holidays"]):
-        try:
-            date.fromisoformat(h["date"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(
-                f"relationship rules: holidays[{i}] = {h!r}; expected a 'date' as YYYY-MM-DD"
-            ) from None
+    codes = rules["calendar"].get("holiday_codes", list(GREETED_FESTIVALS))
+    known = set(calendars.festivals(2026).code)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ValueError(
+            f"relationship rules {str(p)!r}: calendar.holiday_codes has {unknown}; expected "
+            f"festival codes of crmkit.calendars.festivals, e.g. {sorted(known)}"
+        )
     return rules
 
 
+#: The festivals greeted by default (清明 is a day of remembrance, not of greetings).
+GREETED_FESTIVALS = (
+    "new_year",
+    "spring_festival",
+    "lantern",
+    "dragon_boat",
+    "mid_autumn",
+    "national_day",
+    "double_ninth",
+)
+
+
 def festival_dates(rules: Mapping[str, Any], start: date, end: date) -> list[dict[str, Any]]:
-    """The festivals dated ``start <= date < end``, in the rules' order: the one place the
-    care calendar reads festival dates from (today the rules' ``holidays`` table).
+    """The greeted festivals dated ``start <= date < end``, by date: the one place the care
+    calendar reads festival dates from (:func:`crmkit.calendars.festivals_between`, any year).
 
     Parameters
     ----------
     rules : mapping
-        :func:`load_relationship` output.
+        :func:`load_relationship` output: ``calendar.holiday_codes`` chooses the festivals
+        (default :data:`GREETED_FESTIVALS`).
     start, end : date
         The half-open range of days.
 
@@ -125,19 +140,20 @@ def festival_dates(rules: Mapping[str, Any], start: date, end: date) -> list[dic
 
     Examples
     --------
-    >>> rules = {"holidays": [{"date": "2026-10-01", "key": "national_day", "zh": "国庆节",
-    ...                        "en": "National Day"}]}
-    >>> festival_dates(rules, date(2026, 9, 1), date(2026, 10, 1))
-    []
-    >>> [f["key"] for f in festival_dates(rules, date(2026, 10, 1), date(2026, 10, 2))]
-    ['national_day']
+    >>> rules = {"calendar": {}}
+    >>> [(f["date"], f["zh"]) for f in festival_dates(rules, date(2026, 9, 1), date(2026, 10, 1))]
+    [(datetime.date(2026, 9, 25), '中秋节')]
+    >>> [f["key"] for f in festival_dates(rules, date(2031, 1, 1), date(2031, 2, 10))]
+    ['new_year', 'spring_festival', 'lantern']
     """
-    out = []
-    for h in rules["holidays"]:
-        day = date.fromisoformat(h["date"])
-        if start <= day < end:
-            out.append({**h, "date": day})
-    return out
+    if end <= start:
+        return []
+    codes = set(rules.get("calendar", {}).get("holiday_codes", GREETED_FESTIVALS))
+    fest = calendars.festivals_between(start, end - timedelta(days=1))
+    fest = fest[fest.code.isin(codes)]
+    return [
+        {"date": f.date, "key": f.code, "zh": f.name_zh, "en": f.name_en} for f in fest.itertuples()
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

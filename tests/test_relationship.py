@@ -106,15 +106,15 @@ def test_contact_status_worked_by_hand(contact_db):
 
 
 def test_care_calendar_worked_by_hand(contact_db):
-    """Window 1–30 July 2026; a test holiday on 1 July for the holiday segments
-    (important_value, important_keep): K1 and K2."""
+    """Window 1–30 July 2026. With 七夕 greeted (lunar 7/7 = 2026-08-19) nothing festive falls
+    in July; with 端午 (2026-06-19) neither; the holiday segments (important_value,
+    important_keep) K1 and K2 would get it. K1's birthday and K1's post-purchase follow-up
+    (O1 delivered 28 June + 7 days) fall due on 5 July."""
     rules = relationship.load_relationship()
-    rules["holidays"] = [{"date": "2026-07-01", "key": "t", "zh": "测试节", "en": "Test Day"}]
+    rules["calendar"]["holiday_codes"] = ["qixi", "dragon_boat"]
     cal = relationship.care_calendar(contact_db, as_of=AS_OF, rules=rules)
     got = [(str(r.date), r.customer_id, r.event, r.detail_zh, r.order_id) for r in cal.itertuples()]
     assert got == [
-        ("2026-07-01", "K1", "holiday", "测试节问候", None),
-        ("2026-07-01", "K2", "holiday", "测试节问候", None),
         ("2026-07-05", "K1", "birthday", "生日祝福", None),
         ("2026-07-05", "K1", "post_purchase", "购后回访", "O1"),
     ]
@@ -130,15 +130,36 @@ def test_relationship_rules_errors(tmp_path):
         relationship.load_relationship(p)
 
 
-def test_holiday_table_covers_2025_to_2028():
-    """The lunar holidays move; the config lists 春节, 元宵, 端午, 中秋 (and solar ones) for
-    every year 2025–2028; spot checks: 春节 2026-02-17, 中秋 2027-09-15."""
-    hol = relationship.load_relationship()["holidays"]
-    years = {(h["key"], h["date"][:4]) for h in hol}
-    for key in ("spring_festival", "lantern", "dragon_boat", "mid_autumn", "national_day"):
-        assert {(key, str(y)) for y in range(2025, 2029)} <= years
-    dates = {(h["key"], h["date"]) for h in hol}
-    assert ("spring_festival", "2026-02-17") in dates and ("mid_autumn", "2027-09-15") in dates
+def test_festival_dates_come_from_the_calendar_for_any_year(contact_db):
+    """Lunar festivals move every year and the old hand-typed table ended in 2028: 春节
+    2026-02-17, 中秋 2027-09-15, 春节 2040-02-12, 重阳 2035-10-09 now come from
+    crmkit.calendars. Greeting national day: as_of 2026-09-30 with the 30-day horizon gives
+    K1 and K2 (the holiday segments) a 国庆节 greeting on 1 October."""
+    rules = relationship.load_relationship()
+    got = {
+        (f["key"], f["date"])
+        for a, b in ((date(2026, 1, 1), date(2028, 1, 1)), (date(2035, 1, 1), date(2041, 1, 1)))
+        for f in relationship.festival_dates(rules, a, b)
+    }
+    assert {
+        ("spring_festival", date(2026, 2, 17)),
+        ("mid_autumn", date(2027, 9, 15)),
+        ("spring_festival", date(2040, 2, 12)),
+        ("double_ninth", date(2035, 10, 9)),
+    } <= got
+    assert not {k for k, _ in got} - set(relationship.GREETED_FESTIVALS)
+    cal = relationship.care_calendar(contact_db, as_of=datetime(2026, 9, 30, 12), rules=rules)
+    oct1 = cal[(cal.event == "holiday") & (cal.date.astype(str) == "2026-10-01")]
+    assert sorted(oct1.customer_id) == ["K1", "K2"] and set(oct1.detail_zh) == {"国庆节问候"}
+
+
+def test_unknown_greeted_festival_is_named(tmp_path):
+    rules = json.loads(relationship.RELATIONSHIP_PATH.read_text(encoding="utf-8"))
+    rules["calendar"]["holiday_codes"] = ["national_day", "halloween"]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(rules), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"holiday_codes has \['halloween'\]"):
+        relationship.load_relationship(p)
 
 
 def test_no_care_event_due_gives_the_typed_empty_calendar(contact_db):
