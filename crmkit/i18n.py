@@ -104,11 +104,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "period_90d": ("近90天", "Last 90 days"),
     "period_365d": ("近12个月", "Last 12 months"),
     "seg_potential": ("潜在客户（未购买）", "Potential (no purchase yet)"),
-    # membership tiers (the segment filter until classification segments land)
-    "tier_regular": ("普通会员", "Regular"),
-    "tier_silver": ("银卡会员", "Silver"),
-    "tier_gold": ("金卡会员", "Gold"),
-    "tier_diamond": ("钻石会员", "Diamond"),
     # pages
     "page_index": ("客户管理工作台", "Customer management workbench"),
     "page_data_overview": ("数据概览与数据质量", "Data overview and quality"),
@@ -292,7 +287,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "sat_effect": ("对NPS评分的影响（0–10分）", "Effect on the NPS answer (0-10 points)"),
     "sat_breach_rate": ("超时率", "Breach rate"),
     "sat_open_tickets": ("未结案工单", "Open tickets"),
-    "sat_age": ("账龄", "Age"),
     "sat_sec_alerts": (
         "当前预警（最近90天 vs 之前12个月）",
         "Current alerts (last 90 days vs the year before)",
@@ -367,9 +361,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "kpi_vs": ("对比", "vs"),
     "kpi_unavailable": ("暂不可用", "Not available yet"),
     "kpi_value": ("本期", "This period"),
-    "kpi_previous": ("上期", "Previous"),
-    "kpi_change": ("变化", "Change"),
-    "kpi_gap": ("差距", "Gap"),
     "kpi_forecast": ("期末预测", "Period-end forecast"),
     "kpi_forecast_method": (
         "期末预测：线性外推（计数按已过时间比例放大，比率与均值沿用至今的数值）",
@@ -454,7 +445,6 @@ LABELS: dict[str, tuple[str, str]] = {
         "is given for them.",
     ),
     "col_kpi": ("指标", "KPI"),
-    "col_unit": ("单位", "Unit"),
     "col_won": ("赢单", "Won"),
     "col_closed": ("已关闭", "Closed"),
     "col_rate": ("比率", "Rate"),
@@ -743,7 +733,6 @@ LABELS: dict[str, tuple[str, str]] = {
         "Contacts per customer, last 12 months",
     ),
     "nd_share_of_texts": ("占当月文本比例", "Share of the month's texts"),
-    "nd_share_of_customers": ("提出该需求的客户占比", "Share of customers raising it"),
     "nd_contacts_per_customer": ("人均联系次数", "Contacts per customer"),
     "nd_common_type": ("共性需求", "Common"),
     "nd_individual_type": ("个性需求", "Individual"),
@@ -801,7 +790,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "nd_col_days_overdue": ("逾期（天）", "Days overdue"),
     "nd_col_event": ("事项", "Event"),
     "nd_col_detail": ("内容", "Detail"),
-    "nd_col_order_id": ("订单编号", "Order ID"),
     "nd_col_customer_id": ("客户编号", "Customer ID"),
     "nd_col_name": ("客户名称", "Name"),
     "nd_col_phone": ("手机", "Phone"),

@@ -1,6 +1,9 @@
 """Shared fixtures: a tiny hand-checkable snapshot built from tests/fixtures through the real
-ingest and publish path."""
+ingest and publish path, the seeded demo, and ``wait_until`` for tests that wait on something.
+"""
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,36 @@ from crmkit import db
 from crmkit.ingest import ingest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _wait_until[T](
+    predicate: Callable[[], T],
+    timeout: float,
+    *,
+    interval: float = 0.1,
+    message: str | Callable[[], str] = "",
+) -> T:
+    """Call ``predicate`` every ``interval`` seconds until it returns something truthy and
+    return that; after ``timeout`` seconds fail the test: "timed out after 60 s waiting for
+    <message>". ``message`` says what was awaited, a string or a function called then (e.g. to
+    append a server log). ``predicate`` may fail the test itself (a server that exited will not
+    answer later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            what = (message() if callable(message) else message) or predicate.__name__
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def wait_until() -> Callable[..., object]:
+    """``wait_until(predicate, timeout, *, interval=0.1, message="")``: poll instead of sleeping
+    (see :func:`_wait_until`)."""
+    return _wait_until
 
 
 @pytest.fixture(scope="session")

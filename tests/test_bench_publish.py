@@ -3,9 +3,12 @@ day's file without losing what the other benchmarks wrote."""
 
 import json
 
+import pytest
+
 from bench import publish
 
 
+@pytest.mark.slow  # a real `crmkit publish` in a subprocess: ~15 s
 def test_publish_once_reads_steps_rows_and_peak_memory(tiny_snapshot, tmp_path):
     """A real ``crmkit publish`` in its own process: every step the CLI printed is there, the
     rows are the snapshot's own counts, and /usr/bin/time's peak RSS is read."""

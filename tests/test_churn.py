@@ -114,6 +114,10 @@ def cdnow_fit() -> churn.ClvFit:
     return churn.fit_clv(cdnow_summary())  # the production defaults
 
 
+# The CDNOW tests fit BG/NBD and Gamma-Gamma with PyMC-Marketing (5–10 s a fit).
+
+
+@pytest.mark.slow
 def test_production_priors_are_flat_and_stated(cdnow_fit):
     assert cdnow_fit.priors == "flat" and cdnow_fit.method == "map"
     assert set(churn.PRIORS["bg_nbd"]) == {"r", "alpha", "a", "b"}
@@ -127,6 +131,7 @@ def test_production_priors_are_flat_and_stated(cdnow_fit):
     }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["r", "alpha", "a", "b", "p", "q", "v"])
 def test_cdnow_estimates_within_one_percent(cdnow_fit, name):
     est = {**cdnow_fit.bg_params, **cdnow_fit.gg_params}[name]
@@ -134,6 +139,7 @@ def test_cdnow_estimates_within_one_percent(cdnow_fit, name):
     assert est == pytest.approx(published, rel=0.01), f"{name}: {est:.4f} vs {published}"
 
 
+@pytest.mark.slow
 def test_library_default_priors_would_move_the_estimates():
     """Why production uses flat priors: with PyMC-Marketing 1.3.0's default priors (MAP) the
     Gamma-Gamma estimates on CDNOW move away from the published maximum-likelihood ones
@@ -145,6 +151,7 @@ def test_library_default_priors_would_move_the_estimates():
     assert all(abs(v) > 0.05 for v in moved.values())
 
 
+@pytest.mark.slow
 def test_scoring_on_cdnow(cdnow_fit):
     """P(alive) is 1 for a customer without repeat purchases (BG/NBD: no dropout before the
     first repeat); a customer who bought often long ago is less likely alive than one who

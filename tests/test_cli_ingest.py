@@ -17,6 +17,10 @@ import pytest
 
 from crmkit import db
 
+#: Each test starts ``python -m crmkit`` one to three times (5–40 s a test): the in-process
+#: parsing and exit codes are in tests/test_cli.py, ingest's own logic in tests/test_ingest.py.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 

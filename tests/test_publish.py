@@ -130,19 +130,22 @@ def test_failed_publish_keeps_the_previous_snapshot(tmp_path):
     assert snap.table("customers").count().execute() == 2
 
 
+#: Reads the customer count over and over, from "ready" until a line arrives on stdin (at least
+#: once), then prints the counts it saw.
 READER = textwrap.dedent(
     """
-    import sys, time, duckdb
+    import select, sys, duckdb
     con = duckdb.connect(sys.argv[1], read_only=True)
     print("ready", flush=True)
     counts, errors = set(), 0
-    deadline = time.time() + float(sys.argv[2])
-    while time.time() < deadline:
+    while True:
         try:
             counts.add(con.execute("select count(*) from customers").fetchone()[0])
         except Exception as e:
             errors += 1
             print("error", e, flush=True)
+        if select.select([sys.stdin], [], [], 0)[0]:
+            break
     print("counts", sorted(counts), "errors", errors, flush=True)
     """
 )
@@ -155,16 +158,23 @@ def test_reader_keeps_working_while_publish_replaces_the_snapshot(tmp_path):
     pub = tmp_path / "pub.duckdb"
     crmkit.publish(tmp_path / "w.duckdb", pub, steps=[])
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(pub), "4"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", READER, str(pub)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert reader.stdout.readline().strip() == "ready"
     for n in (7, 11):
         _warehouse(tmp_path / "w.duckdb", n)
         crmkit.publish(tmp_path / "w.duckdb", pub, steps=[])
-    out, _ = reader.communicate(timeout=60)
+    out, _ = reader.communicate("stop\n", timeout=60)  # read throughout both publishes
     assert reader.returncode == 0
     assert out.strip().splitlines()[-1] == "counts [3] errors 0"
     fresh = subprocess.run(
-        [sys.executable, "-c", READER, str(pub), "0.2"], capture_output=True, text=True, check=True
+        [sys.executable, "-c", READER, str(pub)],
+        input="stop\n",
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert fresh.stdout.strip().splitlines()[-1] == "counts [11] errors 0"

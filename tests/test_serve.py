@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,7 +260,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(root: Path, published: Path, log_dir: Path, *options: str) -> Server:
+def _start(root: Path, published: Path, log_dir: Path, wait_until, *options: str) -> Server:
     port = _free_port()
     cmd = [sys.executable, "-m", "crmkit.serve", "--no-browser", "--port", str(port)]
     cmd += ["--root", str(root), "--published", str(published), *options]
@@ -270,17 +269,27 @@ def _start(root: Path, published: Path, log_dir: Path, *options: str) -> Server:
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=log_dir, env=env, stdout=out, stderr=out)
     server = Server(port, proc, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"crmkit serve exited with {proc.returncode}:\n{server.log_text()}")
         try:
             server.get("/voila/tree")
-            return server
         except OSError:
-            time.sleep(0.2)
-    _stop(server)
-    pytest.fail(f"crmkit serve did not answer within 60 s:\n{server.log_text()}")
+            return False
+        return True
+
+    try:
+        wait_until(
+            answers,
+            60,
+            interval=0.2,
+            message=lambda: f"crmkit serve to answer:\n{server.log_text()}",
+        )
+    except BaseException:
+        _stop(server)
+        raise
+    return server
 
 
 def _stop(server: Server) -> None:
@@ -293,12 +302,12 @@ def _stop(server: Server) -> None:
 
 
 @pytest.fixture
-def start_server(tmp_path):
+def start_server(tmp_path, wait_until):
     """Factory: ``start_server(root, published, *options) -> Server``, stopped after the test."""
     servers = []
 
     def start(root: Path, published: Path, *options: str) -> Server:
-        servers.append(_start(root, published, tmp_path, *options))
+        servers.append(_start(root, published, tmp_path, wait_until, *options))
         return servers[-1]
 
     yield start
@@ -307,9 +316,9 @@ def start_server(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def server(site, tmp_path_factory):
+def server(site, tmp_path_factory, wait_until):
     """One server with the default options, shared by the tests that do not need their own."""
-    s = _start(*site, tmp_path_factory.mktemp("log"))
+    s = _start(*site, tmp_path_factory.mktemp("log"), wait_until)
     yield s
     _stop(s)
 
@@ -387,12 +396,17 @@ def test_landing_page_redirect_keeps_the_query(start_server, site, tmp_path):
     assert status == 200 and "landing page" in body
 
 
-def test_kernel_cap_answers_busy_and_frees_the_slot(start_server, site):
+def test_kernel_cap_answers_busy_and_frees_the_slot(start_server, site, wait_until):
     s = start_server(*site, "--max-kernels", "1")
     first: dict[str, tuple] = {}
     slow = threading.Thread(target=lambda: first.update(r=s.get("/voila/render/slow.ipynb")))
     slow.start()
-    time.sleep(1)  # the slow page's kernel is starting or running
+    # the slow page's kernel holds the one slot from its start until the page is closed
+    wait_until(
+        lambda: "Kernel started:" in s.log_text(),
+        60,
+        message=lambda: f"the slow page's kernel to start:\n{s.log_text()}",
+    )
     status, headers, body = s.get("/voila/render/hello.ipynb")
     slow.join(timeout=120)
     assert first["r"][0] == 200 and "slept" in first["r"][2]
@@ -408,14 +422,16 @@ def test_kernel_cap_answers_busy_and_frees_the_slot(start_server, site):
     assert status == 200 and "hello 42" in body
 
 
-def test_preheated_pages_come_from_the_pool_within_the_cap(start_server, site):
+def test_preheated_pages_come_from_the_pool_within_the_cap(start_server, site, wait_until):
     """With ``--preheat 1`` each page is run before anyone asks; the pool's kernels take no
     slot, the page handed to a visitor does (one slot: the next visitor is told to retry)."""
     s = start_server(*site, "--max-kernels", "1", "--preheat", "1")
-    deadline = time.monotonic() + 120
-    while "Kernel pool of hello.ipynb is filled" not in s.log_text():
-        assert time.monotonic() < deadline, s.log_text()
-        time.sleep(0.5)
+    wait_until(
+        lambda: "Kernel pool of hello.ipynb is filled" in s.log_text(),
+        120,
+        interval=0.5,
+        message=lambda: f"the pool of hello.ipynb to fill:\n{s.log_text()}",
+    )
     status, _, body = s.get("/voila/render/hello.ipynb")
     assert status == 200 and "hello 42" in body
     assert "Using pre-heated kernel" in s.log_text()
@@ -425,16 +441,20 @@ def test_preheated_pages_come_from_the_pool_within_the_cap(start_server, site):
     assert status == 200 and "hello 42" in body
 
 
-def test_idle_kernels_are_culled(start_server, site):
+def test_idle_kernels_are_culled(start_server, site, wait_until):
     s = start_server(*site, "--max-kernels", "1", "--cull-idle-seconds", "2")
     status, _, body = s.get("/voila/render/hello.ipynb")
     assert status == 200
     kernel = _kernel_id(body)
+
+    def not_busy() -> tuple | None:
+        answer = s.get("/voila/render/hello.ipynb")
+        return None if answer[0] == 503 else answer
+
     # busy until the culler (every second) has shut the idle kernel down (after 2 s)
-    deadline = time.monotonic() + 30
-    while (status := s.get("/voila/render/hello.ipynb"))[0] == 503:
-        assert time.monotonic() < deadline, s.log_text()
-        time.sleep(0.5)
+    status = wait_until(
+        not_busy, 30, interval=0.5, message=lambda: f"the idle kernel's culling:\n{s.log_text()}"
+    )
     assert status[0] == 200 and "hello 42" in status[2]
     assert f"Culling 'idle' kernel 'python3' ({kernel})" in s.log_text()
 

@@ -19,6 +19,9 @@ from crmkit import classification, db, demo, kpi, loyalty, satisfaction
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
+#: A JVM, a demo exported to Parquet and every analysis twice: ~40 s.
+pytestmark = pytest.mark.slow
+
 CUSTOMERS = 9_524  # × 10.5 orders per customer ≈ 100,000 orders
 AS_OF = datetime(2026, 9, 30, 23, 59, 59)
 

@@ -7,7 +7,6 @@ crmkit; it is not taken from the demo's templates.
 """
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -82,13 +81,12 @@ def test_empty_texts(na, text):
     assert r.tokens == () and r.topics == () and r.sentiment is None
 
 
-def test_very_long_text_is_cut_and_fast(na):
+def test_very_long_text_is_cut(na):
     """A 200,000-character text is cut to ``max_chars`` (5,000) before tokenising: topics in
-    the kept part are found, words beyond it are not, and it takes well under a second."""
+    the kept part are found, words beyond it (培训, training) are not. (No timing here: speed
+    is for bench/.)"""
     text = "物流很慢。" + "我们今天去公园散步" * 22_000 + "培训"
-    t0 = time.perf_counter()
     r = na.analyse(text)
-    assert time.perf_counter() - t0 < 3
     assert r.topics == ("delivery",)
     assert len("".join(r.tokens)) <= na.max_chars
 

@@ -142,6 +142,7 @@ def test_page_widgets_follow_filters_and_language(con):
     assert "crmkit-error" not in page.status.value
 
 
+@pytest.mark.slow  # a full publish of its own warehouse: ~10 s
 def test_duplicates_are_masked_for_the_dashboard_role(tmp_path):
     """Two customers sharing phone 13812341234 form one candidate pair; the dashboard role sees
     张** / 138****1234, the analyst role the real values."""

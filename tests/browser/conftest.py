@@ -95,23 +95,20 @@ class Served:
                 self.proc.wait()
 
 
-def _wait_until_answers(server: Served, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            pytest.fail(f"crmkit serve exited with {server.proc.returncode}:\n{server.log_text()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}voila/tree", timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return  # answering, e.g. 302/403 without a token
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"crmkit serve did not answer within {timeout:.0f} s:\n{server.log_text()}")
+def _answers(server: Served) -> bool:
+    if server.proc.poll() is not None:
+        pytest.fail(f"crmkit serve exited with {server.proc.returncode}:\n{server.log_text()}")
+    try:
+        with urllib.request.urlopen(f"{server.url}voila/tree", timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True  # answering, e.g. 302/403 without a token
+    except OSError:
+        return False
 
 
 @pytest.fixture
-def served(tmp_path) -> Iterator:
+def served(tmp_path, wait_until) -> Iterator:
     """Factory: ``served(root, published, token=None, **options) -> Served``.
 
     ``options`` are ``crmkit.serve`` command-line options without dashes, e.g.
@@ -133,7 +130,12 @@ def served(tmp_path) -> Iterator:
             proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=out)
         server = Served(f"http://127.0.0.1:{port}/", proc, log, token)
         servers.append(server)
-        _wait_until_answers(server, timeout=60)
+        wait_until(
+            lambda: _answers(server),
+            60,
+            interval=0.2,
+            message=lambda: f"crmkit serve to answer:\n{server.log_text()}",
+        )
         return server
 
     yield start

@@ -6,7 +6,6 @@ personal data must appear masked (张** / 138****1234) on the page and in the ex
 """
 
 import json
-import time
 
 import pandas as pd
 import pytest
@@ -112,18 +111,24 @@ def test_export_records_the_filters_that_produced_it(server, page, tmp_path, ope
     assert sheets["data"]["客户数"].astype(int).sum() == 2  # C001 and C006 live in 上海
 
 
-def test_twenty_page_loads_in_a_row_do_not_hang(server, browser, open_page):
+def test_twenty_page_loads_in_a_row_do_not_hang(server, browser, open_page, wait_until):
     """20 loads, each closed as a manager closes a tab (beforeunload tells Voila to shut the
     kernel down), so the kernel cap is never reached and no load hangs."""
     times = []
-    for _ in range(20):
+    for i in range(20):
         context = browser.new_context()
         page = context.new_page()
+        shut_down = server.log_text().count("Kernel shutdown:")
         try:
             times.append(open_page(page, server.page("data_overview"), timeout_ms=60_000))
         finally:
             page.close(run_before_unload=True)
-            time.sleep(0.5)  # let the shutdown beacon arrive before the context goes
+            if len(times) > i:  # the page got a kernel: its shutdown beacon must arrive first
+                wait_until(
+                    lambda n=shut_down: server.log_text().count("Kernel shutdown:") > n,
+                    30,
+                    message=lambda: f"the closed page's kernel to shut down:\n{server.log_text()}",
+                )
             context.close()
     assert len(times) == 20
     print(f"20 loads: median {sorted(times)[10]:.2f} s, max {max(times):.2f} s")

@@ -1,0 +1,468 @@
+"""crmkit.i18n: every label the code asks for exists in Chinese and English, every label in the
+table is asked for, and the lookups and formats behave as documented.
+
+How the code asks for labels (read from the source with ``ast``, not imported)
+-------------------------------------------------------------------------------
+Sources: ``crmkit/**/*.py`` and the code cells of ``dashboards/*.ipynb`` and
+``notebooks/*.ipynb``. A lookup is a call ``t(KEY, ...)`` or ``i18n.t(KEY, ...)``; KEY is
+
+1. a string literal, ``t("rows", lang)``: the key itself;
+2. an f-string, ``t(f"team_{v}", lang)``: prefix + code + suffix for every code ``v`` can take.
+   The codes are read from the source when ``v`` is the loop variable of a comprehension or
+   ``for`` over a literal list / tuple, a local name last bound to one, or a module-level
+   constant (``for p in PERIODS``). Otherwise ``v`` comes from data and :data:`DYNAMIC` says
+   which enumeration of crmkit holds its codes (``team_`` → the ``owner_team`` codes of
+   ``crmkit.schema``). A new f-string pattern whose codes cannot be read fails
+   :func:`test_every_dynamic_pattern_has_a_known_enumeration` until it is added there;
+3. a name (``t(self.title_key, lang)``): the keys are string literals elsewhere (``PAGES``,
+   ``title_key = "..."``), which count as uses. :data:`INDIRECT` lists these call sites.
+
+A label counts as used when it is one of the keys of 1 or 2, or is a string literal anywhere
+in the sources outside ``LABELS`` itself (case 3).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import string
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from crmkit import i18n
+from crmkit.i18n import LABELS, code_label, column_label, fmt_date, fmt_money, fmt_pct, t
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _codes(module: str, attr: str, extra: Iterable[str] = ()) -> Callable[[], list[str]]:
+    """The keys (or items) of ``module.attr``, plus ``extra``: looked up when the test runs."""
+
+    def get() -> list[str]:
+        value = getattr(importlib.import_module(module), attr)
+        return [*value, *extra]
+
+    return get
+
+
+def _values(module: str, attr: str, extra: Iterable[str] = ()) -> Callable[[], list[str]]:
+    def get() -> list[str]:
+        return [*getattr(importlib.import_module(module), attr).values(), *extra]
+
+    return get
+
+
+def _schema_codes(table: str, column: str) -> Callable[[], list[str]]:
+    def get() -> list[str]:
+        from crmkit import schema
+
+        return list(schema.table(table)[column].allowed)
+
+    return get
+
+
+def _fixed(*codes: str) -> Callable[[], list[str]]:
+    return lambda: list(codes)
+
+
+#: f-string patterns (prefix, suffix) whose codes come from data, and where those codes are
+#: enumerated. ``_fixed`` lists codes that crmkit writes as literals in one function (named in
+#: the comment) rather than in a constant.
+DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
+    # Filters.describe: the period preset / owner team a filter holds
+    ("period_", ""): _codes("crmkit.views.base", "PERIODS"),
+    ("team_", ""): _schema_codes("customers", "owner_team"),
+    # ExportButtons: the two buttons it makes
+    ("export_", ""): _codes("crmkit.views.base", "MIME"),
+    # report.changes: the direction crmkit.kpi.evaluate gives a change
+    ("kpi_", ""): _fixed("better", "worse", "same"),
+    # an opportunity's stage
+    ("stage_", ""): _codes("crmkit.sales", "STAGES"),
+    # churn reasons (churn.CHURN_SIGNALS) and the win-back attempts' lapse reason, which is
+    # one of them or "none" (churn.winback_attempts)
+    ("signal_", ""): _codes("crmkit.churn", "CHURN_SIGNALS", extra=["none"]),
+    # the warning list's reason codes and the action each suggests ("regular_care" without one)
+    ("reason_", ""): _codes("crmkit.churn", "REASONS"),
+    ("rcode_", ""): _codes("crmkit.churn", "REASONS"),
+    ("action_", ""): _values("crmkit.churn", "ACTIONS", extra=["regular_care"]),
+    # the overview's alert hooks
+    ("alerts_", ""): _codes("crmkit.views.kpi", "ALERT_HOOKS"),
+    # satisfaction metrics: cards, alerts and the trend chart's ``metric``
+    ("sat_", ""): _codes("crmkit.satisfaction", "DEFINITIONS"),
+    # the columns of the duplicate pairs (views.overview._duplicates_in_scope)
+    ("dup_", ""): _fixed(
+        *(f"{c}_{s}" for s in "ab" for c in ("customer_id", "name", "phone", "email")), "match_on"
+    ),
+    # crmkit.needs.need_summary / trend_tests / sentiment / care_calendar codes
+    ("nd_", "_type"): _fixed("common", "individual"),
+    ("nd_reason_", ""): _fixed("few", "one_segment"),
+    ("nd_status_", ""): _codes("crmkit.needs", "ACTION_STATUSES", extra=["none"]),
+    ("nd_kind_", ""): _codes("crmkit.needs", "ACTION_KINDS", extra=["none"]),
+    ("nd_change_", ""): _fixed("rise", "fall", "stable"),
+    ("nd_sent_", ""): _fixed("positive", "neutral", "negative"),
+    ("nd_event_", ""): _fixed("birthday", "holiday", "post_purchase"),
+}
+
+#: Call sites whose key is a variable holding a literal from elsewhere (case 3 above).
+INDIRECT = {
+    ("crmkit/views/base.py", "name"),  # Filters.describe: the field names, keys themselves
+    ("crmkit/views/base.py", "self.title_key"),
+    ("crmkit/views/base.py", "title"),  # PAGES
+    ("crmkit/views/base.py", "desc"),  # PAGES
+    ("crmkit/relationship.py", "key"),  # _greeting("rel_birthday" / "rel_holiday" / ...)
+    ("crmkit/views/churn.py", "key"),  # ("winback_by_reason", ...), ("winback_by_segment", ...)
+}
+
+
+# ------------------------------------------------------------------------------ reading source
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One ``t(...)`` call site: where, and what its key is."""
+
+    path: str
+    line: int
+    key: str | None = None  # case 1
+    pattern: tuple[str, str] | None = None  # case 2
+    codes: tuple[str, ...] | None = None  # case 2, when read from the source
+    expr: str | None = None  # case 3
+    keywords: frozenset[str] | None = None  # the placeholders passed (None: **values)
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def _code_cells(path: Path) -> str:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    lines = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            src = "".join(cell["source"])
+            lines += [ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+@cache
+def _sources() -> dict[str, ast.Module]:
+    files = {p: p.read_text(encoding="utf-8") for p in sorted((ROOT / "crmkit").rglob("*.py"))}
+    for folder in ("dashboards", "notebooks"):
+        files |= {p: _code_cells(p) for p in sorted((ROOT / folder).glob("*.ipynb"))}
+    return {str(p.relative_to(ROOT)): ast.parse(src, str(p)) for p, src in files.items()}
+
+
+def _is_lookup(call: ast.Call) -> bool:
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id == "t"
+    return isinstance(f, ast.Attribute) and f.attr == "t" and ast.unparse(f.value) == "i18n"
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _literal_strings(node: ast.AST) -> tuple[str, ...] | None:
+    if isinstance(node, (ast.List, ast.Tuple)) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+    ):
+        return tuple(e.value for e in node.elts)
+    return None
+
+
+def _module_name(path: str) -> str | None:
+    if not path.startswith("crmkit/"):
+        return None
+    return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def _resolve_iter(node: ast.AST, at: ast.AST, parents: dict, path: str) -> tuple[str, ...] | None:
+    """The codes an iterable expression yields, if the source says so: a literal list / tuple,
+    a local name last bound to one before ``at``, or a module constant."""
+    if (codes := _literal_strings(node)) is not None:
+        return codes
+    if not isinstance(node, ast.Name):
+        return None
+    scope = at
+    while scope in parents and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        scope = parents[scope]
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        bound = [
+            a
+            for a in ast.walk(scope)
+            if isinstance(a, ast.Assign)
+            and any(isinstance(x, ast.Name) and x.id == node.id for x in a.targets)
+            and a.lineno < at.lineno
+        ]
+        if bound:
+            return _literal_strings(max(bound, key=lambda a: a.lineno).value)
+    module = _module_name(path)
+    if module is None:
+        return None
+    value = getattr(importlib.import_module(module), node.id, None)
+    if isinstance(value, (list, tuple, dict)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _resolve_codes(var: ast.AST, call: ast.Call, parents: dict, path: str, skip: set[str]):
+    """The codes the formatted variable takes, from the loop that binds it, or None."""
+    if not isinstance(var, ast.Name):
+        return None
+    node = call
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            for gen in node.generators:
+                if isinstance(gen.target, ast.Name) and gen.target.id == var.id:
+                    codes = _resolve_iter(gen.iter, node, parents, path)
+                    return None if codes is None else tuple(c for c in codes if c not in skip)
+        if (
+            isinstance(node, ast.For)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == var.id
+        ):
+            codes = _resolve_iter(node.iter, node, parents, path)
+            return None if codes is None else tuple(c for c in codes if c not in skip)
+    return None
+
+
+def _pattern(fs: ast.JoinedStr) -> tuple[tuple[str, str], ast.AST] | None:
+    """``f"prefix{var}suffix"`` as ((prefix, suffix), var); None for other shapes."""
+    parts = fs.values
+    values = [p for p in parts if isinstance(p, ast.FormattedValue)]
+    if len(values) != 1:
+        return None
+    i = parts.index(values[0])
+    text = [p.value if isinstance(p, ast.Constant) else None for p in parts]
+    prefix, suffix = "".join(text[:i]), "".join(text[i + 1 :])
+    return (prefix, suffix), values[0].value
+
+
+def _key_forms(arg: ast.AST) -> list[tuple[ast.AST, set[str]]]:
+    """A key argument, or both branches of ``"a" if c == "x" else f"b_{c}"`` (the f-string
+    branch then never sees ``c == "x"``)."""
+    if isinstance(arg, ast.IfExp):
+        skip = set()
+        test = arg.test
+        if (
+            isinstance(test, ast.Compare)
+            and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq)
+            and isinstance(test.comparators[0], ast.Constant)
+        ):
+            skip = {test.comparators[0].value}
+        return [(arg.body, set()), (arg.orelse, skip)]
+    return [(arg, set())]
+
+
+@cache
+def lookups() -> tuple[Lookup, ...]:
+    found = []
+    for path, tree in _sources().items():
+        parents = _parents(tree)
+        for call in ast.walk(tree):
+            if not (isinstance(call, ast.Call) and _is_lookup(call) and call.args):
+                continue
+            kw = None
+            if all(k.arg is not None for k in call.keywords):
+                kw = frozenset(k.arg for k in call.keywords)
+            for arg, skip in _key_forms(call.args[0]):
+                base = {"path": path, "line": call.lineno, "keywords": kw}
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.append(Lookup(key=arg.value, **base))
+                elif isinstance(arg, ast.JoinedStr) and (p := _pattern(arg)) is not None:
+                    pattern, var = p
+                    codes = _resolve_codes(var, call, parents, path, skip)
+                    found.append(Lookup(pattern=pattern, codes=codes, **base))
+                else:
+                    found.append(Lookup(expr=ast.unparse(arg), **base))
+    return tuple(found)
+
+
+def _dynamic_keys() -> dict[str, list[str]]:
+    """Every key an f-string lookup can produce → where."""
+    keys: dict[str, list[str]] = {}
+    for lk in lookups():
+        if lk.pattern is None:
+            continue
+        codes = lk.codes if lk.codes is not None else DYNAMIC[lk.pattern]()
+        prefix, suffix = lk.pattern
+        for code in codes:
+            keys.setdefault(f"{prefix}{code}{suffix}", []).append(lk.where())
+    return keys
+
+
+def _literals_outside_labels() -> set[str]:
+    out = set()
+    for path, tree in _sources().items():
+        skip: set[int] = set()
+        if path == "crmkit/i18n.py":
+            for node in ast.walk(tree):
+                target = getattr(node, "target", None)
+                if isinstance(node, ast.AnnAssign) and ast.unparse(target) == "LABELS":
+                    skip = {id(n) for n in ast.walk(node.value)}
+        out |= {
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip
+        }
+    return out
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def test_the_scan_finds_the_lookups():
+    """The scan sees the calls it must: a literal key, an f-string over a module constant
+    (``PERIODS``), one over a local column list, one over data (``Filters.describe``), and
+    the code cells of every dashboard and notebook."""
+    assert len(lookups()) > 300
+    assert any(lk.key == "no_data" for lk in lookups())
+    periods = [lk for lk in lookups() if lk.pattern == ("period_", "") and lk.codes]
+    assert periods and set(periods[0].codes) == {"all", "30d", "90d", "365d"}
+    why = [lk for lk in lookups() if lk.pattern == ("col_why_", "")]
+    assert why[0].codes == (
+        "label", "n_with", "rate_with", "rate_without", "relative_risk", "share_of_churned",
+    )  # fmt: skip
+    # "sat_col_team" if c == "label" else f"sat_col_{c}": the f-string never sees "label"
+    quality = [lk for lk in lookups() if lk.pattern == ("sat_col_", "") and lk.codes]
+    assert all("label" not in lk.codes for lk in quality if "agent" in lk.codes)
+    assert any(lk.pattern == ("period_", "") and lk.codes is None for lk in lookups())
+    notebooks = {
+        str(p.relative_to(ROOT))
+        for d in ("dashboards", "notebooks")
+        for p in (ROOT / d).glob("*.ipynb")
+    }
+    assert len(notebooks) >= 12 and notebooks <= set(_sources())
+
+
+def test_every_label_has_chinese_and_english_with_the_same_placeholders():
+    bad = {
+        k: v
+        for k, v in LABELS.items()
+        if not (isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, str) and x for x in v))
+    }
+    assert bad == {}
+    differ = {k: v for k, v in LABELS.items() if _placeholders(v[0]) != _placeholders(v[1])}
+    assert differ == {}
+
+
+def test_every_literal_key_exists():
+    missing = sorted(
+        f"{lk.key} ({lk.where()})" for lk in lookups() if lk.key and lk.key not in LABELS
+    )
+    assert missing == []
+
+
+def test_every_literal_lookup_fills_its_placeholders():
+    """``t(key, lang, **values)`` formats only when values are given: a label with
+    ``{placeholders}`` looked up without them would show the braces."""
+    wrong = []
+    for lk in lookups():
+        if lk.key in LABELS and lk.keywords is not None:
+            need = _placeholders(LABELS[lk.key][0])
+            if need != lk.keywords:
+                wrong.append(
+                    f"{lk.where()} {lk.key}: needs {sorted(need)}, gets {sorted(lk.keywords)}"
+                )
+    assert wrong == []
+
+
+def test_every_dynamic_pattern_has_a_known_enumeration():
+    """An f-string key whose codes the source does not spell out needs an entry in DYNAMIC;
+    and DYNAMIC holds no pattern the code no longer uses."""
+    unknown = sorted(
+        f"{lk.pattern} at {lk.where()}"
+        for lk in lookups()
+        if lk.pattern is not None and lk.codes is None and lk.pattern not in DYNAMIC
+    )
+    assert unknown == []
+    unread = {lk.pattern for lk in lookups() if lk.pattern is not None and lk.codes is None}
+    assert set(DYNAMIC) <= unread | {lk.pattern for lk in lookups() if lk.pattern}
+    shapes = [lk.expr for lk in lookups() if lk.expr and lk.expr.startswith("f")]
+    assert shapes == [], "f-strings with more than one formatted value: list their keys"
+
+
+def test_every_dynamic_key_exists():
+    """Every code of every enumeration has its label: a new stage, signal, reason, action,
+    team, period or column added without a label would show a KeyError on a page."""
+    missing = sorted(f"{k} ({', '.join(w)})" for k, w in _dynamic_keys().items() if k not in LABELS)
+    assert missing == []
+
+
+def test_indirect_lookups_are_the_known_ones():
+    seen = {(lk.path, lk.expr) for lk in lookups() if lk.expr is not None}
+    assert seen == INDIRECT
+
+
+def test_no_label_is_unused():
+    used = (
+        {lk.key for lk in lookups() if lk.key} | set(_dynamic_keys()) | _literals_outside_labels()
+    )
+    assert sorted(set(LABELS) - used) == []
+
+
+# ------------------------------------------------------------------------------ lookups
+
+
+def test_hand_checked_lookups():
+    assert t("rows", "zh") == "行数" and t("rows", "en") == "Rows"
+    assert t("no_data", "zh") == "没有符合条件的数据"
+    assert t("no_data", "en") == "No data for these filters"
+    assert (
+        t("team_success", "zh") == "客户成功团队" and t("team_success", "en") == "Customer success"
+    )
+    assert t("rows") == "行数"  # Chinese by default
+    # placeholders are filled from keyword arguments, in both languages
+    assert t("fig_score_trend", "zh", metric="NPS") == "NPS 趋势（阴影: 95%置信区间）"
+    assert t("fig_score_trend", "en", metric="NPS") == "NPS trend (band: 95% CI)"
+
+
+def test_unknown_key_and_language_fail_clearly():
+    with pytest.raises(KeyError, match="no label 'no_such_label' in crmkit.i18n.LABELS"):
+        t("no_such_label", "en")
+    with pytest.raises(ValueError, match="unknown language 'fr'; expected one of zh, en"):
+        t("rows", "fr")
+    with pytest.raises(ValueError, match="unknown language 'EN'"):
+        i18n.check_lang("EN")
+    assert i18n.check_lang("en") == "en"
+
+
+def test_schema_labels_and_their_fallbacks():
+    """Table / column / code labels come from crmkit.schema; an unknown column or code passes
+    through unchanged, a missing code shows as —; English codes are the code in words."""
+    assert column_label("customers", "no_such_column", "zh") == "no_such_column"
+    assert code_label("tickets", "channel", "social") == "社交媒体"
+    assert code_label("tickets", "channel", "social", "en") == "social"
+    assert code_label("tickets", "channel", "fax") == "fax"
+    assert code_label("tickets", "channel", "in_person", "en") == "in person"
+    assert code_label("tickets", "channel", None) == "—"
+    assert code_label("tickets", "channel", float("nan"), "en") == "—"
+    with pytest.raises(ValueError, match="unknown language"):
+        column_label("customers", "name", "de")
+
+
+def test_number_and_date_formats():
+    """¥1,234,567.8 rounds to ¥1,234,568; −42.5 to −¥42 (round half to even); 0.1234 → 12.3 %;
+    None and NaN → —."""
+    assert fmt_money(1234567.8, "en") == "¥1,234,568"
+    assert fmt_money(-42.5, "zh") == "-¥42"
+    assert fmt_money(None) == fmt_money(float("nan")) == "—"
+    assert fmt_pct(0.1234, "zh") == "12.3%" and fmt_pct(0.5, "en", digits=0) == "50%"
+    assert i18n.fmt_int(1234567.4) == "1,234,567" and i18n.fmt_int(None) == "—"
+    assert fmt_date(date(2024, 3, 1), "zh") == "2024年3月1日"
+    assert fmt_date(date(2024, 3, 1), "en") == "1 Mar 2024"
+    assert fmt_date(datetime(2024, 12, 31, 9, 5), "zh") == "2024年12月31日 09:05"
+    assert fmt_date(datetime(2024, 12, 31, 9, 5), "en") == "31 Dec 2024 09:05"
+    assert fmt_date(None) == "—"
