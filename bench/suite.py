@@ -20,7 +20,7 @@ Benchmarks (each maps its engines in :data:`BENCHMARKS`; a benchmark may have it
   (:func:`crmkit.satisfaction.nps` / ``csat``); the segment (the classification's RFM class, as
   the satisfaction publish step joins it) is computed once per warehouse outside the timing
   (:func:`segments`) and handed to every engine;
-- ``bgnbd`` — the BG/NBD summary, fit and scoring (:func:`crmkit.churn.rfm_summary`,
+- ``bgnbd`` — the BG/NBD summary, fit and scoring (:func:`crmkit.clv.rfm_summary`,
   ``fit_bgnbd`` — PyMC-Marketing MAP under flat priors — and ``score_bgnbd``) against the
   summary in SQL / polars / pandas + a hand-written maximum-likelihood fit (scipy L-BFGS-B,
   analytic gradient) and the closed-form P(alive) and expected purchases.
@@ -718,10 +718,10 @@ satisfaction_floor = _floor("SELECT count(customer_id), max(ts), sum(nps), sum(c
 
 
 # ---------------------------------------------------------------------------------------------
-# BG/NBD fit + scoring (crmkit.churn: rfm_summary, fit_bgnbd, score_bgnbd)
+# BG/NBD fit + scoring (crmkit.clv: rfm_summary, fit_bgnbd, score_bgnbd)
 # ---------------------------------------------------------------------------------------------
 
-UNIT_DAYS = 7.0  # crmkit.churn.TIME_UNIT_DAYS: recency and T in weeks
+UNIT_DAYS = 7.0  # crmkit.clv.TIME_UNIT_DAYS: recency and T in weeks
 HORIZON_DAYS = 365  # expected purchases over the next year, as the churn publish step scores
 
 
@@ -740,21 +740,21 @@ def _check_bgnbd(summary, params: dict, p_alive, purchases) -> list:  # noqa: AN
 
 
 def bgnbd_crmkit(db_path: Path) -> Callable[[], list]:
-    from crmkit import churn, db
+    from crmkit import clv, db
 
     con = db.connect(db_path)
 
     def run() -> list:
-        # as crmkit.churn.publish_tables: the summary with the text ids, the MAP fit under the
+        # as crmkit.clv.publish_tables: the summary with the text ids, the MAP fit under the
         # production (flat) priors, the BG/NBD scores
         summary = (
-            churn.rfm_summary(con.table("orders"), observation_end=AS_OF, time_unit_days=UNIT_DAYS)
+            clv.rfm_summary(con.table("orders"), observation_end=AS_OF, time_unit_days=UNIT_DAYS)
             .join(con.table("customers").select("customer_sk", "customer_id"), "customer_sk")
             .to_pandas()
         )
-        bg = churn.fit_bgnbd(summary)
-        sc = churn.score_bgnbd(bg, summary, horizon_days=HORIZON_DAYS, time_unit_days=UNIT_DAYS)
-        return _check_bgnbd(summary, churn.params(bg), sc.p_alive, sc.expected_purchases)
+        bg = clv.fit_bgnbd(summary)
+        sc = clv.score_bgnbd(bg, summary, horizon_days=HORIZON_DAYS, time_unit_days=UNIT_DAYS)
+        return _check_bgnbd(summary, clv.params(bg), sc.p_alive, sc.expected_purchases)
 
     return run
 

@@ -1,29 +1,4 @@
-"""Churn early warning (客户流失预警, step 8), win-back (挽回) and customer lifetime value (CLV).
-
-Two kinds of model, both fitted at publish time (never when a dashboard page opens):
-
-Probabilistic models (PyMC-Marketing's CLV module)
-    BG/NBD (Fader, Hardie & Lee 2005) gives each buyer's probability of being alive
-    (``p_alive``) and the expected number of purchases over a horizon; Gamma-Gamma gives the
-    expected spend per purchase; CLV is their discounted product over ``horizon_months`` at a
-    ``monthly_discount`` rate (PyMC-Marketing's ``customer_lifetime_value``). Data contract
-    (:func:`rfm_summary`): one row per customer with ``frequency`` (repeat purchase *days*:
-    orders on the same day count once), ``recency`` (first → last purchase day) and ``T`` (first
-    purchase day → end of the observation day), both in ``time_unit_days`` units (weeks by
-    default), and ``monetary_value`` (mean spend of the repeat purchase days).
-
-    **Priors used in production** (:data:`PRIORS`, written to ``model_params``): ``HalfFlat`` on
-    every parameter (BG/NBD r, α, a, b; Gamma-Gamma p, q, v) with ``method="map"``. MAP under
-    flat priors *is* maximum likelihood, which reproduces the published CDNOW estimates
-    (tests/test_churn.py). PyMC-Marketing 1.3.0's default priors are informative and move the
-    estimates (BG/NBD a, b by −11 % / −14 %, Gamma-Gamma p by −31 % and v by +45 % on CDNOW),
-    so they are not used. The keyword is ``method``: 1.3.0 silently ignores ``fit_method`` and
-    runs full MCMC.
-
-    ``pymc_marketing`` is imported only inside :func:`fit_clv` and friends (4–5 s, ~350 MiB);
-    before the import :func:`configure_caches` points matplotlib's, pytensor's and numba's
-    caches into the project cache dir (``$CRMKIT_CACHE_DIR``, else ``./.cache/crmkit``) so a
-    read-only home or a shared server is not written to.
+"""Churn early warning (客户流失预警, step 8): who is about to leave, why, and what to do.
 
 Supervised churn warning (scikit-learn)
     Churn is defined explicitly: *a buyer who places no counted order in the next ``horizon``
@@ -45,23 +20,17 @@ The warning list (:func:`warning_list`)
     words ("no purchase for 205 days, 3.4× usual gap", "2 complaints past SLA", "NPS dropped
     9 → 4") — the owner team (classification rules) and owner, and a suggested action.
 
-Win-back (:func:`winback`)
-    With no campaign table in the warehouse, a win-back attempt is an outbound contact on a
-    retention topic (:data:`WINBACK_TOPICS`) to a customer lapsed at that moment (no counted
-    order for ``lapse_days``); returned = a counted order within ``response_days`` after the
-    contact; revenue recovered = the counted spend in that window.
+Customer lifetime value lives in :mod:`crmkit.clv`, win-back in :mod:`crmkit.winback`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import ibis
@@ -78,399 +47,6 @@ _TS = schema.IBIS_TYPES["timestamp"]
 SLA_HOURS = 2
 HORIZON_CYCLES = 2
 DEFAULT_ACTIVE_DAYS = 365
-#: Outbound interaction topics that count as a win-back attempt when the customer has lapsed.
-WINBACK_TOPICS = ("复购沟通", "优惠活动推送", "定期回访", "满意度回访", "上门拜访")
-
-#: Production priors (module docstring): parameter → PyMC distribution name (no arguments).
-PRIORS: dict[str, dict[str, str]] = {
-    "bg_nbd": {"r": "HalfFlat", "alpha": "HalfFlat", "a": "HalfFlat", "b": "HalfFlat"},
-    "gamma_gamma": {"p": "HalfFlat", "q": "HalfFlat", "v": "HalfFlat"},
-}
-PRIOR_NOTE = (
-    "HalfFlat priors on every parameter + method='map' (= maximum likelihood); "
-    "PyMC-Marketing 1.3.0 default priors are not used because they move the estimates"
-)
-#: Published maximum-likelihood estimates on the CDNOW sample (2,357 customers, 39 weeks).
-CDNOW_PUBLISHED = {
-    "r": 0.243,
-    "alpha": 4.414,
-    "a": 0.793,
-    "b": 2.426,
-    "p": 6.25,
-    "q": 3.74,
-    "v": 15.44,
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# caches and the pymc-marketing import
-# ---------------------------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """The project's cache directory: ``$CRMKIT_CACHE_DIR``, else ``./.cache/crmkit``."""
-    return Path(os.environ.get("CRMKIT_CACHE_DIR") or Path.cwd() / ".cache" / "crmkit")
-
-
-def configure_caches(root: str | os.PathLike | None = None) -> Path:
-    """Point matplotlib's, pytensor's and numba's caches into ``root`` (default
-    :func:`cache_dir`) unless the environment already sets them. Call before importing
-    ``pymc_marketing``; returns the directory."""
-    base = Path(root) if root is not None else cache_dir()
-    for sub in ("matplotlib", "pytensor", "numba", "arviz"):
-        (base / sub).mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("MPLCONFIGDIR", str(base / "matplotlib"))
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(base / "numba"))
-    os.environ.setdefault("ARVIZ_DATA", str(base / "arviz"))
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    if "compiledir" not in flags:
-        extra = f"base_compiledir={base / 'pytensor'}"
-        os.environ["PYTENSOR_FLAGS"] = f"{flags},{extra}" if flags else extra
-    return base
-
-
-def _clv():  # noqa: ANN202
-    configure_caches()
-    import pymc_marketing.clv as clv
-    from pymc_extras.prior import Prior
-
-    # A buyer whose only purchase falls on the last day has T = 0: legitimate data the models
-    # handle, about which the library warns on every fit and prediction.
-    warnings.filterwarnings(
-        "ignore", message="T=0 is uninformative", category=UserWarning, module=r"pymc_marketing"
-    )
-
-    return clv, Prior
-
-
-# ---------------------------------------------------------------------------------------------
-# the RFM summary (data contract of the probabilistic models)
-# ---------------------------------------------------------------------------------------------
-
-
-def rfm_summary(
-    orders: ir.Table,
-    *,
-    observation_end: datetime,
-    time_unit_days: float = 7.0,
-    counted: bool = True,
-) -> ir.Table:
-    """Frequency / recency / T / monetary value per customer, the models' data contract.
-
-    Parameters
-    ----------
-    orders : ibis.Table
-        ``customer_sk`` (int), ``order_ts`` (timestamp), ``amount`` and ``status`` (with
-        ``counted=True``).
-    observation_end : datetime
-        The end of the observation (calibration) period; its *date* closes the period.
-    time_unit_days : float, default 7
-        Days per time unit of ``recency`` and ``T`` (7 = weeks, as in Fader et al.).
-    counted : bool, default True
-        Keep only counted orders (:func:`crmkit.definitions.counted_orders`); ``False``
-        uses every row.
-
-    Returns
-    -------
-    ibis.Table
-        ``customer_sk``, ``frequency`` (purchase days − 1), ``recency`` and ``T`` (units),
-        ``monetary_value`` (mean spend per repeat purchase day, 0 without one), ``first_date``.
-
-    Examples
-    --------
-    Purchases on 1, 1 (same day), 8 and 15 January, period ending 29 January, weeks: three
-    purchase days → frequency 2, recency (15 − 1) / 7 = 2, T (29 − 1) / 7 = 4, monetary value
-    = mean of the repeat days' spend.
-    """
-    if time_unit_days <= 0:
-        raise ValueError(f"time_unit_days must be positive, got {time_unit_days!r}")
-    end = ibis.literal(observation_end, type=_TS)
-    o = (
-        definitions.counted_orders(orders, as_of=observation_end)
-        if counted
-        else orders.filter(orders.order_ts <= end)
-    )
-    days = o.group_by(customer_sk=o.customer_sk, d=o.order_ts.date()).aggregate(
-        spend=o.amount.cast("float64").sum()
-    )
-    first = days.d.min().over(group_by=days.customer_sk)
-    days = days.mutate(first_date=first, is_first=days.d == first)
-    end_date = ibis.literal(observation_end.date())
-    g = days.group_by("customer_sk").aggregate(
-        n_days=days.count(),
-        first_date=days.first_date.min(),
-        last_date=days.d.max(),
-        repeat_spend=ibis.ifelse(days.is_first, 0.0, days.spend).sum(),
-    )
-    unit = float(time_unit_days)
-    return g.select(
-        "customer_sk",
-        frequency=(g.n_days - 1).cast("int64"),
-        recency=g.last_date.delta(g.first_date, unit="day").cast("float64") / unit,
-        T=end_date.delta(g.first_date, unit="day").cast("float64") / unit,
-        monetary_value=ibis.ifelse(
-            g.n_days > 1, g.repeat_spend / (g.n_days - 1).cast("float64"), 0.0
-        ),
-        first_date=g.first_date,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# BG/NBD + Gamma-Gamma
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_summary(summary: pd.DataFrame, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in summary.columns]
-    if missing:
-        raise ValueError(
-            f"summary lacks column(s) {missing}; expected {list(columns)} (see rfm_summary)"
-        )
-    if summary.empty:
-        raise ValueError("summary has no customers; the models need at least one buyer")
-
-
-def _priors(kind: str, priors: str | Mapping[str, Any]):  # noqa: ANN202
-    _, Prior = _clv()
-    if priors == "flat":
-        return {k: Prior(v) for k, v in PRIORS[kind].items()}
-    if priors == "library_default":
-        return None
-    if isinstance(priors, Mapping):
-        return dict(priors)
-    raise ValueError(f"priors must be 'flat', 'library_default' or a mapping, got {priors!r}")
-
-
-def fit_bgnbd(
-    summary: pd.DataFrame,
-    *,
-    priors: str | Mapping[str, Any] = "flat",
-    method: str = "map",
-    random_seed: int = 42,
-):  # noqa: ANN201
-    """Fit PyMC-Marketing's ``BetaGeoModel`` (BG/NBD parameterised by r, α, a, b).
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        ``customer_id``, ``frequency``, ``recency``, ``T`` (:func:`rfm_summary`, with the key
-        renamed to ``customer_id``).
-    priors : {"flat", "library_default"} or mapping, default "flat"
-        ``"flat"``: the production priors (:data:`PRIORS`); ``"library_default"``: the
-        library's own priors (for comparison only); or a model_config mapping.
-    method : str, default "map"
-        ``"map"`` (with flat priors: maximum likelihood) or ``"mcmc"`` for credible intervals.
-
-    Returns
-    -------
-    pymc_marketing.clv.BetaGeoModel
-        The fitted model; :func:`params` reads its estimates.
-    """
-    _check_summary(summary, ("customer_id", "frequency", "recency", "T"))
-    clv, _ = _clv()
-    config = _priors("bg_nbd", priors)
-    model = clv.BetaGeoModel(model_config=config) if config else clv.BetaGeoModel()
-    model.fit(summary, method=method, progressbar=False, random_seed=random_seed)
-    return model
-
-
-def fit_gamma_gamma(
-    summary: pd.DataFrame,
-    *,
-    priors: str | Mapping[str, Any] = "flat",
-    method: str = "map",
-    random_seed: int = 42,
-):  # noqa: ANN201
-    """Fit PyMC-Marketing's ``GammaGammaModel`` (p, q, v) on the repeat buyers of ``summary``
-    (``frequency > 0`` and ``monetary_value > 0``); arguments as :func:`fit_bgnbd`."""
-    _check_summary(summary, ("customer_id", "frequency", "monetary_value"))
-    repeat = summary[(summary.frequency > 0) & (summary.monetary_value > 0)]
-    if repeat.empty:
-        raise ValueError("Gamma-Gamma needs repeat buyers (frequency > 0); the summary has none")
-    clv, _ = _clv()
-    config = _priors("gamma_gamma", priors)
-    model = clv.GammaGammaModel(model_config=config) if config else clv.GammaGammaModel()
-    data = repeat[["customer_id", "frequency", "monetary_value"]]
-    model.fit(data, method=method, progressbar=False, random_seed=random_seed)
-    return model
-
-
-def params(model) -> dict[str, float]:  # noqa: ANN001
-    """A fitted model's point estimates (MAP, or posterior means after MCMC)."""
-    post = model.idata.posterior
-    names = [n for n in ("r", "alpha", "a", "b", "p", "q", "v") if n in post]
-    return {n: float(post[n].mean()) for n in names}
-
-
-def _per_customer(arr, ids: pd.Series) -> np.ndarray:  # noqa: ANN001
-    dims = [d for d in ("chain", "draw") if d in arr.dims]
-    s = arr.mean(dims).to_series() if dims else arr.to_series()
-    return s.reindex(ids.to_numpy()).to_numpy(dtype=float)
-
-
-def score_bgnbd(
-    bg,  # noqa: ANN001
-    summary: pd.DataFrame,
-    *,
-    horizon_days: int = 365,
-    time_unit_days: float = 7.0,
-) -> pd.DataFrame:
-    """P(alive) and expected purchases over ``horizon_days`` per customer from a fitted BG/NBD
-    model (:func:`fit_bgnbd`); the BG/NBD half of :func:`score_clv`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``customer_id``, ``p_alive``, ``expected_purchases`` (in ``summary``'s order).
-    """
-    _check_summary(summary, ("customer_id", "frequency", "recency", "T"))
-    data = _positional(summary, ["customer_id", "frequency", "recency", "T"])
-    ids = data.customer_id
-    return pd.DataFrame(
-        {
-            "customer_id": summary.customer_id.to_numpy(),
-            "p_alive": _per_customer(bg.expected_probability_alive(data), ids),
-            "expected_purchases": _per_customer(
-                bg.expected_purchases(data, future_t=horizon_days / time_unit_days), ids
-            ),
-        }
-    )
-
-
-def _positional(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    # the library aligns every intermediate result on customer_id: positions (integers) align
-    # ~4× faster than text ids such as "C0000001" (65 s → ~15 s at 900,000 buyers)
-    data = summary[columns].copy()
-    data["customer_id"] = np.arange(len(data))
-    return data
-
-
-def score_clv(
-    bg,  # noqa: ANN001
-    gg,  # noqa: ANN001
-    summary: pd.DataFrame,
-    *,
-    horizon_days: int = 365,
-    horizon_months: int = 12,
-    monthly_discount: float = 0.01,
-    time_unit_days: float = 7.0,
-) -> pd.DataFrame:
-    """P(alive), expected purchases, expected spend and discounted CLV per customer.
-
-    Parameters
-    ----------
-    bg, gg : fitted models
-        From :func:`fit_bgnbd` and :func:`fit_gamma_gamma`.
-    summary : pandas.DataFrame
-        ``customer_id``, ``frequency``, ``recency``, ``T``, ``monetary_value``.
-    horizon_days : int, default 365
-        Horizon of ``expected_purchases``.
-    horizon_months, monthly_discount : CLV horizon and monthly discount rate (0.01 ≈ 12.7 %
-        a year), as PyMC-Marketing's ``customer_lifetime_value`` takes them.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``customer_id``, ``p_alive``, ``expected_purchases``, ``expected_spend``, ``clv``.
-    """
-    _check_summary(summary, ("customer_id", "frequency", "recency", "T", "monetary_value"))
-    if horizon_months < 1 or not 0 <= monthly_discount < 1:
-        raise ValueError(
-            f"horizon_months must be >= 1 and monthly_discount in [0, 1); got "
-            f"{horizon_months!r}, {monthly_discount!r}"
-        )
-    clv, _ = _clv()
-    bg_scores = score_bgnbd(bg, summary, horizon_days=horizon_days, time_unit_days=time_unit_days)
-    data = _positional(summary, ["customer_id", "frequency", "recency", "T", "monetary_value"])
-    ids = data.customer_id
-    # Gamma-Gamma's conditional expected spend; with no repeat purchase it is the population mean
-    spend_in = data.assign(monetary_value=data.monetary_value.where(data.frequency > 0, 0.0))
-    spend = _per_customer(gg.expected_customer_spend(spend_in), ids)
-    unit = {7.0: "W", 1.0: "D"}.get(float(time_unit_days))
-    if unit is None:
-        raise ValueError("score_clv supports time_unit_days 7 (weeks) or 1 (days)")
-    value = clv.customer_lifetime_value(
-        bg,
-        data.assign(future_spend=spend),
-        future_t=horizon_months,
-        discount_rate=monthly_discount,
-        time_unit=unit,
-    )
-    return pd.DataFrame(
-        {
-            "customer_id": summary.customer_id.to_numpy(),
-            "p_alive": bg_scores.p_alive.to_numpy(),
-            "expected_purchases": bg_scores.expected_purchases.to_numpy(),
-            "expected_spend": spend,
-            "clv": _per_customer(value, ids),
-        }
-    )
-
-
-@dataclass
-class ClvFit:
-    """Both fitted models, their estimates and how they were obtained."""
-
-    bg: Any
-    gg: Any
-    bg_params: dict[str, float]
-    gg_params: dict[str, float]
-    priors: str
-    method: str
-    n_customers: int
-    n_repeat: int
-    time_unit_days: float
-    seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def fit_clv(
-    summary: pd.DataFrame,
-    *,
-    priors: str | Mapping[str, Any] = "flat",
-    method: str = "map",
-    time_unit_days: float = 7.0,
-) -> ClvFit:
-    """Fit BG/NBD and Gamma-Gamma on one summary (see :func:`fit_bgnbd`)."""
-    t0 = time.perf_counter()
-    bg = fit_bgnbd(summary, priors=priors, method=method)
-    gg = fit_gamma_gamma(summary, priors=priors, method=method)
-    return ClvFit(
-        bg=bg,
-        gg=gg,
-        bg_params=params(bg),
-        gg_params=params(gg),
-        priors=priors if isinstance(priors, str) else "custom",
-        method=method,
-        n_customers=len(summary),
-        n_repeat=int((summary.frequency > 0).sum()),
-        time_unit_days=time_unit_days,
-        seconds=time.perf_counter() - t0,
-    )
-
-
-def model_params_frame(fit: ClvFit, *, fitted_on: str) -> pd.DataFrame:
-    """One row per parameter: model, value, prior, method, n, time unit, the note on priors."""
-    rows = []
-    for model, est, n in (
-        ("bg_nbd", fit.bg_params, fit.n_customers),
-        ("gamma_gamma", fit.gg_params, fit.n_repeat),
-    ):
-        for name, value in est.items():
-            rows.append(
-                {
-                    "model": model,
-                    "parameter": name,
-                    "value": value,
-                    "prior": PRIORS[model][name] if fit.priors == "flat" else fit.priors,
-                    "method": fit.method,
-                    "n": n,
-                    "time_unit_days": fit.time_unit_days,
-                    "fitted_on": fitted_on,
-                    "note": PRIOR_NOTE if fit.priors == "flat" else "",
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,9 +54,11 @@ def model_params_frame(fit: ClvFit, *, fitted_on: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def purchase_cycle_days(con: BaseBackend, as_of: datetime) -> float:
+def purchase_cycle_days(
+    con: BaseBackend, as_of: datetime, *, config: Config | None = None
+) -> float:
     """Median over repeat buyers of ``(last − first counted order date) / (orders − 1)``."""
-    o = definitions.counted_orders(con.table("orders"), as_of=as_of)
+    o = definitions.counted_orders(con.table("orders"), as_of=as_of, config=config)
     g = o.group_by("customer_sk").aggregate(
         n=o.count(), first=o.order_ts.min().date(), last=o.order_ts.max().date()
     )
@@ -490,9 +68,9 @@ def purchase_cycle_days(con: BaseBackend, as_of: datetime) -> float:
     return float(value) if value is not None and not pd.isna(value) else float("nan")
 
 
-def churn_horizon_days(con: BaseBackend, as_of: datetime) -> int:
+def churn_horizon_days(con: BaseBackend, as_of: datetime, *, config: Config | None = None) -> int:
     """The churn definition's horizon: median purchase cycle × 2, within 30 … 365 days."""
-    cycle = purchase_cycle_days(con, as_of)
+    cycle = purchase_cycle_days(con, as_of, config=config)
     if math.isnan(cycle):
         return 90
     return int(min(365, max(30, round(cycle * HORIZON_CYCLES))))
@@ -534,7 +112,11 @@ def _present(con: BaseBackend, name: str) -> bool:
 
 
 def churn_features(
-    con: BaseBackend, cutoff: datetime, *, active_days: int = DEFAULT_ACTIVE_DAYS
+    con: BaseBackend,
+    cutoff: datetime,
+    *,
+    active_days: int = DEFAULT_ACTIVE_DAYS,
+    config: Config | None = None,
 ) -> ir.Table:
     """Features of every active buyer as of ``cutoff``, using only what was known by then.
 
@@ -550,6 +132,8 @@ def churn_features(
     active_days : int, default 365
         Population: customers created by ``cutoff`` whose last counted order is at most this
         many days before it.
+    config : Config, optional
+        The company's settings: which orders count (:func:`crmkit.definitions.counted_orders`).
 
     Returns
     -------
@@ -561,7 +145,7 @@ def churn_features(
     c_lit = ibis.literal(cutoff, type=_TS)
     cust = con.table("customers")
     cust = cust.filter(cust.created_at.isnull() | (cust.created_at <= c_lit))
-    o = definitions.counted_orders(con.table("orders"), as_of=cutoff)
+    o = definitions.counted_orders(con.table("orders"), as_of=cutoff, config=config)
     d90, d180, d365 = _days_before(cutoff, 90), _days_before(cutoff, 180), _days_before(cutoff, 365)
     cutoff_date = ibis.literal(cutoff.date())
     base = o.group_by("customer_sk").aggregate(
@@ -601,7 +185,7 @@ def churn_features(
         (con.table("orders").order_ts <= c_lit) & (con.table("orders").order_ts > d180)
     )
     returns = (
-        allo.filter(allo.status == "returned")
+        allo.filter(allo.status == definitions.RETURNED)
         .group_by("customer_sk")
         .aggregate(returns_180=ibis._.count())
     )
@@ -661,7 +245,7 @@ def churn_features(
         is_b2b=cust.company.notnull().cast("int64"),
     )
     t = t.join(people, t.customer_sk == people._sk).drop("_sk")
-    region = _region_silent(con, cutoff)
+    region = _region_silent(con, cutoff, config)
     t = t.left_join(region, t.province == region._province).drop("_province")
     zero = ("returns_180", "tickets_180", "sla_breaches_180", "complaints_180", "inbound_90")
     t = t.mutate(
@@ -683,11 +267,11 @@ def churn_features(
     )
 
 
-def _region_silent(con: BaseBackend, cutoff: datetime) -> ir.Table:
+def _region_silent(con: BaseBackend, cutoff: datetime, config: Config | None) -> ir.Table:
     """Per province: the share of the previous quarter's buyers who bought nothing in the last
     quarter before ``cutoff`` (``region_silent_share``), and its rise over the quarter before
     (``region_silent_rise``)."""
-    o = definitions.counted_orders(con.table("orders"), as_of=cutoff)
+    o = definitions.counted_orders(con.table("orders"), as_of=cutoff, config=config)
     cust = con.table("customers").select(_csk="customer_sk", _province="province")
     o = o.join(cust, o.customer_sk == cust._csk)
 
@@ -711,22 +295,29 @@ def _region_silent(con: BaseBackend, cutoff: datetime) -> ir.Table:
     )
 
 
-def churn_labels(con: BaseBackend, cutoff: datetime, horizon_days: int) -> ir.Table:
+def churn_labels(
+    con: BaseBackend, cutoff: datetime, horizon_days: int, *, config: Config | None = None
+) -> ir.Table:
     """``customer_sk`` and ``churned`` (1 = no counted order in ``(cutoff, cutoff +
     horizon_days]``) for every customer; join onto :func:`churn_features`."""
     end = cutoff + timedelta(days=horizon_days)
-    o = definitions.counted_orders(con.table("orders"), as_of=end)
+    o = definitions.counted_orders(con.table("orders"), as_of=end, config=config)
     o = o.filter(o.order_ts > ibis.literal(cutoff, type=_TS))
     bought = o.select("customer_sk").distinct()
     return bought.mutate(bought_next=ibis.literal(1))
 
 
 def labelled_frame(
-    con: BaseBackend, cutoff: datetime, horizon_days: int, *, active_days: int
+    con: BaseBackend,
+    cutoff: datetime,
+    horizon_days: int,
+    *,
+    active_days: int,
+    config: Config | None = None,
 ) -> pd.DataFrame:
     """Features at ``cutoff`` plus ``churned`` (0/1) as a pandas frame."""
-    f = churn_features(con, cutoff, active_days=active_days)
-    lab = churn_labels(con, cutoff, horizon_days)
+    f = churn_features(con, cutoff, active_days=active_days, config=config)
+    lab = churn_labels(con, cutoff, horizon_days, config=config)
     j = f.left_join(lab, "customer_sk").drop("customer_sk_right")
     j = j.mutate(churned=1 - j.bought_next.fill_null(0)).drop("bought_next")
     return j.to_pandas()
@@ -753,13 +344,25 @@ def make_model(random_state: int = 0):  # noqa: ANN201
     )
 
 
+def _design(model, X: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """The model's input: :data:`FEATURES`, with the features that were entirely missing when
+    the model was fitted set to 0 (scikit-learn's binning fails on an all-missing column; a
+    constant one is never split on, so the model ignores it as it should)."""
+    design = X[list(FEATURES)]
+    empty = getattr(model, "crmkit_empty_features_", ())
+    return design.assign(**{f: 0.0 for f in empty}) if empty else design
+
+
 def _fit(model, X: pd.DataFrame, y: pd.Series):  # noqa: ANN001, ANN202
     """Fit with one OpenMP thread: on a shared 2-core machine HistGradientBoosting's threads
-    contend with other work and run ~10× slower than a single thread."""
+    contend with other work and run ~10× slower than a single thread. Features with no value
+    at all (a warehouse without tickets, feedback or regions) are recorded on the model and
+    held constant (:func:`_design`)."""
     from threadpoolctl import threadpool_limits
 
+    model.crmkit_empty_features_ = tuple(f for f in FEATURES if X[f].isna().all())
     with threadpool_limits(limits=1, user_api="openmp"):
-        return model.fit(X[list(FEATURES)], y)
+        return model.fit(_design(model, X), y)
 
 
 def predict_risk(model, X: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
@@ -767,7 +370,7 @@ def predict_risk(model, X: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="openmp"):
-        return model.predict_proba(X[list(FEATURES)])[:, 1]
+        return model.predict_proba(_design(model, X))[:, 1]
 
 
 def classification_metrics(
@@ -859,6 +462,7 @@ def backtest(
     active_days: int = DEFAULT_ACTIVE_DAYS,
     n_train: int = 3,
     top_k: float = 0.1,
+    config: Config | None = None,
 ) -> Backtest:
     """Train on earlier cut-offs, test on the latest cut-off whose outcome is known.
 
@@ -868,13 +472,11 @@ def backtest(
         Its ``metrics`` are :func:`classification_metrics` on the test cut-off.
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
-    horizon = horizon_days or churn_horizon_days(con, as_of)
+    horizon = horizon_days or churn_horizon_days(con, as_of, config=config)
     cuts = backtest_cutoffs(as_of, horizon, n_train)
-    train = pd.concat(
-        [labelled_frame(con, c, horizon, active_days=active_days) for c in cuts["train"]],
-        ignore_index=True,
-    )
-    test = labelled_frame(con, cuts["test"], horizon, active_days=active_days)
+    frame = partial(labelled_frame, con, active_days=active_days, config=config)
+    train = pd.concat([frame(c, horizon) for c in cuts["train"]], ignore_index=True)
+    test = frame(cuts["test"], horizon)
     train = _subsample(train)
     model = _fit(make_model(), train, train.churned)
     p = predict_risk(model, test)
@@ -1046,6 +648,7 @@ def train_churn_model(
     active_days: int = DEFAULT_ACTIVE_DAYS,
     n_train: int = 3,
     frames: Mapping[datetime, pd.DataFrame] | None = None,
+    config: Config | None = None,
 ) -> ChurnModel:
     """Fit the classifier on the ``n_train`` latest cut-offs whose outcome is known by
     ``as_of`` (``as_of − horizon``, ``as_of − 2 × horizon`` …); ``frames`` may hold
@@ -1056,7 +659,7 @@ def train_churn_model(
         [
             frames[c]
             if c in frames
-            else labelled_frame(con, c, horizon_days, active_days=active_days)
+            else labelled_frame(con, c, horizon_days, active_days=active_days, config=config)
             for c in cuts
         ],
         ignore_index=True,
@@ -1073,6 +676,7 @@ def warning_list(
     as_of: datetime,
     max_rows: int = 50_000,
     classification_table: ir.Table | None = None,
+    config: Config | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every active customer at ``as_of`` and build the ranked warning list.
 
@@ -1088,7 +692,7 @@ def warning_list(
     """
     from crmkit.i18n import t
 
-    feats = churn_features(con, as_of, active_days=cm.active_days).to_pandas()
+    feats = churn_features(con, as_of, active_days=cm.active_days, config=config).to_pandas()
     feats["risk"] = predict_risk(cm.model, feats)
     feats["value"] = feats.spend_365.fillna(0.0)
     feats["expected_loss"] = feats.risk * feats.value
@@ -1191,138 +795,10 @@ def churn_reasons(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def winback_attempts(
-    con: BaseBackend,
-    *,
-    as_of: datetime,
-    lapse_days: int,
-    response_days: int = 90,
-) -> pd.DataFrame:
-    """Win-back attempts (module docstring) with their outcome, one row per attempt.
-
-    A customer's first qualifying contact per lapse (per last order before it) counts; only
-    contacts at least ``response_days`` before ``as_of`` are included, so every outcome is
-    known. Columns: ``customer_id``, ``customer_sk``, ``ts``, ``topic``, ``days_lapsed``,
-    ``returned`` (0/1), ``revenue_recovered``, ``reason`` (what preceded the lapse: ``sla``,
-    ``complaints``, ``low_nps``, ``returns``, ``price`` or ``none``).
-    """
-    if not _present(con, "interactions"):
-        return pd.DataFrame()
-    last_ok = ibis.literal(as_of - timedelta(days=response_days), type=_TS)
-    it = con.table("interactions")
-    it = it.filter(
-        (it.direction == "outbound") & it.topic.isin(list(WINBACK_TOPICS)) & (it.ts <= last_ok)
-    ).select("customer_sk", "customer_id", "ts", "topic")
-    o = definitions.counted_orders(con.table("orders"), as_of=as_of).select(
-        _sk="customer_sk", order_ts="order_ts", amount=ibis._.amount.cast("float64")
-    )
-    # the last counted order before each contact: an ASOF join, not a range join (a range
-    # join pairs every contact with every earlier order: tens of millions of rows at 1 M)
-    last = o.select("_sk", last_order="order_ts")
-    prev = it.asof_join(last, it.ts > last.last_order, predicates=[it.customer_sk == last._sk])
-    prev = prev.select("customer_sk", "customer_id", "ts", "topic", "last_order")
-    prev = prev.filter(prev.last_order.notnull())
-    prev = prev.mutate(days_lapsed=prev.ts.date().delta(prev.last_order.date(), unit="day"))
-    prev = prev.filter(prev.days_lapsed >= lapse_days)
-    prev = prev.mutate(
-        k=ibis.row_number().over(group_by=[prev.customer_sk, prev.last_order], order_by=prev.ts)
-    )
-    att = prev.filter(prev.k == 0).drop("k")
-    after = att.left_join(
-        o,
-        (att.customer_sk == o._sk)
-        & (o.order_ts > att.ts)
-        & (o.order_ts <= att.ts + ibis.interval(days=response_days)),
-    )
-    res = after.group_by(["customer_sk", "customer_id", "ts", "topic", "days_lapsed"]).aggregate(
-        returned=(after.order_ts.count() > 0).cast("int64"),
-        revenue_recovered=after.amount.sum().fill_null(0.0),
-    )
-    df = res.to_pandas()
-    if df.empty:
-        return df.assign(reason=pd.Series(dtype=str))
-    df["reason"] = _lapse_reasons(con, df)
-    return df.sort_values(["ts", "customer_id"]).reset_index(drop=True)
-
-
-def _lapse_reasons(con: BaseBackend, att: pd.DataFrame) -> list[str]:
-    """What preceded each attempt's lapse: the first of sla / complaints / low_nps / returns /
-    price that held in the 365 days before the contact (else ``none``)."""
-    keys = ibis.memtable(att[["customer_sk", "ts"]].rename(columns={"ts": "a_ts"}))
-    flags = keys.mutate(a_start=keys.a_ts - ibis.interval(days=365))
-
-    def count(tbl: ir.Table, time_col: str, pred=None) -> ir.Table:  # noqa: ANN001
-        j = flags.join(
-            tbl,
-            (flags.customer_sk == tbl.customer_sk)
-            & (tbl[time_col] <= flags.a_ts)
-            & (tbl[time_col] > flags.a_start),
-        )
-        if pred is not None:
-            j = j.filter(pred(j))
-        return j.group_by(["customer_sk", "a_ts"]).aggregate(n=ibis._.count())
-
-    parts = {}
-    if _present(con, "tickets"):
-        tk = con.table("tickets")
-        parts["sla"] = count(
-            tk,
-            "opened_at",
-            lambda j: (
-                j.first_response_at.isnull()
-                | (j.first_response_at > j.opened_at + ibis.interval(hours=SLA_HOURS))
-            ),
-        )
-    if _present(con, "feedback"):
-        fb = con.table("feedback")
-        parts["complaints"] = count(fb, "ts", lambda j: j.source == "complaint")
-        parts["low_nps"] = count(fb, "ts", lambda j: j.nps <= 6)
-    orders = con.table("orders")
-    parts["returns"] = count(orders, "order_ts", lambda j: j.status == "returned")
-    parts["price"] = count(orders, "order_ts", lambda j: j.discount.fill_null(0) > 0)
-    base = att[["customer_sk", "ts"]].rename(columns={"ts": "a_ts"}).copy()
-    for code, expr in parts.items():
-        got = expr.to_pandas().rename(columns={"n": code})
-        base = base.merge(got, on=["customer_sk", "a_ts"], how="left")
-    out = []
-    for r in base.itertuples(index=False):
-        reason = "none"
-        for code in ("sla", "complaints", "low_nps", "returns"):
-            if code in parts and getattr(r, code, 0) and getattr(r, code) > 0:
-                reason = code
-                break
-        out.append(reason)
-    return out
-
-
-def winback(attempts: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
-    """Win-back results per group: attempts, returned, win-back rate (Wilson), revenue
-    recovered; ``by`` names columns of ``attempts`` (e.g. ``"reason"`` or ``"rfm_class"``)."""
-    by = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in by if c not in attempts.columns]
-    if missing:
-        raise ValueError(f"winback: unknown column(s) {missing}; attempts has {list(attempts)}")
-    g = attempts.groupby(by, as_index=False, dropna=False).agg(
-        attempts=("returned", "size"),
-        returned=("returned", "sum"),
-        revenue_recovered=("revenue_recovered", "sum"),
-    )
-    g = stats.rate_columns(g, "returned", "attempts")
-    return g.rename(columns={"rate": "winback_rate"}).sort_values("attempts", ascending=False)
-
-
 # ---------------------------------------------------------------------------------------------
 # the publish step
 # ---------------------------------------------------------------------------------------------
 
-#: CLV settings used at publish time.
-CLV_HORIZON_MONTHS = 12
-CLV_MONTHLY_DISCOUNT = 0.01
-TIME_UNIT_DAYS = 7.0
-
-
-#: Fewer repeat buyers than this and the CLV models are not fitted (nor pymc imported).
-MIN_CLV_REPEAT_BUYERS = 50
 #: Fewer labelled customers (or churners / stayers) than this and no classifier is trained.
 MIN_TRAIN_ROWS = 200
 MIN_CLASS_ROWS = 20
@@ -1342,17 +818,16 @@ def publish_tables(
     config: Config | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every churn / CLV table of the snapshot (the publish step ``churn``), fitted once.
+    """The churn-warning tables of the snapshot (the publish step ``churn``), fitted once.
 
-    ``clv`` (per buyer: frequency, recency, T in weeks, monetary value, p_alive, expected
-    purchases over 365 days, expected spend, 12-month CLV at 1 % a month), ``model_params``
-    (BG/NBD and Gamma-Gamma estimates with their priors and method), ``churn_backtest`` (the
-    definition and the test metrics), ``churn_calibration``, ``churn_lift``, ``churn_scores``
-    (every active customer: risk, value, expected loss, features), ``churn_warning_list``
-    (top 50,000 with reason codes, owner and action), ``churn_reasons`` (why customers left),
-    ``winback_attempts`` and ``churn_publish_info`` (seconds per sub-step, each also reported
-    to ``progress``). With too little history for a model (:data:`MIN_CLV_REPEAT_BUYERS`,
-    :data:`MIN_TRAIN_ROWS`) its tables are left out and ``churn_publish_info`` says why.
+    ``churn_backtest`` (the definition and the test metrics), ``churn_calibration``,
+    ``churn_lift``, ``churn_scores`` (every active customer: risk, value, expected loss,
+    features; ``p_alive`` and ``clv`` joined from the ``clv`` table of the step before, when
+    it was fitted), ``churn_warning_list`` (top 50,000 with reason codes, owner and action),
+    ``churn_reasons`` (why customers left) and ``churn_publish_info`` (seconds per sub-step,
+    each also reported to ``progress``). With too little history for a model
+    (:data:`MIN_TRAIN_ROWS`, :data:`MIN_CLASS_ROWS`) only ``churn_publish_info`` is returned,
+    saying why.
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     timings: list[dict[str, object]] = []
@@ -1363,119 +838,69 @@ def publish_tables(
         if progress:
             progress(f"{step} {status} {seconds:.1f} s")
 
-    t0 = time.perf_counter()
-    summary = (
-        rfm_summary(con.table("orders"), observation_end=as_of, time_unit_days=TIME_UNIT_DAYS)
-        .join(con.table("customers").select("customer_sk", "customer_id"), "customer_sk")
-        .to_pandas()
-    )
-    note("summary", t0)
     tables: dict[str, pd.DataFrame] = {}
-    repeat = int((summary.frequency > 0).sum()) if len(summary) else 0
-    if repeat >= MIN_CLV_REPEAT_BUYERS:
-        t0 = time.perf_counter()
-        fit_on = _sample(summary, MAX_CLV_FIT_CUSTOMERS)
-        fit = fit_clv(fit_on, time_unit_days=TIME_UNIT_DAYS)
-        note("clv_fit", t0, "ok" if len(fit_on) == len(summary) else f"ok: {len(fit_on)} sampled")
-        t0 = time.perf_counter()
-        scored = score_clv(
-            fit.bg,
-            fit.gg,
-            summary,
-            horizon_days=365,
-            horizon_months=CLV_HORIZON_MONTHS,
-            monthly_discount=CLV_MONTHLY_DISCOUNT,
-            time_unit_days=TIME_UNIT_DAYS,
-        )
-        note("clv_score", t0)
-        clv_df = summary.drop(columns=["first_date"]).merge(scored, on="customer_id")
-        clv_df["horizon_months"] = CLV_HORIZON_MONTHS
-        clv_df["monthly_discount"] = CLV_MONTHLY_DISCOUNT
-        tables["clv"] = clv_df
-        sampled = (
-            f", a seeded random sample of {len(fit_on):,} of {len(summary):,} buyers"
-            if len(fit_on) < len(summary)
-            else ""
-        )
-        tables["model_params"] = model_params_frame(
-            fit, fitted_on=f"orders to {as_of:%Y-%m-%d}{sampled}"
-        )
-    else:
-        note("clv_fit", time.perf_counter(), f"skipped: {repeat} repeat buyers")
-    cls_tbl = (
-        con.table("classification")
-        if _present(con, "classification")
-        else classification.classify(con, as_of=as_of)
-    )
+    cls_tbl = classification.current(con, as_of=as_of, rules=config.rules if config else None)
     # scored: buyers active in the last year (a quiet high-value customer silent for 200 days
-    # is exactly whom the list must show); win-back: customers past the classification's
-    # churn threshold (its purchase cycle × 3)
+    # is exactly whom the list must show)
     active = DEFAULT_ACTIVE_DAYS
-    churn_days_value = cls_tbl.churn_days.max().execute()
-    lapse = int(churn_days_value) if churn_days_value is not None else DEFAULT_ACTIVE_DAYS
-    horizon = churn_horizon_days(con, as_of)
+    horizon = churn_horizon_days(con, as_of, config=config)
     t0 = time.perf_counter()
     cuts = backtest_cutoffs(as_of, horizon)
-    frames = [labelled_frame(con, c, horizon, active_days=active) for c in cuts["train"]]
-    test_frame = labelled_frame(con, cuts["test"], horizon, active_days=active)
+    frame = partial(labelled_frame, con, active_days=active, config=config)
+    frames = [frame(c, horizon) for c in cuts["train"]]
+    test_frame = frame(cuts["test"], horizon)
     train = pd.concat(frames, ignore_index=True)
     if not (_enough(train) and _enough(test_frame)):
         note("churn_model", t0, f"skipped: {len(train)} labelled rows")
-    else:
-        train = _subsample(train)
-        model = _fit(make_model(), train, train.churned)
-        m = classification_metrics(test_frame.churned.to_numpy(), predict_risk(model, test_frame))
-        note("backtest", t0)
-        t0 = time.perf_counter()
-        known = dict(zip(cuts["train"], frames, strict=True)) | {cuts["test"]: test_frame}
-        cm = train_churn_model(
-            con, as_of=as_of, horizon_days=horizon, active_days=active, frames=known
-        )
-        scores, warnings = warning_list(con, cm, as_of=as_of, classification_table=cls_tbl)
-        note("churn_model", t0)
-        tables["churn_backtest"] = pd.DataFrame(
-            [
-                {
-                    "horizon_days": horizon,
-                    "active_days": active,
-                    "train_cutoffs": ", ".join(f"{c:%Y-%m-%d}" for c in cuts["train"]),
-                    "test_cutoff": cuts["test"],
-                    "n_train": len(train),
-                    "n_test": m["n"],
-                    "auc": m["auc"],
-                    "top_k": m["k"],
-                    "precision_at_k": m["precision_at_k"],
-                    "lift_at_k": m["lift_at_k"],
-                    "base_rate": m["base_rate"],
-                    "brier": m["brier"],
-                    "model": "HistGradientBoostingClassifier",
-                    "definition": (
-                        f"churned = active buyer (counted order in the {active} days before the "
-                        f"cut-off) with no counted order in the next {horizon} days "
-                        f"(median purchase cycle × {HORIZON_CYCLES})"
-                    ),
-                }
-            ]
-        )
-        tables["churn_calibration"] = m["calibration"]
-        tables["churn_lift"] = m["lift"]
-        keep = ["customer_id", "customer_sk", "province", "risk", "value", "expected_loss"]
-        sc = scores[[*keep, "rank", *FEATURES]].copy()
-        if "clv" in tables:
-            sc = sc.merge(
-                tables["clv"][["customer_id", "p_alive", "clv"]], on="customer_id", how="left"
-            )
-        tables["churn_scores"] = sc
-        tables["churn_warning_list"] = warnings
-        tables["churn_reasons"] = churn_reasons(test_frame)
+        tables["churn_publish_info"] = pd.DataFrame(timings)
+        return tables
+    train = _subsample(train)
+    model = _fit(make_model(), train, train.churned)
+    m = classification_metrics(test_frame.churned.to_numpy(), predict_risk(model, test_frame))
+    note("backtest", t0)
     t0 = time.perf_counter()
-    att = winback_attempts(con, as_of=as_of, lapse_days=lapse)
-    if len(att):
-        seg = cls_tbl.select("customer_id", "rfm_class", "value_tier").to_pandas()
-        att = att.merge(seg, on="customer_id", how="left")
-        att["rfm_class"] = att.rfm_class.fillna(definitions.POTENTIAL)
-        tables["winback_attempts"] = att
-    note("winback", t0, "ok" if len(att) else "no attempts")
+    known = dict(zip(cuts["train"], frames, strict=True)) | {cuts["test"]: test_frame}
+    cm = train_churn_model(
+        con, as_of=as_of, horizon_days=horizon, active_days=active, frames=known, config=config
+    )
+    scores, warnings = warning_list(
+        con, cm, as_of=as_of, classification_table=cls_tbl, config=config
+    )
+    note("churn_model", t0)
+    tables["churn_backtest"] = pd.DataFrame(
+        [
+            {
+                "horizon_days": horizon,
+                "active_days": active,
+                "train_cutoffs": ", ".join(f"{c:%Y-%m-%d}" for c in cuts["train"]),
+                "test_cutoff": cuts["test"],
+                "n_train": len(train),
+                "n_test": m["n"],
+                "auc": m["auc"],
+                "top_k": m["k"],
+                "precision_at_k": m["precision_at_k"],
+                "lift_at_k": m["lift_at_k"],
+                "base_rate": m["base_rate"],
+                "brier": m["brier"],
+                "model": "HistGradientBoostingClassifier",
+                "definition": (
+                    f"churned = active buyer (counted order in the {active} days before the "
+                    f"cut-off) with no counted order in the next {horizon} days "
+                    f"(median purchase cycle × {HORIZON_CYCLES})"
+                ),
+            }
+        ]
+    )
+    tables["churn_calibration"] = m["calibration"]
+    tables["churn_lift"] = m["lift"]
+    keep = ["customer_id", "customer_sk", "province", "risk", "value", "expected_loss"]
+    sc = scores[[*keep, "rank", *FEATURES]].copy()
+    if _present(con, "clv"):
+        clv = con.table("clv").select("customer_id", "p_alive", "clv").to_pandas()
+        sc = sc.merge(clv, on="customer_id", how="left")
+    tables["churn_scores"] = sc
+    tables["churn_warning_list"] = warnings
+    tables["churn_reasons"] = churn_reasons(test_frame)
     tables["churn_publish_info"] = pd.DataFrame(timings)
     return tables
 
@@ -1485,51 +910,6 @@ def publish_tables(
 #: does not (14 features, 15 leaves: 150 k rows are ~10 k per leaf of the first tree).
 MAX_TRAIN_ROWS = 150_000
 
-#: Most buyers the BG/NBD and Gamma-Gamma models are fitted on (a seeded random sample above
-#: it; every buyer is still scored). Four or five population parameters: the standard error
-#: of each shrinks as 1/√n, and at 200 k it is far below the gap between any two rules the
-#: CLV feeds, while the MAP fit time grows with n (232 s for 894 k buyers with the second
-#: core busy).
-MAX_CLV_FIT_CUSTOMERS = 200_000
-
-
-def _sample(frame: pd.DataFrame, n: int) -> pd.DataFrame:
-    """``frame`` itself when it has at most ``n`` rows, else a seeded random ``n`` of them."""
-    if len(frame) <= n:
-        return frame
-    return frame.sample(n=n, random_state=0).reset_index(drop=True)
-
 
 def _subsample(frame: pd.DataFrame) -> pd.DataFrame:
-    return _sample(frame, MAX_TRAIN_ROWS)
-
-
-# ---------------------------------------------------------------------------------------------
-# KPI registry entry (crmkit.kpi resolves "crmkit.churn:kpi_clv" lazily)
-# ---------------------------------------------------------------------------------------------
-
-
-def kpi_clv(
-    con: BaseBackend,
-    *,
-    start: datetime,
-    end: datetime,
-    customers: ir.Table | None = None,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Mean CLV of the customers in scope from the published ``clv`` table (the models are
-    fitted once per snapshot, so the value is as of the snapshot whatever the period; the
-    period's bounds are accepted for the registry's one signature).
-
-    Raises
-    ------
-    LookupError
-        When the connection has no ``clv`` table (a warehouse, or a snapshot whose history was
-        too short to fit the models): the registry then reports the KPI as unavailable.
-    """
-    del start, end  # CLV is a forward-looking score as of the snapshot, not a period sum
-    if "clv" not in con.list_tables():
-        raise LookupError("no clv table: publish a snapshot (the models are fitted at publish)")
-    from crmkit import loyalty
-
-    return loyalty.clv_mean(con.table("clv"), customers=customers)
+    return stats.sample_rows(frame, MAX_TRAIN_ROWS)

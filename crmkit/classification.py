@@ -970,6 +970,25 @@ def classify(
     return _stamp(t, as_of, rules)
 
 
+def current(con: BaseBackend, *, as_of: datetime, rules: dict | None = None) -> ir.Table:
+    """The customers' classes as the analyses should see them: the stored ``classification``
+    table when the connection has one (a snapshot: the classes the pages show, with their own
+    ``as_of``), else :func:`classify` at ``as_of`` under ``rules`` (default: the packaged
+    rules).
+
+    Examples
+    --------
+    >>> from crmkit import db
+    >>> con = db.connect(":memory:", read_only=False)
+    >>> db.create_schema(con)
+    >>> "rfm_class" in current(con, as_of=datetime(2024, 6, 30)).columns
+    True
+    """
+    if "classification" in con.list_tables():
+        return con.table("classification")
+    return classify(con, as_of=as_of, rules=rules)
+
+
 def segments(con: BaseBackend, *, as_of: datetime) -> ir.Table:
     """Each customer's segment and spend, for the analyses that split by segment.
 
@@ -1001,10 +1020,7 @@ def segments(con: BaseBackend, *, as_of: datetime) -> ir.Table:
     >>> segments(con, as_of=datetime(2024, 6, 30)).columns
     ('customer_id', 'customer_sk', 'segment', 'monetary')
     """
-    if "classification" in con.list_tables():
-        c = con.table("classification")
-    else:
-        c = classify(con, as_of=as_of)
+    c = current(con, as_of=as_of)
     sk = c.customer_sk if "customer_sk" in c.columns else ibis.null("int64")
     spend = c.monetary.cast("float64") if "monetary" in c.columns else ibis.null("float64")
     return c.select(

@@ -1,5 +1,5 @@
 """The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``, ``schema``,
-``report``.
+``report``, ``config init``.
 
 Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
 The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
@@ -12,7 +12,8 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 EXIT_OK, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
 
@@ -81,8 +82,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return worst
 
 
+def _failure_log(snapshot: Path, err: BaseException) -> Path:
+    """Write a failed publish's traceback beside the snapshot; the path is printed."""
+    log = snapshot.with_name(f"publish-failed-{datetime.now():%Y%m%d-%H%M%S}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"crmkit publish failed at {datetime.now():%Y-%m-%d %H:%M:%S}\n{err}\n\n"
+                   f"{getattr(err, 'trace', '')}", encoding="utf-8")  # fmt: skip
+    return log
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
-    from crmkit.publish import publish
+    from crmkit import db
+    from crmkit.publish import PublishError, publish
 
     def step_said(step: str, message: str) -> None:
         # one line per finished step ("  name   1.2 s", read by bench.publish); skipped steps
@@ -92,10 +103,33 @@ def cmd_publish(args: argparse.Namespace) -> int:
         elif message != "start":
             print(f"  {step:<28}{message}", file=sys.stderr, flush=True)
 
-    res = publish(args.db, args.out, progress=step_said)
+    try:
+        res = publish(args.db, args.out, config=args.config, progress=step_said)
+    except PublishError as e:
+        snapshot = db.published_path(args.out)
+        log = _failure_log(snapshot, e)
+        print(f"crmkit publish: {e}", file=sys.stderr)
+        print(f"the traceback is in {log}", file=sys.stderr)
+        kept = f"stays as it was: {snapshot}" if snapshot.exists() else "was not written"
+        print(f"the previous snapshot {kept}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"published {res.path} in {res.seconds:.1f} s ({_size(res.bytes)})")
     for name, n in res.tables.items():
         print(f"  {name:<28}{n:>12,}")
+    skipped = [o for o in res.outcomes if o.status == "skipped"]
+    if skipped:
+        print(f'{len(skipped)} step(s) skipped (their pages say "not available"):', file=sys.stderr)
+        for o in skipped:
+            print(f"  {o.step:<28}{o.reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_config_init(args: argparse.Namespace) -> int:
+    from crmkit import config
+
+    written = config.init(args.directory, force=args.force)
+    print(f"settings written to {args.directory}: {', '.join(p.name for p in written)}")
+    print(f"edit them, then: crmkit publish --config {args.directory}")
     return EXIT_OK
 
 
@@ -168,7 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument(
         "--out", help="snapshot file (default $CRMKIT_PUBLISHED or data/published.duckdb)"
     )
+    pub.add_argument(
+        "--config",
+        help="the company's settings directory (default $CRMKIT_CONFIG, else the packaged "
+        "defaults); create one with `crmkit config init DIR`",
+    )
     pub.set_defaults(func=cmd_publish)
+
+    cfg = sub.add_parser("config", help="the company's settings (rules, taxonomy, targets)")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    init = cfg_sub.add_parser("init", help="write the current defaults into DIR to edit")
+    init.add_argument("directory", metavar="DIR")
+    init.add_argument("--force", action="store_true", help="overwrite files already in DIR")
+    init.set_defaults(func=cmd_config_init)
 
     q = sub.add_parser("quality", help="data-quality scores per table (准确性和完整性)")
     q.add_argument("--db", help="warehouse file")

@@ -195,8 +195,8 @@ MEASURES: dict[str, Measure] = {
                 "预测未来12个月价值之和（BG/NBD × Gamma-Gamma，月贴现1%，发布时拟合）",
                 "predicted 12-month value, summed (BG/NBD × Gamma-Gamma, 1 %/month, at publish)",
             ),
-            ("有 CLV 评分的客户", "customers with a CLV score"),
-            ("快照时点", "as of the snapshot"),
+            ("统计期内有计入订单且有 CLV 评分的客户", "buyers of the period with a CLV score"),
+            ("统计期的买家；CLV 为快照时点的预测", "the period's buyers; CLV as of the snapshot"),
         ),
         Measure(
             "buyer_churn",

@@ -634,8 +634,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "{metric} dropped significantly: {slice}, {before} → {now}",
     ),
     "churn_ov_list": (
-        "流失预警名单：{n} 位客户，预期损失 {loss}",
-        "Churn warning list: {n} customers, expected loss {loss}",
+        "流失风险 ≥ {pct} 的客户：{n} 位，预期损失 {loss}",
+        "Customers at churn risk ≥ {pct}: {n}, expected loss {loss}",
     ),
     "churn_ov_reason": (
         "风险最高的 {top} 位中，{n} 位的原因包含「{reason}」",

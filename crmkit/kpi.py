@@ -460,7 +460,7 @@ register(
         tables=("referrals", "orders"),
     )
 )
-register(KPI(_M["clv"], "money", True, "crmkit.churn:kpi_clv", issue=8, tables=("clv",)))
+register(KPI(_M["clv"], "money", True, "crmkit.clv:kpi_clv", issue=8, tables=("clv",)))
 
 #: The KPIs implemented here, in the order the overview shows them.
 CORE = (

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, definitions, periods, schema, stats
+from crmkit import classification, db, definitions, periods, schema, stats
 from crmkit.config import Config
 
 _TS = schema.IBIS_TYPES["timestamp"]
@@ -334,12 +334,7 @@ def loyalty_drivers(
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     c_lit = ibis.literal(as_of, type=_TS)
-    if "classification" in con.list_tables():
-        cls = con.table("classification")
-    else:
-        from crmkit import classification
-
-        cls = classification.classify(con, as_of=as_of)
+    cls = classification.current(con, as_of=as_of, rules=config.rules if config else None)
     buyers = cls.filter(cls.frequency.notnull()).select(
         "customer_id", "customer_sk", loyal=(cls.lifecycle_stage == "loyalty").cast("int64")
     )

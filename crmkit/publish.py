@@ -38,6 +38,7 @@ from ibis.backends import BaseBackend
 from crmkit import (
     churn,
     classification,
+    clv,
     cubes,
     db,
     kpi,
@@ -46,6 +47,7 @@ from crmkit import (
     quality,
     relationship,
     satisfaction,
+    winback,
 )
 from crmkit import config as _config
 
@@ -140,8 +142,16 @@ def _classification_snapshots(ctx: StepContext) -> dict[str, list[Table]]:
     }
 
 
+def _clv(ctx: StepContext) -> dict[str, Table]:
+    return clv.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config, progress=ctx.say)
+
+
 def _churn(ctx: StepContext) -> dict[str, Table]:
     return churn.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config, progress=ctx.say)
+
+
+def _winback(ctx: StepContext) -> dict[str, Table]:
+    return winback.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config, progress=ctx.say)
 
 
 def _loyalty(ctx: StepContext) -> dict[str, Table]:
@@ -187,11 +197,18 @@ STEPS: tuple[Step, ...] = (
         ("classification",),
         "the classes at the last four quarter ends (migration)",
     ),
+    Step("clv", _clv, ("customers", "orders"), "BG/NBD + Gamma-Gamma: p_alive, CLV"),
     Step(
         "churn",
         _churn,
         ("customers", "orders", "classification"),
-        "CLV models, churn model, warning list, win-back",
+        "churn model, backtest, warning list, why customers left",
+    ),
+    Step(
+        "winback",
+        _winback,
+        ("customers", "orders", "interactions", "classification"),
+        "win-back attempts, their reasons and outcomes",
     ),
     Step("loyalty", _loyalty, ("customers", "orders"), "repurchase, referral, cohorts, points"),
     Step("cubes", _cubes, ("customers", "classification"), "counts per filter group"),

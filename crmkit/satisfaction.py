@@ -389,9 +389,18 @@ def csat(
 ) -> pd.DataFrame:
     """Customer satisfaction (满意度, CSAT): share of 4–5 answers on 1–5, Wilson interval.
 
-    Same parameters as :func:`nps`; returns ``metric, <by>, value`` (share 0–1),
-    ``numerator`` (4–5 answers), ``denominator`` (= ``n``, answers), ``n, lo, hi,
-    small_sample, method``; ``attrs["definition"]``.
+    Parameters
+    ----------
+    feedback : ibis Table
+        With ``csat`` (1–5, NULL when not answered) and ``ts``; otherwise as for :func:`nps`.
+    by, start, end, customers, freq, min_n, filters
+        As for :func:`nps`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, <by>, value`` (share 0–1), ``numerator`` (4–5 answers), ``denominator``
+        (= ``n``, answers), ``n, lo, hi, small_sample, method``; ``attrs["definition"]``.
 
     Examples
     --------
@@ -430,8 +439,19 @@ def ces(
 ) -> pd.DataFrame:
     """Customer effort score (费力度, CES): mean of 1–7 (lower = easier), Student-t interval.
 
-    Same parameters as :func:`nps`; returns ``metric, <by>, value`` (mean), ``numerator`` (sum
-    of answers), ``denominator`` (= ``n``), ``n, lo, hi, sd, small_sample, method``.
+    Parameters
+    ----------
+    feedback : ibis Table
+        With ``ces`` (1–7, NULL when not answered) and ``ts``; otherwise as for :func:`nps`.
+    by, start, end, customers, freq, min_n, filters
+        As for :func:`nps`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, <by>, value`` (mean), ``numerator`` (sum of answers), ``denominator``
+        (= ``n``), ``n, lo, hi, sd, small_sample, method``; ``attrs["definition"]``. With
+        fewer than ~10 answers the t interval is wide and may reach outside 1–7.
 
     Examples
     --------

@@ -339,3 +339,17 @@ def rate_columns(df, k: str, n: str, *, min_n: int = MIN_N, prefix: str = ""):  
     out[f"{prefix}hi"] = hi
     out[f"{prefix}small_sample"] = out[n].to_numpy() < min_n
     return out
+
+
+def sample_rows(frame, n: int, *, seed: int = 0):  # noqa: ANN001, ANN201
+    """``frame`` itself when it has at most ``n`` rows, else a seeded random ``n`` of them
+    (index reset): what a model is fitted on when the data are larger than it needs.
+
+    >>> import pandas as pd
+    >>> big, small = pd.DataFrame({"x": range(10)}), pd.DataFrame({"x": [1]})
+    >>> len(sample_rows(big, 3)), len(sample_rows(small, 3))
+    (3, 1)
+    """
+    if len(frame) <= n:
+        return frame
+    return frame.sample(n=n, random_state=seed).reset_index(drop=True)

@@ -14,6 +14,7 @@ demo → publish → report chain is marked slow.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 from datetime import date
 
@@ -21,7 +22,7 @@ import pytest
 
 from crmkit import cli, db, schema
 
-COMMANDS = {"demo", "ingest", "publish", "quality", "serve", "report", "schema"}
+COMMANDS = {"demo", "ingest", "publish", "quality", "serve", "report", "schema", "config"}
 
 
 @pytest.fixture(autouse=True)
@@ -266,3 +267,85 @@ def test_publish_then_report(small_demo, tmp_path, capsys):
     assert html.stat().st_size > 3_000_000 and "Customer management report · 2026-Q3" in text
     assert cli.main(["report", "--published", str(pub), "--period", "Q9"]) == 2
     assert capsys.readouterr().err.startswith("crmkit report: ")
+
+
+def test_publish_failure_names_the_step_logs_the_trace_and_keeps_the_snapshot(
+    small_demo, tmp_path, monkeypatch, capsys
+):
+    """A step that raises: exit 2, the step named on stderr, the traceback in a log file whose
+    path is printed, and the snapshot published before left byte for byte as it was."""
+    publish = importlib.import_module("crmkit.publish")  # crmkit.publish is the function
+
+    wh, *_ = small_demo
+    pub = tmp_path / "published.duckdb"
+    monkeypatch.setattr(publish, "STEPS", publish.STEPS[:1])  # quality only: quick
+    assert cli.main(["publish", "--db", str(wh), "--out", str(pub)]) == 0
+    before = pub.read_bytes()
+    capsys.readouterr()
+
+    def boom(ctx):
+        raise ZeroDivisionError("planted failure")
+
+    monkeypatch.setattr(publish, "STEPS", (*publish.STEPS, publish.Step("boom", boom)))
+    assert cli.main(["publish", "--db", str(wh), "--out", str(pub)]) == 2
+    err = capsys.readouterr().err
+    assert "crmkit publish: publish step 'boom' failed: ZeroDivisionError: planted failure" in err
+    logs = list(tmp_path.glob("publish-failed-*.log"))
+    assert len(logs) == 1 and f"the traceback is in {logs[0]}" in err
+    trace = logs[0].read_text(encoding="utf-8")
+    assert "Traceback" in trace and 'raise ZeroDivisionError("planted failure")' in trace
+    assert f"the previous snapshot stays as it was: {pub}" in err
+    assert pub.read_bytes() == before
+    assert not list(tmp_path.glob("*.staging-*"))
+
+
+def test_publish_lists_skipped_steps_with_their_reason(small_demo, tmp_path, monkeypatch, capsys):
+    """A step whose table is missing is skipped, exit 0, and stderr says which and why."""
+    publish = importlib.import_module("crmkit.publish")  # crmkit.publish is the function
+
+    wh, *_ = small_demo
+    lacking = publish.Step("needs_x", lambda ctx: {}, ("no_such_table",))
+    monkeypatch.setattr(publish, "STEPS", (publish.STEPS[0], lacking))
+    assert cli.main(["publish", "--db", str(wh), "--out", str(tmp_path / "p.duckdb")]) == 0
+    err = capsys.readouterr().err
+    assert '1 step(s) skipped (their pages say "not available"):' in err
+    assert "  needs_x                     no table no_such_table" in err
+
+
+def test_publish_reads_the_company_config_and_refuses_a_missing_one(
+    small_demo, tmp_path, monkeypatch, capsys
+):
+    from crmkit import config
+
+    publish = importlib.import_module("crmkit.publish")
+    wh, *_ = small_demo
+    monkeypatch.setattr(publish, "STEPS", publish.STEPS[:1])
+    company = tmp_path / "company"
+    assert cli.main(["config", "init", str(company)]) == 0
+    assert f"settings written to {company}" in capsys.readouterr().out
+    pub = tmp_path / "p.duckdb"
+    assert cli.main(["publish", "--db", str(wh), "--out", str(pub), "--config", str(company)]) == 0
+    con = db.connect(pub)
+    info = con.table("publish_info").to_pandas().iloc[0]
+    con.disconnect()
+    assert info.config_dir == str(company.resolve())
+    assert info.config_fingerprint == config.load(company).fingerprint()
+    missing = tmp_path / "nowhere"
+    assert cli.main(["publish", "--db", str(wh), "--out", str(pub), "--config", str(missing)]) == 2
+    assert "settings directory" in capsys.readouterr().err
+
+
+def test_config_init_writes_every_default_and_will_not_overwrite(tmp_path, capsys):
+    from crmkit import config
+
+    d = tmp_path / "cfg"
+    assert cli.main(["config", "init", str(d)]) == 0
+    assert sorted(p.name for p in d.iterdir()) == sorted(config.FILES.values())
+    for name in config.FILES.values():
+        assert (d / name).read_bytes() == (config.DEFAULT_DIR / name).read_bytes()
+    (d / "kpi_targets.json").write_text("{}", encoding="utf-8")
+    assert cli.main(["config", "init", str(d)]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert (d / "kpi_targets.json").read_text(encoding="utf-8") == "{}"
+    assert cli.main(["config", "init", str(d), "--force"]) == 0
+    assert (d / "kpi_targets.json").read_bytes() != b"{}"

@@ -267,7 +267,10 @@ def test_one_setting_changes_rfm_churn_clv_loyalty_cubes_and_kpis_together(two_s
     assert (
         frame(b, "clv", "frequency").frequency.sum() > frame(a, "clv", "frequency").frequency.sum()
     )
-    # churn: the published churn scores' features and the buyer churn trend
+    # churn: the warning model's features (returned orders now count as purchases) and the
+    # buyer churn trend
+    sa, sb = frame(a, "churn_scores", "frequency"), frame(b, "churn_scores", "frequency")
+    assert sb.frequency.sum() > sa.frequency.sum()
     ta, tb = (
         frame(a, "retention_trend", "churned", "n"),
         frame(b, "retention_trend", "churned", "n"),

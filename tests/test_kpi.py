@@ -339,7 +339,7 @@ EXTERNAL = {
     "complaint_sla": "crmkit.satisfaction:kpi_complaint_sla",
     "repurchase_rate": "crmkit.loyalty:kpi_repurchase_rate",
     "referral_rate": "crmkit.loyalty:kpi_referral_rate",
-    "clv": "crmkit.churn:kpi_clv",
+    "clv": "crmkit.clv:kpi_clv",
 }
 
 
@@ -576,7 +576,12 @@ def test_overview_alerts_from_satisfaction_and_churn(demo_con):
     assert sat.iloc[0].text.startswith("投诉首次响应超时最多的渠道：社交媒体")
     assert set(sat.page) == {"satisfaction"}
     ch = alerts["churn"]
-    assert ch.iloc[0].text.startswith("流失预警名单：")
+    # the alert counts the customers the churn page's at-risk card counts (risk >= 50 %), not
+    # every scored buyer
+    page = views.churn_data(demo_con, views.Filters(), lang="zh", role="dashboard")
+    at_risk = page["cards"]["at_risk"][0]
+    assert 0 < at_risk < len(demo_con.table("churn_scores").to_pandas())
+    assert ch.iloc[0].text.startswith(f"流失风险 ≥ 50% 的客户：{at_risk:,} 位，预期损失 ")
     assert "久未购买" in ch.iloc[1].text
     assert any("所在地区流失上升" in x for x in ch.text)
     en = views.alert_hooks(demo_con, views.Filters(), "en", "dashboard")

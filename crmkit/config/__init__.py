@@ -184,3 +184,34 @@ def _load(d: Path) -> Config:
             data[key] = text
         sources[key] = p
     return Config(d, data, sources)
+
+
+def init(directory: str | os.PathLike, *, force: bool = False) -> list[Path]:
+    """Write the packaged defaults (every file of :data:`FILES`) into ``directory`` for a
+    company to edit; the directory is created when missing.
+
+    Raises
+    ------
+    ConfigError
+        When a file is already there and ``force`` is false (nothing is written then).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "company"
+    >>> [p.name for p in init(d)] == list(FILES.values())
+    True
+    >>> load(d).fingerprint() == load().fingerprint()
+    True
+    """
+    d = Path(directory)
+    targets = [d / name for name in FILES.values()]
+    present = [p.name for p in targets if p.exists()]
+    if present and not force:
+        raise ConfigError(
+            f"{str(d)!r} already has {', '.join(present)}; pass --force to overwrite them"
+        )
+    d.mkdir(parents=True, exist_ok=True)
+    for p in targets:
+        p.write_bytes((DEFAULT_DIR / p.name).read_bytes())
+    return targets

@@ -15,7 +15,17 @@ import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, churn, classification, cubes, definitions, kpi, loyalty, periods, stats
+from crmkit import (
+    charts,
+    classification,
+    cubes,
+    definitions,
+    kpi,
+    loyalty,
+    periods,
+    stats,
+    winback,
+)
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
 from crmkit.views.base import (
@@ -228,8 +238,8 @@ def churn_data(
         att = con.table("winback_attempts").semi_join(scope, "customer_id").to_pandas()
     else:
         att = pd.DataFrame(columns=["reason", "rfm_class", "returned", "revenue_recovered"])
-    wb_reason = churn.winback(att, "reason") if len(att) else pd.DataFrame()
-    wb_segment = churn.winback(att, "rfm_class") if len(att) else pd.DataFrame()
+    wb_reason = winback.winback(att, "reason") if len(att) else pd.DataFrame()
+    wb_segment = winback.winback(att, "rfm_class") if len(att) else pd.DataFrame()
     if len(wb_reason):
         wb_reason["label"] = [t(f"signal_{r}", lang) for r in wb_reason.reason]
         wb_segment["label"] = [segment_label(s, lang) for s in wb_segment.rfm_class]
@@ -491,21 +501,24 @@ OVERVIEW_TOP = 500
 def overview_alerts(
     con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
 ) -> pd.DataFrame:
-    """The overview page's churn alerts (``text``, ``page``): how many customers in scope are
-    on the warning list and the revenue at risk, then the most common reason codes among the
+    """The overview page's churn alerts (``text``, ``page``): how many customers in scope are at
+    risk (risk ≥ :data:`AT_RISK`, the at-risk card's count) and their expected loss, then the most common reason codes among the
     top :data:`OVERVIEW_TOP`."""
     if "churn_warning_list" not in con.list_tables():
         return pd.DataFrame(columns=["text", "page"])
     risk = risk_list(con, f, lang=lang, role=role)
     if risk.empty:
         return pd.DataFrame(columns=["text", "page"])
+    # the same customers as the at-risk card: risk at or above the threshold
+    at_risk = risk[risk.risk >= AT_RISK]
     rows = [
         {
             "text": t(
                 "churn_ov_list",
                 lang,
-                n=fmt_int(len(risk)),
-                loss=fmt_money(float(risk.expected_loss.sum())),
+                n=fmt_int(len(at_risk)),
+                pct=f"{AT_RISK:.0%}",
+                loss=fmt_money(float(at_risk.expected_loss.sum())),
             ),
             "page": "churn",
         }
