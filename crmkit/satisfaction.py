@@ -358,9 +358,31 @@ def csat(
 ) -> pd.DataFrame:
     """Customer satisfaction (满意度, CSAT): share of 4–5 answers on 1–5, Wilson interval.
 
-    Same parameters as :func:`nps`; returns ``metric, <by>, value`` (share 0–1),
-    ``numerator`` (4–5 answers), ``denominator`` (= ``n``, answers), ``n, lo, hi,
-    small_sample, method``; ``attrs["definition"]``.
+    Parameters
+    ----------
+    feedback : ibis Table
+        With ``csat`` (1–5, NULL when not answered), ``ts`` and, for ``customers``,
+        ``customer_id``; plus the ``by`` columns (see :func:`responses`). ``"period"`` is
+        added from ``ts`` by ``freq``.
+    by : str or list of str, optional
+        Slice by these columns; none: one row.
+    start, end : datetime, optional
+        The window ``[start, end)`` on ``ts``.
+    customers : ibis Table, optional
+        Only responses of these customers (``customer_id``).
+    freq : {"week", "month", "quarter", "year"}
+        The length of ``"period"`` when ``by`` holds it.
+    min_n : int
+        Rows with fewer answers are flagged ``small_sample``.
+    filters : str
+        The filters in words, for the definition (口径).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, <by>, value`` (share 0–1), ``numerator`` (4–5 answers), ``denominator``
+        (= ``n``, answers), ``n, lo, hi, small_sample, method``; ``attrs["definition"]``
+        holds the 口径.
 
     Examples
     --------
@@ -399,8 +421,31 @@ def ces(
 ) -> pd.DataFrame:
     """Customer effort score (费力度, CES): mean of 1–7 (lower = easier), Student-t interval.
 
-    Same parameters as :func:`nps`; returns ``metric, <by>, value`` (mean), ``numerator`` (sum
-    of answers), ``denominator`` (= ``n``), ``n, lo, hi, sd, small_sample, method``.
+    Parameters
+    ----------
+    feedback : ibis Table
+        With ``ces`` (1–7, NULL when not answered), ``ts`` and, for ``customers``,
+        ``customer_id``; plus the ``by`` columns (see :func:`responses`). ``"period"`` is
+        added from ``ts`` by ``freq``.
+    by : str or list of str, optional
+        Slice by these columns; none: one row.
+    start, end : datetime, optional
+        The window ``[start, end)`` on ``ts``.
+    customers : ibis Table, optional
+        Only responses of these customers (``customer_id``).
+    freq : {"week", "month", "quarter", "year"}
+        The length of ``"period"`` when ``by`` holds it.
+    min_n : int
+        Rows with fewer answers are flagged ``small_sample`` (the interval needs n ≥ 2).
+    filters : str
+        The filters in words, for the definition (口径).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, <by>, value`` (mean), ``numerator`` (sum of answers), ``denominator``
+        (= ``n``), ``n, lo, hi, sd, small_sample, method``; ``attrs["definition"]`` holds the
+        口径.
 
     Examples
     --------
