@@ -2,8 +2,8 @@
 
 Two questions, asked by two parts of crmkit:
 
-- **Is this day a workday?** The complaint SLA clock (``crmkit.satisfaction``) counts business
-  hours on workdays only. :func:`is_workday`, :func:`workdays` and the vectorised
+- **Is this day a workday?** The complaint SLA clock (``crmkit.definitions.sla_flags``) counts
+  business hours on workdays only. :func:`is_workday`, :func:`workdays` and the vectorised
   :func:`workday_table` answer it.
 - **Which festivals fall in this year?** The care calendar (客户关怀, ``crmkit.needs``) sends
   holiday greetings. :func:`festivals` and :func:`festivals_between` answer it, computed for

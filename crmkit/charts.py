@@ -400,7 +400,7 @@ def plot_drivers(df: pd.DataFrame, lang: str = "zh", top: int = 10) -> go.Figure
 def plot_sla(df: pd.DataFrame, lang: str = "zh", by: str = "channel") -> go.Figure:
     """SLA breach rate per slice with its Wilson interval: ``<by>``, ``breach_rate``, ``lo``,
     ``hi`` (of attainment; the breach interval is 1 − hi … 1 − lo), ``n``,
-    ``small_sample`` (as from ``crmkit.satisfaction.sla_summary``)."""
+    ``small_sample`` (as from ``crmkit.complaints.sla_summary``)."""
     d = df.sort_values("breach_rate", ascending=False)
     small = d["small_sample"].tolist()
     fig = go.Figure(
@@ -425,7 +425,7 @@ def plot_sla(df: pd.DataFrame, lang: str = "zh", by: str = "channel") -> go.Figu
 
 def plot_backlog_ageing(df: pd.DataFrame, lang: str = "zh", by: str = "team") -> go.Figure:
     """Open tickets per ``by`` stacked by age bucket: ``<by>``, ``bucket``, ``tickets`` (as
-    from ``crmkit.satisfaction.backlog_ageing``); buckets keep their order."""
+    from ``crmkit.complaints.backlog_ageing``); buckets keep their order."""
     buckets = list(dict.fromkeys(df["bucket"]))
     keys = sorted(dict.fromkeys(df[by].astype(str)))
     traces = []

@@ -25,6 +25,12 @@ Buyer churn (买家流失率, ``buyer_churn``)
 Segment (客户分群)
     the RFM class of :func:`crmkit.classification.classify`, :data:`POTENTIAL` for a customer
     without a counted purchase.
+Complaint SLA breach (首次响应超时)
+    a ticket first answered later than the target (:class:`SlaPolicy`, the settings' ``sla``
+    section: :func:`sla_policy`), or not answered by ``as_of`` although its clock has run past
+    the target; an unanswered ticket still within the target is *pending*, not a breach —
+    :func:`sla_flags`. The clock runs round the clock, or only in business hours on workdays
+    (a country's statutory holidays and make-up workdays included, :mod:`crmkit.calendars`).
 
 Each measure's name and 口径 are in :data:`MEASURES`; its numbers come back as one
 :class:`crmkit.stats.Metric`.
@@ -46,16 +52,16 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from crmkit import calendars, periods, schema, stats
 from crmkit import config as _config
-from crmkit import periods, schema, stats
 
 _TS = schema.IBIS_TYPES["timestamp"]
 
@@ -639,3 +645,356 @@ def churn_rate(
         ]
     frame = stats.metric_frame(metrics, **{k: counts[k].tolist() for k in keys})
     return frame.sort_values(keys).reset_index(drop=True) if keys else frame
+
+
+# ---------------------------------------------------------------------------------------------
+# the complaint first-response SLA
+# ---------------------------------------------------------------------------------------------
+
+#: The keys of the settings' ``sla`` section (``classification_rules.json``).
+SLA_KEYS = ("first_response_hours", "business_hours", "workdays", "holiday_calendar")
+
+
+def _minutes(hhmm: str | time) -> int:
+    """Minutes after midnight of ``"HH:MM"`` (``"24:00"`` is the end of the day)."""
+    if isinstance(hhmm, time):
+        return hhmm.hour * 60 + hhmm.minute
+    try:
+        h, m = str(hhmm).split(":")
+        out = int(h) * 60 + int(m)
+    except ValueError:
+        raise ValueError(f"business hours {hhmm!r}: expected 'HH:MM', e.g. '09:00'") from None
+    if not 0 <= out <= 24 * 60:
+        raise ValueError(f"business hours {hhmm!r}: expected a time of day 00:00-24:00")
+    return out
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """The complaint first-response standard (响应时限) and the clock it runs on.
+
+    Parameters
+    ----------
+    first_response_hours : float
+        Target for the first response (default 2 hours, the guides' standard).
+    business_hours : (str, str), optional
+        ``("09:00", "18:00")`` counts only time inside these hours on workdays; ``None``
+        (default) runs the clock around the clock.
+    workdays : tuple of int
+        Weekdays with business hours, Monday = 0 (default Monday–Friday).
+    holiday_calendar : str, optional
+        With business hours: the country (ISO code such as ``"CN"``) whose workday calendar
+        (:func:`crmkit.calendars.workday_table`) decides which days have them — a statutory
+        holiday has none whatever its weekday, a make-up workday (调休) on a weekend has them.
+        ``None`` (default): the weekdays of ``workdays``, every week alike.
+
+    Examples
+    --------
+    >>> p = SlaPolicy(business_hours=("09:00", "18:00"), holiday_calendar="CN")
+    >>> p.target_seconds, "CN workdays" in p.describe()
+    (7200, True)
+    """
+
+    first_response_hours: float = 2.0
+    business_hours: tuple[str, str] | None = None
+    workdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    holiday_calendar: str | None = None
+
+    def __post_init__(self) -> None:
+        # lists (as read from JSON) become tuples, so that a policy stays hashable
+        object.__setattr__(self, "workdays", tuple(self.workdays))
+        if self.business_hours is not None:
+            object.__setattr__(self, "business_hours", tuple(self.business_hours))
+        if not (self.first_response_hours > 0):
+            raise ValueError(f"first_response_hours must be > 0, got {self.first_response_hours!r}")
+        if not self.workdays or any(
+            isinstance(d, bool) or d not in range(7) for d in self.workdays
+        ):
+            raise ValueError(f"workdays {self.workdays}: expected weekdays 0 (Mon) .. 6")
+        if self.business_hours is not None:
+            if len(self.business_hours) != 2:
+                raise ValueError(
+                    f"business hours {self.business_hours}: expected (start, end), e.g. "
+                    "('09:00', '18:00')"
+                )
+            a, b = (_minutes(x) for x in self.business_hours)
+            if a >= b:
+                raise ValueError(
+                    f"business hours {self.business_hours}: the start must be before the end"
+                )
+        if self.holiday_calendar is not None:
+            try:
+                calendars.is_workday(date(2024, 1, 1), country=self.holiday_calendar)
+            except ValueError as e:
+                raise ValueError(f"holiday_calendar: {e}") from None
+            object.__setattr__(self, "holiday_calendar", self.holiday_calendar.upper())
+
+    @property
+    def target_seconds(self) -> int:
+        return round(self.first_response_hours * 3600)
+
+    def describe(self) -> str:
+        """The policy in words (shown with the numbers it produced)."""
+        weekdays = ",".join(str(d) for d in self.workdays)
+        if not self.business_hours:
+            clock = "wall clock, 24/7"
+        elif self.holiday_calendar:
+            clock = (
+                f"business hours {self.business_hours[0]}-{self.business_hours[1]} on "
+                f"{self.holiday_calendar} workdays (weekdays {weekdays}, Mon=0; statutory "
+                "holidays off, make-up workdays on)"
+            )
+        else:
+            clock = (
+                f"business hours {self.business_hours[0]}-{self.business_hours[1]} on weekdays "
+                f"{weekdays} (Mon=0)"
+            )
+        return f"first response within {self.first_response_hours:g} h, {clock}"
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sla_policy(config: _config.Config | None = None) -> SlaPolicy:
+    """The complaint SLA of the company's settings: the ``sla`` section of its
+    ``classification_rules.json``.
+
+    ``{"first_response_hours": 2, "business_hours": null, "workdays": [0, 1, 2, 3, 4],
+    "holiday_calendar": "CN"}``: a first response within 2 hours, on the wall clock
+    (``business_hours`` null) or, with ``"business_hours": ["09:00", "18:00"]``, counting only
+    business hours on workdays — the weekdays of ``workdays`` adjusted by the workday calendar
+    of ``holiday_calendar`` (statutory holidays off, 调休 make-up workdays on; null: no
+    adjustment). A key left out takes :class:`SlaPolicy`'s default; a file without the
+    section gets the default policy.
+
+    Parameters
+    ----------
+    config : Config or path-like, optional
+        Default :func:`crmkit.config.load` (``$CRMKIT_CONFIG`` or the packaged settings).
+
+    Returns
+    -------
+    SlaPolicy
+
+    Raises
+    ------
+    crmkit.config.ConfigError
+        When the section or one of its values is malformed; the message names the file, the
+        key, what it holds and what is expected.
+
+    Examples
+    --------
+    >>> sla_policy().describe()
+    'first response within 2 h, wall clock, 24/7'
+    >>> cfg = _config.load().replace_rules({"sla": {"business_hours": ["09:00", "18:00"]}})
+    >>> sla_policy(cfg).business_hours, sla_policy(cfg).holiday_calendar
+    (('09:00', '18:00'), 'CN')
+    """
+    cfg = _config.load(config)
+    where = cfg.path("rules")
+    section = cfg.rules.get("sla", {})
+
+    def error(message: str) -> _config.ConfigError:
+        return _config.ConfigError(f"{where}: {message}")
+
+    if not isinstance(section, dict):
+        raise error(
+            f'sla is {section!r}; expected an object such as {{"first_response_hours": 2, '
+            '"business_hours": null, "workdays": [0, 1, 2, 3, 4], "holiday_calendar": "CN"}'
+        )
+    unknown = sorted(set(section) - set(SLA_KEYS))
+    if unknown:
+        raise error(f"sla has unknown key(s) {unknown}; expected some of {list(SLA_KEYS)}")
+    hours = section.get("first_response_hours", SlaPolicy.first_response_hours)
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours < 1e6:
+        raise error(
+            f"sla.first_response_hours is {hours!r}; expected a number of hours > 0, e.g. 2"
+        )
+    bh = section.get("business_hours")
+    if bh is not None:
+        try:
+            ok = isinstance(bh, list) and len(bh) == 2 and all(isinstance(x, str) for x in bh)
+            ok = ok and _minutes(bh[0]) < _minutes(bh[1])
+        except ValueError:
+            ok = False
+        if not ok:
+            raise error(
+                f"sla.business_hours is {bh!r}; expected null (the clock runs round the clock) "
+                'or ["HH:MM", "HH:MM"] with the start before the end, e.g. ["09:00", "18:00"]'
+            )
+    workdays = section.get("workdays", list(SlaPolicy.workdays))
+    if (
+        not isinstance(workdays, list)
+        or not workdays
+        or any(isinstance(d, bool) or not isinstance(d, int) or d not in range(7) for d in workdays)
+    ):
+        raise error(
+            f"sla.workdays is {workdays!r}; expected weekday numbers 0 (Mon) .. 6 (Sun), e.g. "
+            "[0, 1, 2, 3, 4]"
+        )
+    holiday = section.get("holiday_calendar")
+    if holiday is not None:
+        try:
+            if not isinstance(holiday, str):
+                raise ValueError
+            calendars.is_workday(date(2024, 1, 1), country=holiday)
+        except ValueError:
+            raise error(
+                f"sla.holiday_calendar is {holiday!r}; expected null or a country code the "
+                'holidays package knows, e.g. "CN" (see holidays.list_supported_countries())'
+            ) from None
+    return SlaPolicy(float(hours), bh, tuple(workdays), holiday)
+
+
+# 1970-01-05 was a Monday: weeks counted from it start on Mondays
+_MONDAY = 4 * 86400
+
+
+def _weekday_clock(ts: ir.TimestampValue, policy: SlaPolicy) -> ir.IntegerValue:
+    """Business seconds from 1970-01-05 00:00 (a Monday) up to ``ts``, counting only
+    ``policy.business_hours`` on ``policy.workdays`` every week alike. Differences of it give
+    business time between two timestamps across nights and weekends."""
+    a, b = (60 * _minutes(x) for x in policy.business_hours)
+    per_day = b - a
+    days = sorted(set(policy.workdays))
+    before = [sum(1 for d in days if d < dow) for dow in range(7)]
+    s = ts.epoch_seconds().cast("int64") - _MONDAY
+    day = s // 86400
+    week, dow, sod = day // 7, day % 7, s % 86400
+    days_before = ibis.cases(*((dow == i, before[i]) for i in range(7)), else_=0)
+    in_day = ibis.greatest(ibis.least(sod, b) - a, 0)
+    today = ibis.ifelse(dow.isin(days), in_day, 0)
+    return week * (len(days) * per_day) + days_before * per_day + today
+
+
+def _calendar_elapsed(t: ir.Table, policy: SlaPolicy, as_of: datetime) -> ir.Table:
+    """``t`` with ``_sla_elapsed``: business seconds from ``opened_at`` to ``_sla_end`` on the
+    workday calendar of ``policy.holiday_calendar``.
+
+    One row per date from the earliest to the latest moment involved (a small table built from
+    :func:`crmkit.calendars.workday_table`) carries the business seconds of the days before
+    it; the clock at ``ts`` is that number for ``ts``'s date plus, on a workday, the business
+    time already worked that day. Joined twice (start and end), no per-row Python."""
+    a, b = (60 * _minutes(x) for x in policy.business_hours)
+    span = (
+        t.aggregate(
+            opened_min=t.opened_at.min(),
+            opened_max=t.opened_at.max(),
+            answered_min=t.first_response_at.min(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    moments = [pd.Timestamp(as_of), *(span[c] for c in span.index if pd.notna(span[c]))]
+    days = calendars.workday_table(
+        min(moments).date(),
+        max(moments).date(),
+        country=policy.holiday_calendar,
+        weekdays=policy.workdays,
+    )
+    cal = ibis.memtable(
+        pd.DataFrame(
+            {
+                "_sla_day": days.date,
+                "_sla_workday": days.workday,
+                "_sla_before": days.workdays_before * (b - a),
+            }
+        )
+    )
+
+    def clock(tt: ir.Table, column: str, name: str, c: ir.Table) -> ir.Table:
+        ts = tt[column]
+        sod = ts.hour().cast("int64") * 3600 + ts.minute() * 60 + ts.second()
+        today = ibis.ifelse(c._sla_workday, ibis.greatest(ibis.least(sod, b) - a, 0), 0)
+        j = tt.left_join(c, ts.date() == c._sla_day)
+        return j.select(tt, **{name: c._sla_before + today})
+
+    t = clock(t, "opened_at", "_sla_c0", cal)
+    t = clock(t, "_sla_end", "_sla_c1", cal.view())
+    return t.mutate(_sla_elapsed=t._sla_c1 - t._sla_c0).drop("_sla_c0", "_sla_c1")
+
+
+def sla_flags(tickets: ir.Table, *, as_of: datetime, policy: SlaPolicy) -> ir.Table:
+    """Each ticket's first-response SLA outcome at ``as_of``: the one SLA-breach rule.
+
+    A ticket first answered by ``as_of`` within the target has *met* the SLA, answered later
+    it is *breached*. A ticket not answered by ``as_of`` is *breached* once its clock has run
+    past the target, and *pending* (no outcome yet, counted neither way) before that. *Due* =
+    the outcome is known (answered, or unanswered past the target); attainment is met / due.
+    The clock is :class:`SlaPolicy`'s: wall clock, or business hours on workdays.
+
+    Parameters
+    ----------
+    tickets : ibis.Table
+        With ``opened_at`` and ``first_response_at`` (NULL: not answered); every other column
+        is kept. Filter to the tickets opened by ``as_of`` first when that is what you count.
+    as_of : datetime
+        The moment the flags describe. A first response after it had not happened then: the
+        ticket counts as unanswered, so a past date is scored without looking ahead.
+    policy : SlaPolicy
+        The target and the clock; the company's is :func:`sla_policy` ``(config)``.
+
+    Returns
+    -------
+    ibis.Table
+        ``tickets`` plus ``response_seconds`` (int64: opened → first response on the policy's
+        clock; NULL when not answered by ``as_of``), ``waited_seconds`` (to the first response,
+        or to ``as_of`` while unanswered), and the booleans ``answered``, ``due``, ``met``,
+        ``breached`` (= due and not met) and ``pending`` (= not due).
+
+    Examples
+    --------
+    At noon on Monday 2026-01-12, target 2 h on the wall clock: T1 (opened 09:00, unanswered)
+    has waited 3 h — breached; T2 (11:00, unanswered) 1 h — pending; T3 (08:00, answered
+    08:30) met; T4 (09:00, answered 11:30) 2.5 h — breached; T5 (10:00, answered 12:30,
+    after as_of) counts as unanswered for 2 h, not past the target — pending.
+
+    >>> t = ibis.memtable({"ticket_id": ["T1", "T2", "T3", "T4", "T5"],
+    ...     "opened_at": [datetime(2026, 1, 12, h) for h in (9, 11, 8, 9, 10)],
+    ...     "first_response_at": [None, None, datetime(2026, 1, 12, 8, 30),
+    ...                           datetime(2026, 1, 12, 11, 30), datetime(2026, 1, 12, 12, 30)]})
+    >>> f = sla_flags(t, as_of=datetime(2026, 1, 12, 12), policy=SlaPolicy())
+    >>> f = f.order_by("ticket_id").to_pandas()
+    >>> f.breached.tolist(), f.pending.tolist()
+    ([True, False, False, True, False], [False, True, False, False, True])
+    >>> f.waited_seconds.tolist(), f.met.tolist()
+    ([10800, 3600, 1800, 9000, 7200], [False, False, True, False, False])
+    """
+    missing = [c for c in ("opened_at", "first_response_at") if c not in tickets.columns]
+    if missing:
+        raise ValueError(
+            f"sla_flags: tickets lack column(s) {missing}; the table has {list(tickets.columns)}"
+        )
+    t = tickets
+    # an all-empty column (e.g. no ticket answered yet, read from a file) has no type yet
+    untyped = {
+        c: t[c].cast("timestamp")
+        for c in ("opened_at", "first_response_at")
+        if not t[c].type().is_timestamp()
+    }
+    t = t.mutate(**untyped) if untyped else t
+    now = ibis.literal(as_of, type="timestamp")
+    fr = t.first_response_at
+    answered = fr.notnull() & (fr <= now)
+    t = t.mutate(_sla_answered=answered, _sla_end=ibis.ifelse(answered, fr, now))
+    if policy.business_hours is None:
+        start, end = t.opened_at.epoch_seconds(), t._sla_end.epoch_seconds()
+        t = t.mutate(_sla_elapsed=end.cast("int64") - start.cast("int64"))
+    elif policy.holiday_calendar is None:
+        clock0, clock1 = _weekday_clock(t.opened_at, policy), _weekday_clock(t._sla_end, policy)
+        t = t.mutate(_sla_elapsed=clock1 - clock0)
+    else:
+        t = _calendar_elapsed(t, policy, as_of)
+    target = policy.target_seconds
+    answered, waited = t._sla_answered, t._sla_elapsed
+    due = answered | (waited > target)
+    met = answered & (waited <= target)
+    return t.mutate(
+        response_seconds=ibis.ifelse(answered, waited, ibis.null("int64")),
+        waited_seconds=waited,
+        answered=answered,
+        due=due,
+        met=met,
+        breached=due & ~met,
+        pending=~due,
+    ).drop("_sla_answered", "_sla_end", "_sla_elapsed")

@@ -279,6 +279,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "首次响应≤{hours}小时（仅计工作时间 {bh}）",
         "first response ≤ {hours} h (business hours {bh} only)",
     ),
+    "sat_policy_bh_calendar": (
+        "首次响应≤{hours}小时（仅计{calendar}工作日的工作时间 {bh}，"
+        "法定节假日不计、调休上班日计入）",
+        "first response ≤ {hours} h (business hours {bh} on {calendar} workdays only: statutory "
+        "holidays off, make-up workdays on)",
+    ),
     "fig_score_trend": ("{metric} 趋势（阴影: 95%置信区间）", "{metric} trend (band: 95% CI)"),
     "fig_drivers": ("NPS关键驱动因素（效应及95%置信区间）", "Key drivers of NPS (effect, 95% CI)"),
     "fig_sla": ("各渠道首次响应超时率", "First-response SLA breach rate by channel"),

@@ -406,9 +406,9 @@ register(
 register(KPI(_M["return_rate"], "rate", False, _return_rate))
 register(KPI(_M["avg_order_value"], "money", True, _aov))
 
-# KPIs computed by the analysis modules (satisfaction, loyalty, churn): declared here with the
-# dotted path of their function, resolved lazily so importing crmkit.kpi stays light; a KPI
-# whose module or table is missing reports itself unavailable (with the reason).
+# KPIs computed by the analysis modules (satisfaction, complaints, loyalty, churn): declared
+# here with the dotted path of their function, resolved lazily so importing crmkit.kpi stays
+# light; a KPI whose module or table is missing reports itself unavailable (with the reason).
 _P = ("统计期 [开始, 结束)", "period [start, end)")
 register(
     KPI(
@@ -441,12 +441,13 @@ register(
             "complaint_sla", "投诉2小时响应达标率", "Complaint SLA attainment (2 h)",
             ("2小时内首次响应的投诉工单", "complaint tickets first answered within 2 hours"),
             (
-                "期内新开的投诉工单（未响应计为超时）",
-                "complaint tickets opened in the period (unanswered = breach)",
+                "期内新开的投诉工单中已响应或超时未响应的（未超时的未响应工单不计）",
+                "complaint tickets opened in the period, answered or unanswered past the target "
+                "(still within it: not counted)",
             ),
             _P,
         ),
-        "rate", True, "crmkit.satisfaction:kpi_complaint_sla", issue=7, tables=("tickets",),
+        "rate", True, "crmkit.complaints:kpi_complaint_sla", issue=7, tables=("tickets",),
     )
 )  # fmt: skip
 register(KPI(_M["repurchase_rate"], "rate", True, "crmkit.loyalty:kpi_repurchase_rate", issue=8))

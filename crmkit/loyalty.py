@@ -327,9 +327,11 @@ def loyalty_drivers(
     other buyers: one row per measure with both groups' values and an effect size.
 
     Measures (as of ``as_of``): mean NPS and CSAT of their feedback, share who complained,
-    share with a ticket past the 2-hour SLA, share of discounted orders, share of late
-    deliveries, share B2B, share who referred someone, care contacts (birthday / holiday /
-    follow-up) per year of tenure. Continuous measures: Cohen's d; shares: difference, Cohen's
+    share with a ticket that breached the first-response SLA (:func:`crmkit.definitions.sla_flags`
+    with the settings' :func:`crmkit.definitions.sla_policy`: a ticket still within its target
+    is pending, not a breach), share of discounted orders, share of late deliveries, share
+    B2B, share who referred someone, care contacts (birthday / holiday / follow-up) per year of
+    tenure. Continuous measures: Cohen's d; shares: difference, Cohen's
     h and the two-proportion test p-value (BH-adjusted across the rows).
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
@@ -345,12 +347,8 @@ def loyalty_drivers(
         complained=(fb.source == "complaint").cast("int64").max(),
     )
     tk = con.table("tickets").filter(ibis._.opened_at <= c_lit)
-    due = tk.opened_at + ibis.interval(hours=2)
-    tks = tk.group_by("customer_sk").aggregate(
-        sla_breach=(tk.first_response_at.isnull() | (tk.first_response_at > due))
-        .cast("int64")
-        .max()
-    )
+    tk = definitions.sla_flags(tk, as_of=as_of, policy=definitions.sla_policy(config))
+    tks = tk.group_by("customer_sk").aggregate(sla_breach=tk.breached.cast("int64").max())
     o = con.table("orders").filter(
         (ibis._.order_ts <= c_lit)
         & ~ibis._.status.isin(list(definitions.excluded_statuses(config)))

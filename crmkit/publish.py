@@ -39,6 +39,7 @@ from crmkit import (
     churn,
     classification,
     clv,
+    complaints,
     cubes,
     db,
     kpi,
@@ -175,12 +176,16 @@ def _relationship(ctx: StepContext) -> dict[str, Table]:
 
 
 def _satisfaction_responses(ctx: StepContext) -> dict[str, Table]:
-    resp = satisfaction.responses(ctx.con, as_of=ctx.as_of, policy=satisfaction.PUBLISH_POLICY)
+    resp = satisfaction.responses(ctx.con, as_of=ctx.as_of, config=ctx.config)
     return {"satisfaction_responses": resp}
 
 
+def _complaints(ctx: StepContext) -> dict[str, Table]:
+    return complaints.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config)
+
+
 def _satisfaction(ctx: StepContext) -> dict[str, Table]:
-    return satisfaction.publish_tables(ctx.con, as_of=ctx.as_of)
+    return satisfaction.publish_tables(ctx.con, as_of=ctx.as_of, config=ctx.config)
 
 
 def _kpi(ctx: StepContext) -> dict[str, Table]:
@@ -221,7 +226,8 @@ STEPS: tuple[Step, ...] = (
         ("feedback",),
         "scored survey answers with their slices",
     ),
-    Step("satisfaction", _satisfaction, ("tickets",), "SLA, drivers, alerts, detractor topics"),
+    Step("complaints", _complaints, ("tickets",), "SLA clock, backlog, breaches, service quality"),
+    Step("satisfaction", _satisfaction, ("feedback",), "drivers, alerts, detractor topics"),
     Step("kpi", _kpi, ("orders",), "every KPI for the last complete periods"),
 )
 

@@ -1,4 +1,7 @@
-"""Satisfaction monitoring (step 5 客户满意度监测) and complaint handling (step 6 客户投诉处理).
+"""Satisfaction monitoring (step 5 客户满意度监测): scores, why, alerts.
+
+Complaint handling (step 6, the first-response SLA, backlog and service quality) is
+:mod:`crmkit.complaints`; the SLA-breach rule itself is :func:`crmkit.definitions.sla_flags`.
 
 Scores
 ------
@@ -23,18 +26,17 @@ them for a period ``[start, end)`` over a set of customers::
     nps(feedback, by="segment", start=..., end=..., customers=some_customers)
     csat(feedback, ...)
     ces(feedback, ...)
-    sla_attainment(tickets, by="team", start=..., end=..., customers=...)
 
 Why satisfied or not (满意和不满意的原因)
 --------------------------------------
 :func:`key_drivers` fits an OLS regression (statsmodels, heteroscedasticity-robust HC3
 standard errors) of the NPS answer (0–10) on what happened to the customer — the order was
 delivered late, was returned, the customer raised a ticket in the 30 days before, one of those
-tickets missed the first-response SLA, the product category and the order channel — and a logit
-of being a detractor (0–6) on the same features (average marginal effects of each 0 → 1
-change, robust HC1, delta-method intervals). Effects
-are differences in NPS points (or in the detractor share) with 95 % intervals, other features
-held equal.
+tickets missed the first-response SLA (:func:`crmkit.definitions.sla_flags` with the company's
+policy), the product category and the order channel — and a logit of being a detractor (0–6)
+on the same features (average marginal effects of each 0 → 1 change, robust HC1, delta-method
+intervals). Effects are differences in NPS points (or in the detractor share) with 95 %
+intervals, other features held equal.
 
 Alerts
 ------
@@ -46,18 +48,6 @@ together with Benjamini–Hochberg (:func:`crmkit.stats.benjamini_hochberg`). A 
 when its adjusted p-value is below ``alpha``; its likely drivers are the driver features whose
 prevalence changed most in the direction that lowers NPS (change × effect).
 
-Complaints: the SLA clock
--------------------------
-:class:`SlaPolicy`: first response within 2 hours by default, on the wall clock or, with
-``business_hours=("09:00", "18:00")``, counting only business time on workdays (Mon–Fri by
-default; nights and weekends do not count). A ticket never answered is a breach once its clock
-has run past the target (before that it is *pending* and not yet counted). :func:`ticket_sla`
-adds the clock per ticket; :func:`sla_summary` gives attainment (Wilson interval), breach rate,
-median first response, median resolution time, reopen rate, escalation rate and open backlog by
-channel, category, severity, team or agent; :func:`backlog_ageing` buckets open tickets by age;
-:func:`service_quality` evaluates teams and agents (with post-ticket CSAT) and flags small
-samples so that one ticket does not rank an agent.
-
 The heavy parts (the regression, the alerts) run in the ``satisfaction`` publish step, which
 writes small tables into the snapshot; dashboards read those plus cheap aggregates.
 """
@@ -66,8 +56,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
@@ -95,16 +84,6 @@ SCORE_DIMENSIONS = (
     "category",
     "owner_team",
 )
-#: Dimensions the SLA is reported by.
-SLA_DIMENSIONS = ("channel", "category", "severity", "team", "agent")
-#: Open-ticket age buckets (days): label -> [lower, upper).
-AGE_BUCKETS: dict[str, tuple[float, float]] = {
-    "<1d": (0, 1),
-    "1-3d": (1, 3),
-    "3-7d": (3, 7),
-    "7-30d": (7, 30),
-    ">30d": (30, math.inf),
-}
 PERIOD_FREQS = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
 DEFINITIONS: dict[str, dict[str, str]] = {
@@ -132,16 +111,6 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "zh": "CES = 费力度评分(1–7, 越低越省力)的平均值",
         "en": "CES = mean effort score (1-7, lower = easier)",
     },
-    "sla": {
-        "numerator": "tickets first answered within the SLA",
-        "denominator": "tickets whose SLA outcome is known (answered, or unanswered past the "
-        "target: a breach)",
-        "unit": "share, 0..1",
-        "method": "Wilson 95 %",
-        "zh": "首次响应达标率 = SLA内首次响应的工单 / 已答复或已超时未答复的工单",
-        "en": "SLA attainment = tickets first answered within the SLA / tickets answered or "
-        "unanswered past the target",
-    },
 }
 
 
@@ -154,7 +123,7 @@ def definition(
     min_n: int = MIN_N,
     **extra: object,
 ) -> dict[str, object]:
-    """The definition (口径) of ``metric`` ("nps", "csat", "ces", "sla") for a window.
+    """The definition (口径) of ``metric`` ("nps", "csat", "ces") for a window.
 
     Examples
     --------
@@ -392,15 +361,28 @@ def csat(
     Parameters
     ----------
     feedback : ibis Table
-        With ``csat`` (1–5, NULL when not answered) and ``ts``; otherwise as for :func:`nps`.
-    by, start, end, customers, freq, min_n, filters
-        As for :func:`nps`.
+        With ``csat`` (1–5, NULL when not answered), ``ts`` and, for ``customers``,
+        ``customer_id``; plus the ``by`` columns (see :func:`responses`). ``"period"`` is
+        added from ``ts`` by ``freq``.
+    by : str or list of str, optional
+        Slice by these columns; none: one row.
+    start, end : datetime, optional
+        The window ``[start, end)`` on ``ts``.
+    customers : ibis Table, optional
+        Only responses of these customers (``customer_id``).
+    freq : {"week", "month", "quarter", "year"}
+        The length of ``"period"`` when ``by`` holds it.
+    min_n : int
+        Rows with fewer answers are flagged ``small_sample``.
+    filters : str
+        The filters in words, for the definition (口径).
 
     Returns
     -------
     pandas.DataFrame
         ``metric, <by>, value`` (share 0–1), ``numerator`` (4–5 answers), ``denominator``
-        (= ``n``, answers), ``n, lo, hi, small_sample, method``; ``attrs["definition"]``.
+        (= ``n``, answers), ``n, lo, hi, small_sample, method``; ``attrs["definition"]``
+        holds the 口径.
 
     Examples
     --------
@@ -442,16 +424,28 @@ def ces(
     Parameters
     ----------
     feedback : ibis Table
-        With ``ces`` (1–7, NULL when not answered) and ``ts``; otherwise as for :func:`nps`.
-    by, start, end, customers, freq, min_n, filters
-        As for :func:`nps`.
+        With ``ces`` (1–7, NULL when not answered), ``ts`` and, for ``customers``,
+        ``customer_id``; plus the ``by`` columns (see :func:`responses`). ``"period"`` is
+        added from ``ts`` by ``freq``.
+    by : str or list of str, optional
+        Slice by these columns; none: one row.
+    start, end : datetime, optional
+        The window ``[start, end)`` on ``ts``.
+    customers : ibis Table, optional
+        Only responses of these customers (``customer_id``).
+    freq : {"week", "month", "quarter", "year"}
+        The length of ``"period"`` when ``by`` holds it.
+    min_n : int
+        Rows with fewer answers are flagged ``small_sample`` (the interval needs n ≥ 2).
+    filters : str
+        The filters in words, for the definition (口径).
 
     Returns
     -------
     pandas.DataFrame
         ``metric, <by>, value`` (mean), ``numerator`` (sum of answers), ``denominator``
-        (= ``n``), ``n, lo, hi, sd, small_sample, method``; ``attrs["definition"]``. With
-        fewer than ~10 answers the t interval is wide and may reach outside 1–7.
+        (= ``n``), ``n, lo, hi, sd, small_sample, method``; ``attrs["definition"]`` holds the
+        口径.
 
     Examples
     --------
@@ -511,7 +505,8 @@ def responses(
     con: BaseBackend,
     *,
     as_of: datetime | None = None,
-    policy: SlaPolicy | None = None,
+    policy: definitions.SlaPolicy | None = None,
+    config: Config | None = None,
 ) -> ir.Table:
     """Feedback with a score, joined to what the analyses slice and explain it by.
 
@@ -526,7 +521,8 @@ def responses(
     - the driver features (0/1): ``late`` (``delivered_at::date > promised_date``),
       ``returned`` (order status returned), ``ticket_30d`` (the customer opened a ticket in the
       30 days before the response), ``slow_response`` (one of those tickets missed the
-      first-response SLA of ``policy``, unanswered past the target included).
+      first-response SLA, as of ``as_of``: :func:`crmkit.definitions.sla_flags` with ``policy``,
+      default the settings' :func:`crmkit.definitions.sla_policy` of ``config``).
     """
     as_of = as_of or db.data_as_of(con)
     fb = con.table("feedback")
@@ -557,7 +553,8 @@ def responses(
         t = t.left_join(seg, "customer_id").select(t, seg.segment)
     else:
         t = t.mutate(segment=ibis.literal(None, "string"))
-    sla = ticket_sla(con.table("tickets"), policy or SlaPolicy(), as_of=as_of)
+    policy = policy or definitions.sla_policy(config)
+    sla = definitions.sla_flags(con.table("tickets"), as_of=as_of, policy=policy)
     pairs = t.select("feedback_id", "customer_id", "ts").join(
         sla.select("customer_id", "opened_at", "breached"),
         [
@@ -977,408 +974,9 @@ def score_alerts(
 
 
 # ---------------------------------------------------------------------------------------------
-# Complaints: the SLA clock
-# ---------------------------------------------------------------------------------------------
-
-
-def _minutes(hhmm: str | time) -> int:
-    if isinstance(hhmm, time):
-        return hhmm.hour * 60 + hhmm.minute
-    try:
-        h, m = str(hhmm).split(":")
-        out = int(h) * 60 + int(m)
-    except ValueError:
-        raise ValueError(f"business hours {hhmm!r}: expected 'HH:MM', e.g. '09:00'") from None
-    if not 0 <= out <= 24 * 60:
-        raise ValueError(f"business hours {hhmm!r}: expected a time of day 00:00-24:00")
-    return out
-
-
-@dataclass(frozen=True)
-class SlaPolicy:
-    """The complaint response standard (响应时限).
-
-    Parameters
-    ----------
-    first_response_hours : float
-        Target for the first response (default 2 hours, the guides' standard).
-    business_hours : (str, str), optional
-        ``("09:00", "18:00")`` counts only time inside these hours on ``workdays``; ``None``
-        (default) runs the clock around the clock.
-    workdays : tuple of int
-        Weekdays with business hours, Monday = 0 (default Monday–Friday).
-    """
-
-    first_response_hours: float = 2.0
-    business_hours: tuple[str, str] | None = None
-    workdays: tuple[int, ...] = (0, 1, 2, 3, 4)
-
-    def __post_init__(self) -> None:
-        if not (self.first_response_hours > 0):
-            raise ValueError(f"first_response_hours must be > 0, got {self.first_response_hours!r}")
-        if self.business_hours is not None:
-            a, b = (_minutes(x) for x in self.business_hours)
-            if a >= b:
-                raise ValueError(
-                    f"business hours {self.business_hours}: the start must be before the end"
-                )
-            if not self.workdays or any(d not in range(7) for d in self.workdays):
-                raise ValueError(f"workdays {self.workdays}: expected weekdays 0 (Mon) .. 6")
-
-    @property
-    def target_seconds(self) -> int:
-        return round(self.first_response_hours * 3600)
-
-    def describe(self) -> str:
-        clock = (
-            f"business hours {self.business_hours[0]}-{self.business_hours[1]} on weekdays "
-            f"{','.join(str(d) for d in self.workdays)} (Mon=0)"
-            if self.business_hours
-            else "wall clock, 24/7"
-        )
-        return f"first response within {self.first_response_hours:g} h, {clock}"
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-# 1970-01-05 was a Monday: weeks counted from it start on Mondays
-_MONDAY = 4 * 86400
-
-
-def _business_clock(ts: ir.TimestampValue, policy: SlaPolicy) -> ir.IntegerValue:
-    """Business seconds from 1970-01-05 00:00 (a Monday) up to ``ts``: counting only
-    ``policy.business_hours`` on ``policy.workdays``. Differences of it give business time
-    between two timestamps across nights and weekends."""
-    a, b = (60 * _minutes(x) for x in policy.business_hours)
-    per_day = b - a
-    days = sorted(set(policy.workdays))
-    before = [sum(1 for d in days if d < dow) for dow in range(7)]
-    s = ts.epoch_seconds().cast("int64") - _MONDAY
-    day = s // 86400
-    week, dow, sod = day // 7, day % 7, s % 86400
-    days_before = ibis.cases(*((dow == i, before[i]) for i in range(7)), else_=0)
-    in_day = ibis.greatest(ibis.least(sod, b) - a, 0)
-    today = ibis.ifelse(dow.isin(days), in_day, 0)
-    return week * (len(days) * per_day) + days_before * per_day + today
-
-
-def _elapsed(start: ir.TimestampValue, end: ir.TimestampValue, policy: SlaPolicy):  # noqa: ANN202
-    if policy.business_hours is None:
-        return end.epoch_seconds().cast("int64") - start.epoch_seconds().cast("int64")
-    return _business_clock(end, policy) - _business_clock(start, policy)
-
-
-def ticket_sla(tickets: ir.Table, policy: SlaPolicy | None = None, *, as_of: datetime) -> ir.Table:
-    """Tickets with the SLA clock.
-
-    Adds ``response_minutes`` (to the first response, on the policy's clock; NULL when never
-    answered), ``waited_minutes`` (to the first response, or to ``as_of`` when unanswered),
-    ``answered``, ``due`` (the outcome is known: answered, or unanswered past the target),
-    ``met`` (answered within the target), ``breached`` (due and not met: late or never
-    answered), ``pending`` (unanswered, still within the target), ``resolved``,
-    ``resolution_hours`` (wall clock, opened → resolved), ``is_open``, ``age_days`` (open
-    tickets: opened → ``as_of``), ``reopened`` (reopen_count > 0), ``escalated``.
-
-    Examples
-    --------
-    Opened Friday 17:30, answered Monday 09:40: 130 minutes on the wall clock … plus two
-    days; with business hours 09:00–18:00 it is 30 + 40 = 70 minutes, within 2 hours:
-
-    >>> tk = ibis.memtable({"ticket_id": ["T1"], "customer_id": ["C1"],
-    ...     "opened_at": [datetime(2026, 1, 2, 17, 30)],
-    ...     "first_response_at": [datetime(2026, 1, 5, 9, 40)],
-    ...     "resolved_at": [None], "reopen_count": [0], "escalated": [False]})
-    >>> pol = SlaPolicy(business_hours=("09:00", "18:00"))
-    >>> r = ticket_sla(tk, pol, as_of=datetime(2026, 1, 6)).to_pandas().iloc[0]
-    >>> float(r.response_minutes), bool(r.met)
-    (70.0, True)
-    """
-    policy = policy or SlaPolicy()
-    _require(tickets, ["opened_at", "first_response_at", "resolved_at"], "ticket_sla: tickets")
-    now = ibis.literal(as_of, type="timestamp")
-    t = tickets
-    # an all-empty column (e.g. no ticket resolved yet, read from a file) has no type yet
-    untyped = {
-        c: t[c].cast("timestamp")
-        for c in ("opened_at", "first_response_at", "resolved_at")
-        if not t[c].type().is_timestamp()
-    }
-    t = t.mutate(**untyped) if untyped else t
-    target = policy.target_seconds
-    resp = _elapsed(t.opened_at, t.first_response_at, policy)
-    waited = _elapsed(t.opened_at, t.first_response_at.fill_null(now), policy)
-    answered = t.first_response_at.notnull()
-    due = answered | (waited > target)
-    met = answered & (resp <= target)
-    t = t.mutate(
-        response_minutes=resp.cast("float64") / 60,
-        waited_minutes=waited.cast("float64") / 60,
-        answered=answered,
-        due=due,
-        met=met,
-        breached=due & ~met,
-        pending=~due,
-        resolved=t.resolved_at.notnull(),
-        resolution_hours=(t.resolved_at.epoch_seconds() - t.opened_at.epoch_seconds()).cast(
-            "float64"
-        )
-        / 3600,
-        is_open=t.resolved_at.isnull(),
-        age_days=ibis.ifelse(
-            t.resolved_at.isnull(),
-            (now.epoch_seconds() - t.opened_at.epoch_seconds()).cast("float64") / 86400,
-            ibis.null("float64"),
-        ),
-    )
-    extra = {}
-    if "reopen_count" in t.columns:
-        extra["reopened"] = t.reopen_count.fill_null(0) > 0
-    if "escalated" in t.columns:
-        extra["escalated"] = t.escalated.fill_null(False)
-    return t.mutate(**extra) if extra else t
-
-
-def sla_summary(
-    sla: ir.Table,
-    by: str | Sequence[str] | None = None,
-    *,
-    min_n: int = MIN_N,
-    policy: SlaPolicy | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    filters: str = "",
-) -> pd.DataFrame:
-    """Complaint handling by slice, from :func:`ticket_sla` (already scoped to a window).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``<by>, tickets, value`` (SLA attainment, Wilson ``lo, hi``), ``numerator`` (met),
-        ``denominator`` (due), ``n`` (= due), ``breached, breach_rate, pending,
-        median_response_minutes, resolved, median_resolution_hours, reopened, reopen_rate``
-        (of resolved tickets), ``escalated, escalation_rate, open, small_sample`` (due <
-        ``min_n``); ``attrs["definition"]``. Sorted by breach rate, worst first.
-    """
-    by = _as_list(by)
-    _require(sla, ["met", "due", "breached"], "sla_summary: run ticket_sla first")
-    s = sla
-    i64 = "int64"
-    df = _aggregate(
-        s,
-        by,
-        tickets=s.count(),
-        due_n=s.due.cast(i64).sum(),
-        met_n=s.met.cast(i64).sum(),
-        breached=s.breached.cast(i64).sum(),
-        pending=s.pending.cast(i64).sum(),
-        median_response_minutes=s.response_minutes.median(),
-        resolved=s.resolved.cast(i64).sum(),
-        median_resolution_hours=s.resolution_hours.median(),
-        reopened=(s.reopened & s.resolved).cast(i64).sum()
-        if "reopened" in s.columns
-        else ibis.literal(0),
-        escalated=s.escalated.cast(i64).sum() if "escalated" in s.columns else ibis.literal(0),
-        open=s.is_open.cast(i64).sum(),
-    )
-    for c in (
-        "tickets",
-        "due_n",
-        "met_n",
-        "breached",
-        "pending",
-        "resolved",
-        "reopened",
-        "escalated",
-        "open",
-    ):
-        df[c] = df[c].astype("int64")
-    df["numerator"], df["denominator"], df["n"] = df.met_n, df.due_n, df.due_n
-    df["value"], df["lo"], df["hi"] = stats.wilson(df.met_n.to_numpy(), df.due_n.to_numpy())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["breach_rate"] = np.where(df.due_n > 0, df.breached / df.due_n, np.nan)
-        df["reopen_rate"] = np.where(df.resolved > 0, df.reopened / df.resolved, np.nan)
-        df["escalation_rate"] = np.where(df.tickets > 0, df.escalated / df.tickets, np.nan)
-    df["small_sample"] = df.n.to_numpy() < min_n
-    cols = [
-        *by,
-        "tickets",
-        "value",
-        "numerator",
-        "denominator",
-        "n",
-        "lo",
-        "hi",
-        "breached",
-        "breach_rate",
-        "pending",
-        "median_response_minutes",
-        "resolved",
-        "median_resolution_hours",
-        "reopened",
-        "reopen_rate",
-        "escalated",
-        "escalation_rate",
-        "open",
-        "small_sample",
-    ]
-    df = df[cols]
-    if by:
-        df = df.sort_values(["breach_rate", *by], ascending=[False] + [True] * len(by))
-        df = df.reset_index(drop=True)
-    df.attrs["definition"] = definition(
-        "sla",
-        start=start,
-        end=end,
-        filters=filters,
-        min_n=min_n,
-        policy=(policy or SlaPolicy()).describe(),
-    )
-    return df
-
-
-def sla_attainment(
-    tickets: ir.Table,
-    by: str | Sequence[str] | None = None,
-    *,
-    policy: SlaPolicy | None = None,
-    as_of: datetime,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    customers: ir.Table | None = None,
-    min_n: int = MIN_N,
-    filters: str = "",
-) -> pd.DataFrame:
-    """Complaint first-response SLA attainment (首次响应达标率) for tickets opened in
-    ``[start, end)``, optionally of some ``customers`` only.
-
-    Returns the :func:`sla_summary` frame: ``value`` = met / due with a Wilson interval,
-    ``numerator, denominator, n, lo, hi, small_sample`` and the rest.
-
-    Examples
-    --------
-    >>> tk = ibis.memtable({"ticket_id": ["T1", "T2", "T3"], "customer_id": ["C1"] * 3,
-    ...     "opened_at": [datetime(2026, 1, 5, 10)] * 3,
-    ...     "first_response_at": [datetime(2026, 1, 5, 11), datetime(2026, 1, 5, 13), None],
-    ...     "resolved_at": [None] * 3})
-    >>> r = sla_attainment(tk, as_of=datetime(2026, 1, 6)).iloc[0]
-    >>> int(r.numerator), int(r.denominator), int(r.breached)
-    (1, 3, 2)
-    """
-    scoped = _scope(tickets, "opened_at", start, end, customers)
-    return sla_summary(
-        ticket_sla(scoped, policy, as_of=as_of),
-        by,
-        min_n=min_n,
-        policy=policy,
-        start=start,
-        end=end,
-        filters=filters,
-    )
-
-
-def backlog_ageing(sla: ir.Table, by: str = "team") -> pd.DataFrame:
-    """Open tickets (未结案) by ``by`` and age bucket (:data:`AGE_BUCKETS`).
-
-    Returns ``<by>, bucket, tickets`` for every ``by`` value with open tickets and every bucket
-    (0 where none), buckets in order.
-    """
-    _require(sla, ["is_open", "age_days", by], "backlog_ageing")
-    o = sla.filter(sla.is_open)
-    bucket = ibis.cases(
-        *((o.age_days < hi, label) for label, (_, hi) in AGE_BUCKETS.items() if hi != math.inf),
-        else_=list(AGE_BUCKETS)[-1],
-    )
-    df = (
-        o.group_by([o[by].fill_null(NONE).name(by), bucket.name("bucket")])
-        .aggregate(tickets=o.count())
-        .to_pandas()
-    )
-    keys = sorted(df[by].unique().tolist())
-    full = pd.MultiIndex.from_product([keys, list(AGE_BUCKETS)], names=[by, "bucket"])
-    df = df.set_index([by, "bucket"]).reindex(full, fill_value=0).reset_index()
-    df["tickets"] = df.tickets.astype("int64")
-    return df
-
-
-def breaches(sla: ir.Table) -> ir.Table:
-    """Tickets that missed the first-response SLA (late or never answered), oldest first."""
-    b = sla.filter(sla.breached)
-    cols = [
-        c
-        for c in (
-            "ticket_id",
-            "customer_id",
-            "opened_at",
-            "first_response_at",
-            "response_minutes",
-            "waited_minutes",
-            "channel",
-            "category",
-            "severity",
-            "team",
-            "agent",
-            "escalated",
-            "is_open",
-        )
-        if c in b.columns
-    ]
-    return b.select(cols).order_by(["opened_at", "ticket_id"])
-
-
-def service_quality(
-    sla: ir.Table,
-    feedback: ir.Table | None = None,
-    by: str = "team",
-    *,
-    csat_days: int = 14,
-    min_n: int = MIN_N,
-) -> pd.DataFrame:
-    """Service quality per team or agent (服务质量的监控和评估).
-
-    Volume, SLA attainment (Wilson interval), median resolution hours, reopen rate and
-    post-ticket CSAT: CSAT answers the ticket's customer gave within ``csat_days`` after the
-    ticket was resolved (share of 4–5, Wilson interval). ``small_sample`` when fewer than
-    ``min_n`` tickets are due; ``rank`` (1 = best attainment) only among the others, so that
-    one ticket does not rank an agent.
-    """
-    base = sla_summary(sla, by, min_n=min_n)
-    if feedback is not None:
-        r = sla.filter(sla.resolved).select(by, "customer_id", "resolved_at")
-        f = feedback.filter(feedback.csat.notnull()).select("customer_id", "ts", "csat")
-        j = r.join(
-            f,
-            [
-                "customer_id",
-                f.ts > r.resolved_at,
-                f.ts <= r.resolved_at + ibis.interval(days=csat_days),
-            ],
-        )
-        post = (
-            j.group_by(by)
-            .aggregate(csat_n=j.count(), csat_k=(j.csat >= 4).cast("int64").sum())
-            .to_pandas()
-        )
-        base = base.merge(post, on=by, how="left").fillna({"csat_n": 0, "csat_k": 0})
-        base["csat_n"] = base.csat_n.astype("int64")
-        base["csat_k"] = base.csat_k.astype("int64")
-        base["post_csat"], base["post_csat_lo"], base["post_csat_hi"] = stats.wilson(
-            base.csat_k.to_numpy(), base.csat_n.to_numpy()
-        )
-        base["post_csat_small_sample"] = base.csat_n < min_n
-    ok = ~base.small_sample
-    base["rank"] = pd.array([pd.NA] * len(base), dtype="Int64")
-    order = base[ok].sort_values(["value", by], ascending=[False, True]).index
-    base.loc[order, "rank"] = np.arange(1, len(order) + 1)
-    return base.sort_values(["small_sample", "rank", by]).reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
 # Publish step
 # ---------------------------------------------------------------------------------------------
 
-#: The policy the published snapshot uses (the page states it).
-PUBLISH_POLICY = SlaPolicy()
 ALERT_WINDOW_DAYS = 90
 ALERT_HISTORY_DAYS = 365
 
@@ -1456,23 +1054,25 @@ def detractor_topics(
     return out[list(TOPIC_COLUMNS)].astype(TOPIC_COLUMNS)
 
 
-def publish_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, ir.Table | pd.DataFrame]:
+def publish_tables(
+    con: BaseBackend, *, as_of: datetime, config: Config | None = None
+) -> dict[str, ir.Table | pd.DataFrame]:
     """The publish step ``satisfaction``: tables for the satisfaction page over the stored
     ``satisfaction_responses`` (step ``satisfaction_responses``: :func:`responses`, scored
-    feedback with its slices and driver features).
+    feedback with its slices and driver features; computed here with ``config``'s SLA policy
+    when that step has not run).
 
-    ``ticket_sla`` (:func:`ticket_sla` with :data:`PUBLISH_POLICY`), ``satisfaction_drivers``
-    (:func:`key_drivers`), ``satisfaction_alerts`` (:func:`score_alerts` over the last 90 days
-    vs the year before), ``satisfaction_topics`` (:func:`detractor_topics`, from the needs
-    step's ``need_mentions``) and ``satisfaction_info`` (as_of, policy, model size and fit).
+    ``satisfaction_drivers`` (:func:`key_drivers`), ``satisfaction_alerts``
+    (:func:`score_alerts` over the last 90 days vs the year before), ``satisfaction_topics``
+    (:func:`detractor_topics`, from the needs step's ``need_mentions``) and
+    ``satisfaction_info`` (as_of, model size and fit). The complaint SLA tables are the
+    ``complaints`` step's (:func:`crmkit.complaints.publish_tables`).
     """
-    policy = PUBLISH_POLICY
     resp = (
         con.table("satisfaction_responses")
         if "satisfaction_responses" in con.list_tables()
-        else responses(con, as_of=as_of, policy=policy)
+        else responses(con, as_of=as_of, config=config)
     )
-    sla = ticket_sla(con.table("tickets"), policy, as_of=as_of)
     try:
         drivers = key_drivers(resp)
     except ValueError:  # too few NPS answers (e.g. no surveys yet): an empty, typed table
@@ -1487,9 +1087,6 @@ def publish_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, ir.Table |
     info = pd.DataFrame(
         {
             "as_of": [as_of],
-            "sla_policy": [policy.describe()],
-            "first_response_hours": [policy.first_response_hours],
-            "business_hours": ["-".join(policy.business_hours or ())],
             "min_n": [MIN_N],
             "alert_window_days": [ALERT_WINDOW_DAYS],
             "alert_history_days": [ALERT_HISTORY_DAYS],
@@ -1504,7 +1101,6 @@ def publish_tables(con: BaseBackend, *, as_of: datetime) -> dict[str, ir.Table |
         else _empty(TOPIC_COLUMNS)
     )
     return {
-        "ticket_sla": sla,
         "satisfaction_topics": topics,
         "satisfaction_drivers": drivers.astype({"rank": "float64"}),
         "satisfaction_alerts": alerts,
@@ -1549,26 +1145,4 @@ def kpi_csat(
 ) -> dict[str, int]:
     """CSAT: answers scoring 4–5 / answers with a CSAT score in ``[start, end)``."""
     r = csat(con.table("feedback"), start=start, end=end, customers=customers).iloc[0]
-    return {"numerator": int(r.numerator), "denominator": int(r.denominator)}
-
-
-def kpi_complaint_sla(
-    con: BaseBackend,
-    *,
-    start: datetime,
-    end: datetime,
-    customers: ir.Table | None = None,
-    config: Config | None = None,
-) -> dict[str, int]:
-    """Complaint tickets opened in ``[start, end)`` first answered within the publish policy's
-    target (2 h, round the clock) / those tickets; a ticket never answered by ``end`` counts as
-    a breach once its clock has run out."""
-    r = sla_attainment(
-        con.table("tickets"),
-        policy=PUBLISH_POLICY,
-        as_of=end,
-        start=start,
-        end=end,
-        customers=customers,
-    ).iloc[0]
     return {"numerator": int(r.numerator), "denominator": int(r.denominator)}

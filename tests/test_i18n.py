@@ -93,8 +93,11 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     ("action_", ""): _values("crmkit.churn", "ACTIONS", extra=["regular_care"]),
     # the overview's alert hooks
     ("alerts_", ""): _codes("crmkit.views.kpi", "ALERT_HOOKS"),
-    # satisfaction metrics: cards, alerts and the trend chart's ``metric``
-    ("sat_", ""): _codes("crmkit.satisfaction", "DEFINITIONS"),
+    # satisfaction and complaint metrics: cards, alerts and the trend chart's ``metric``
+    ("sat_", ""): lambda: [
+        *_codes("crmkit.satisfaction", "DEFINITIONS")(),
+        *_codes("crmkit.complaints", "DEFINITIONS")(),
+    ],
     # the columns of the duplicate pairs (views.overview._duplicates_in_scope)
     ("dup_", ""): _fixed(
         *(f"{c}_{s}" for s in "ab" for c in ("customer_id", "name", "phone", "email")), "match_on"

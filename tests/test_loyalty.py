@@ -179,3 +179,69 @@ def test_published_loyalty_tables(demo_published):
     assert len(drivers) == 9 and drivers.effect.notna().all()
     assert len(trend) == 8 and trend.churn_rate.between(0, 1).all()
     assert (cohorts[cohorts.month == 0].retention == 1).all()
+
+
+def test_loyalty_drivers_sla_breach_follows_the_one_rule():
+    """The SLA-breach share is crmkit.definitions.sla_flags with the settings' policy. As of
+    Mon 2026-01-12 12:00, target 2 h: loyal L1's ticket (11:00, unanswered) is pending, not a
+    breach, and L2's was answered in 30 min → loyal 0 / 2; O1's (09:00, unanswered, 3 h) and
+    O2's (answered after 3 h) breach → other 2 / 2. With a 4-hour target O1's is pending and
+    O2's met → other 0 / 2."""
+    from crmkit import config
+
+    c = db.connect(":memory:", read_only=False)
+    db.create_schema(c)
+
+    def insert(table: str, rows: list[dict]) -> None:
+        c.con.register("_rows", pd.DataFrame(rows))
+        c.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        c.con.unregister("_rows")
+
+    ids = ["L1", "L2", "O1", "O2"]
+    insert(
+        "customers",
+        [
+            {"customer_id": k, "customer_sk": i + 1, "name": k, "created_at": datetime(2024, 1, 1)}
+            for i, k in enumerate(ids)
+        ],
+    )
+    c.create_table(
+        "classification",
+        pd.DataFrame(
+            {
+                "customer_id": ids,
+                "customer_sk": [1, 2, 3, 4],
+                "frequency": [3, 3, 1, 1],
+                "lifecycle_stage": ["loyalty", "loyalty", "purchase", "purchase"],
+            }
+        ),
+    )
+    d = datetime
+    tickets = [
+        ("T1", 1, d(2026, 1, 12, 11), None),
+        ("T2", 2, d(2026, 1, 12, 8), d(2026, 1, 12, 8, 30)),
+        ("T3", 3, d(2026, 1, 12, 9), None),
+        ("T4", 4, d(2026, 1, 5, 10), d(2026, 1, 5, 13)),
+    ]
+    insert(
+        "tickets",
+        [
+            {
+                "ticket_id": t,
+                "customer_id": ids[sk - 1],
+                "customer_sk": sk,
+                "opened_at": o,
+                "first_response_at": r or pd.NaT,
+            }
+            for t, sk, o, r in tickets
+        ],
+    )
+    as_of = datetime(2026, 1, 12, 12)
+    try:
+        row = loyalty.loyalty_drivers(c, as_of=as_of).set_index("measure").loc["sla_breach"]
+        assert (row.loyal, row.other, row.n_loyal, row.n_other) == (0.0, 1.0, 2, 2)
+        cfg = config.load().replace_rules({"sla": {"first_response_hours": 4}})
+        row = loyalty.loyalty_drivers(c, as_of=as_of, config=cfg).set_index("measure")
+        assert (row.loc["sla_breach", "loyal"], row.loc["sla_breach", "other"]) == (0.0, 0.0)
+    finally:
+        c.disconnect()

@@ -45,6 +45,7 @@ def test_steps_are_an_explicit_ordered_list():
     assert names.index("classification") < names.index("cubes")
     assert names.index("need_texts") < names.index("needs") < names.index("satisfaction")
     assert names.index("satisfaction_responses") < names.index("satisfaction")
+    assert names.index("complaints") + 1 == names.index("satisfaction")
     assert names[-1] == "kpi"
 
 

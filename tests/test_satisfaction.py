@@ -1,5 +1,6 @@
-"""crmkit.satisfaction: scores with intervals, key drivers, alerts, the SLA clock, service
-quality — hand-worked numbers on small fixtures, then the planted truth on the shared demo."""
+"""crmkit.satisfaction: scores with intervals, key drivers, alerts, detractor topics —
+hand-worked numbers on small fixtures, then the planted truth on the shared demo. The SLA clock,
+backlog and service quality are tests/test_complaints.py."""
 
 from datetime import datetime, timedelta
 
@@ -110,165 +111,6 @@ def test_period_slices():
 
 
 # ---------------------------------------------------------------------------------------------
-# the SLA clock
-# ---------------------------------------------------------------------------------------------
-
-BH = sat.SlaPolicy(business_hours=("09:00", "18:00"))
-
-
-def tickets(rows: list[tuple]) -> ibis.Table:
-    """rows: (opened_at, first_response_at, resolved_at)."""
-    return ibis.memtable(
-        pd.DataFrame(
-            {
-                "ticket_id": [f"T{i}" for i in range(len(rows))],
-                "customer_id": ["C1"] * len(rows),
-                "opened_at": pd.to_datetime([r[0] for r in rows]),
-                "first_response_at": pd.to_datetime([r[1] for r in rows]),
-                "resolved_at": pd.to_datetime([r[2] for r in rows]),
-                "reopen_count": [0] * len(rows),
-                "escalated": [False] * len(rows),
-                "team": ["A"] * len(rows),
-                "channel": ["chat"] * len(rows),
-            }
-        )
-    )
-
-
-MONDAY = D(2026, 1, 12)
-
-
-def clock(rows, policy, as_of=MONDAY):
-    return sat.ticket_sla(tickets(rows), policy, as_of=as_of).to_pandas()
-
-
-def test_sla_clock_across_midnight():
-    """2026-01-06 is a Tuesday. Opened 23:00, answered 00:30: 90 min on the wall clock (met);
-    with business hours the clock starts at 09:00 → 0 min (met). Opened 17:30, answered
-    next day 09:45: 16 h 15 = 975 min on the wall clock (breach); business 30 + 45 = 75 min
-    (met). Opened 17:00, answered 10:30: business 60 + 90 = 150 min (breach)."""
-    rows = [
-        (D(2026, 1, 6, 23), D(2026, 1, 7, 0, 30), None),
-        (D(2026, 1, 6, 17, 30), D(2026, 1, 7, 9, 45), None),
-        (D(2026, 1, 6, 17), D(2026, 1, 7, 10, 30), None),
-    ]
-    wall = clock(rows, sat.SlaPolicy())
-    assert wall.response_minutes.tolist() == [90.0, 975.0, 1050.0]
-    assert wall.met.tolist() == [True, False, False]
-    biz = clock(rows, BH)
-    assert biz.response_minutes.tolist() == [0.0, 75.0, 150.0]
-    assert biz.met.tolist() == [True, True, False]
-    assert biz.breached.tolist() == [False, False, True]
-
-
-def test_sla_clock_across_a_weekend():
-    """2026-01-09 is a Friday. Opened Fri 17:30, answered Mon 09:40: business 30 + 40 = 70
-    (met). Opened Fri 16:00, answered Mon 10:00: 120 + 60 = 180 (breach). Opened Sat 10:00,
-    answered Mon 10:30: only Monday 09:00–10:30 counts, 90 (met). Wall clock: all three breach."""
-    rows = [
-        (D(2026, 1, 9, 17, 30), D(2026, 1, 12, 9, 40), None),
-        (D(2026, 1, 9, 16), D(2026, 1, 12, 10), None),
-        (D(2026, 1, 10, 10), D(2026, 1, 12, 10, 30), None),
-    ]
-    biz = clock(rows, BH, as_of=D(2026, 1, 13))
-    assert biz.response_minutes.tolist() == [70.0, 180.0, 90.0]
-    assert biz.met.tolist() == [True, False, True]
-    wall = clock(rows, sat.SlaPolicy(), as_of=D(2026, 1, 13))
-    assert not wall.met.any()
-
-
-def test_never_answered_tickets_are_breaches_once_past_the_target():
-    """as_of = Mon 2026-01-12 12:00. Opened 09:00, never answered: waited 180 min > 120 →
-    breach. Opened 11:00, never answered: 60 min, still pending (not in the denominator).
-    Answered in 30 min: met. Attainment = 1 met / 2 due; 1 pending."""
-    as_of = D(2026, 1, 12, 12)
-    rows = [
-        (D(2026, 1, 12, 9), None, None),
-        (D(2026, 1, 12, 11), None, None),
-        (D(2026, 1, 12, 8), D(2026, 1, 12, 8, 30), D(2026, 1, 12, 10)),
-    ]
-    c = clock(rows, sat.SlaPolicy(), as_of=as_of)
-    assert c.breached.tolist() == [True, False, False]
-    assert c.pending.tolist() == [False, True, False]
-    r = sat.sla_attainment(tickets(rows), as_of=as_of).iloc[0]
-    assert (r.numerator, r.denominator, r.breached, r.pending, r.tickets) == (1, 2, 1, 1, 3)
-    assert r.value == 0.5 and r.open == 2 and r.resolved == 1
-    assert r.median_resolution_hours == 2.0
-    # with business hours a ticket opened Friday 17:00 and unanswered at Saturday noon has
-    # waited 60 business minutes: pending, not a breach
-    c = clock([(D(2026, 1, 9, 17), None, None)], BH, as_of=D(2026, 1, 10, 12))
-    assert c.waited_minutes.tolist() == [60.0] and c.pending.tolist() == [True]
-
-
-def test_sla_policy_validation():
-    with pytest.raises(ValueError, match="first_response_hours"):
-        sat.SlaPolicy(first_response_hours=0)
-    with pytest.raises(ValueError, match="HH:MM"):
-        sat.SlaPolicy(business_hours=("9", "18:00"))
-    with pytest.raises(ValueError, match="before the end"):
-        sat.SlaPolicy(business_hours=("18:00", "09:00"))
-    assert "4 h" in sat.SlaPolicy(first_response_hours=4).describe()
-
-
-def test_backlog_ageing_buckets():
-    """as_of 2026-01-12 12:00; open tickets opened 2 h, 2 days, 10 days and 40 days before;
-    one resolved ticket is not in the backlog."""
-    as_of = D(2026, 1, 12, 12)
-    rows = [
-        (as_of - timedelta(hours=2), as_of - timedelta(hours=1), None),
-        (as_of - timedelta(days=2), as_of - timedelta(days=2), None),
-        (as_of - timedelta(days=10), as_of - timedelta(days=10), None),
-        (as_of - timedelta(days=40), as_of - timedelta(days=40), None),
-        (as_of - timedelta(days=5), as_of - timedelta(days=5), as_of),
-    ]
-    b = sat.backlog_ageing(sat.ticket_sla(tickets(rows), as_of=as_of), "team")
-    assert b.set_index("bucket").tickets.to_dict() == {
-        "<1d": 1,
-        "1-3d": 1,
-        "3-7d": 0,
-        "7-30d": 1,
-        ">30d": 1,
-    }
-
-
-def test_service_quality_small_samples_are_not_ranked():
-    """Agent X: 40 tickets all answered in 30 min (100 %); agent Y: 40 tickets, 30 in time
-    (75 %); agent Z: 1 ticket answered in time — 100 % but a small sample, so unranked.
-    Post-ticket CSAT: X's customer answered 5 one day after each resolution."""
-    base = D(2026, 1, 5, 10)
-    rows, agents = [], []
-    for i in range(40):
-        o = base + timedelta(hours=3 * i)
-        rows.append((o, o + timedelta(minutes=30), o + timedelta(hours=1)))
-        agents.append("X")
-    for i in range(40):
-        o = base + timedelta(hours=3 * i)
-        late = i >= 30
-        rows.append((o, o + timedelta(minutes=200 if late else 30), None))
-        agents.append("Y")
-    rows.append((base, base + timedelta(minutes=10), None))
-    agents.append("Z")
-    df = tickets(rows).to_pandas().assign(agent=agents)
-    df["customer_id"] = ["CX" if a == "X" else "CO" for a in agents]
-    tk = ibis.memtable(df)
-    fb = ibis.memtable(
-        {
-            "customer_id": ["CX"] * 3,
-            "ts": [base + timedelta(hours=2), base + timedelta(days=30), base - timedelta(1)],
-            "csat": [5, 1, 1],
-        }
-    )
-    q = sat.service_quality(sat.ticket_sla(tk, as_of=D(2026, 2, 1)), fb, "agent").set_index("agent")
-    assert q.loc["X", "value"] == 1.0 and q.loc["Y", "value"] == 0.75
-    assert q.loc["X", "rank"] == 1 and q.loc["Y", "rank"] == 2
-    assert q.loc["Z", "small_sample"] and pd.isna(q.loc["Z", "rank"])
-    # only the 5 given within 14 days after a resolution counts (it follows several of X's
-    # resolved tickets: one answer per ticket it follows within 14 days)
-    assert q.loc["X", "csat_n"] >= 1 and q.loc["X", "post_csat"] == 1.0
-    assert q.loc["Y", "csat_n"] == 0
-
-
-# ---------------------------------------------------------------------------------------------
 # drivers and alerts on synthetic responses
 # ---------------------------------------------------------------------------------------------
 
@@ -373,37 +215,12 @@ def test_published_tables(demo_con):
     tables = set(demo_con.list_tables())
     assert {
         "satisfaction_responses",
-        "ticket_sla",
         "satisfaction_drivers",
         "satisfaction_alerts",
         "satisfaction_info",
     } <= tables
     info = demo_con.table("satisfaction_info").to_pandas().iloc[0]
-    assert info.first_response_hours == 2.0 and info.drivers_n > 1000
-
-
-def test_demo_slow_channel_is_the_top_sla_breach(demo_con):
-    """Planted: social breaches ~55 % vs ~8 % elsewhere; its tickets are all handled by
-    社媒运营组, so that team ties with the channel — nothing else comes close."""
-    planted = demo.PLANTED["slow_sla_channel"]
-    sla = demo_con.table("ticket_sla")
-    by_channel = sat.sla_summary(sla, "channel")
-    top = by_channel.iloc[0]
-    assert top.channel == planted["channel"]
-    assert 0.48 < top.breach_rate < 0.62
-    others = by_channel.iloc[1:]
-    assert (others.breach_rate < 0.12).all()
-    slices = []
-    for dim in sat.SLA_DIMENSIONS:
-        df = sat.sla_summary(sla, dim)
-        df = df[~df.small_sample]
-        slices += [(r.breach_rate, dim, getattr(r, dim)) for r in df.itertuples()]
-    slices.sort(reverse=True)
-    assert {(d, v) for _, d, v in slices[:2]} == {
-        ("channel", planted["channel"]),
-        ("team", planted["team"]),
-    }
-    assert slices[2][0] < 0.3
+    assert info.drivers_n > 1000 and "first_response_hours" not in info
 
 
 def test_demo_delivery_delay_is_the_top_driver_of_low_nps(demo_con):
@@ -449,8 +266,7 @@ def test_publish_without_feedback_or_tickets(tiny_snapshot):
 def test_kpi_contract_for_the_registry():
     """What the KPI registry (issue 9) relies on: every score function takes a window
     [start, end) and a set of customers and returns value, numerator, denominator, n, lo, hi,
-    small_sample with its definition. C1's tickets in [Jan 5, Jan 6): T0 answered in 60 min
-    (met) and T1 in 180 min (breach) → 1 / 2."""
+    small_sample with its definition (complaints.sla_attainment: tests/test_complaints.py)."""
     cols = {"value", "numerator", "denominator", "n", "lo", "hi", "small_sample"}
     fb = feedback_fixture()
     cust = ibis.memtable({"customer_id": ["C1"]})
@@ -459,33 +275,6 @@ def test_kpi_contract_for_the_registry():
         df = fn(fb, **window)
         assert cols <= set(df.columns), fn.__name__
         assert df.attrs["definition"]["window"] == "[2026-01-01 00:00:00, 2026-02-01 00:00:00)"
-    tk = tickets(
-        [
-            (D(2026, 1, 5, 10), D(2026, 1, 5, 11), None),
-            (D(2026, 1, 5, 12), D(2026, 1, 5, 15), None),
-            (D(2026, 1, 6, 12), None, None),
-        ]
-    )
-    r = sat.sla_attainment(tk, as_of=MONDAY, start=D(2026, 1, 5), end=D(2026, 1, 6), customers=cust)
-    assert cols <= set(r.columns)
-    assert (r.numerator.iloc[0], r.denominator.iloc[0], r.value.iloc[0]) == (1, 2, 0.5)
-    assert "2 h" in r.attrs["definition"]["policy"]
-
-
-def test_publish_step_uses_the_configured_policy(monkeypatch):
-    """A snapshot published with business hours records them, and its SLA clock counts only
-    business time (so no ticket waits longer on it than on the wall clock)."""
-    con = db.connect(":memory:", read_only=False)
-    demo.generate(con, 300, seed=7, progress=False)
-    monkeypatch.setattr(sat, "PUBLISH_POLICY", sat.SlaPolicy(business_hours=("09:00", "18:00")))
-    tables = sat.publish_tables(con, as_of=db.data_as_of(con))
-    info = tables["satisfaction_info"].iloc[0]
-    assert info.business_hours == "09:00-18:00" and "business hours" in info.sla_policy
-    clock = tables["ticket_sla"].to_pandas()
-    wall = sat.ticket_sla(con.table("tickets"), as_of=info.as_of).to_pandas()
-    answered = wall.response_minutes.notna()
-    assert (clock.response_minutes <= wall.response_minutes + 1e-9)[answered].all()
-    assert (clock.response_minutes < wall.response_minutes)[answered].any()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,9 +289,7 @@ def kpi_con():
     feedback (customer, nps, csat): A 10/5, A 9/4, B 7/3, B 3/1, A –/5 inside; A 0/1 on 07-02.
     In the quarter NPS answers 4: promoters 2, detractors 1 → (2 − 1)/4 = +25.0; CSAT answers
     5, of them 4–5: 3 → 3/5. Customer A only: NPS 2 answers, both promoters → +100; CSAT 3/3.
-    tickets: T1 (A) 05-01 10:00 answered 11:00 → met; T2 (B) 05-01 23:00 answered 05-02 02:00
-    → 3 h, breach; T3 (A) 06-30 23:30 never answered: at the quarter's end its clock has run
-    30 min < 2 h, not yet due. SLA = 1 / 2; customer A: 1 / 1.
+    (The complaint SLA entry: tests/test_complaints.py.)
     """
     from crmkit import db
 
@@ -531,22 +318,6 @@ def kpi_con():
             for i, (cu, n, s, d) in enumerate(fb)
         ],
     )
-    tk = [("T1", "A", "05-01 10:00", "05-01 11:00"), ("T2", "B", "05-01 23:00", "05-02 02:00"),
-          ("T3", "A", "06-30 23:30", None)]  # fmt: skip
-    insert(
-        "tickets",
-        [
-            {
-                "ticket_id": t,
-                "customer_id": cu,
-                "opened_at": pd.Timestamp(f"2024-{o}"),
-                "first_response_at": pd.Timestamp(f"2024-{r}") if r else pd.NaT,
-                "channel": "phone",
-                "category": "物流配送",
-            }  # fmt: skip
-            for t, cu, o, r in tk
-        ],
-    )
     yield c
     c.disconnect()
 
@@ -554,17 +325,15 @@ def kpi_con():
 def test_kpi_entries_hand_worked(kpi_con):
     from crmkit import kpi
 
-    v = {k: kpi.compute(kpi_con, k, "2024-Q2") for k in ("nps", "csat", "complaint_sla")}
+    v = {k: kpi.compute(kpi_con, k, "2024-Q2") for k in ("nps", "csat")}
     assert all(x.available for x in v.values())
     assert (v["nps"].value, v["nps"].n) == (pytest.approx(25.0), 4)
     assert (v["csat"].numerator, v["csat"].denominator) == (3, 5)
     assert v["csat"].value == pytest.approx(0.6)
-    assert (v["complaint_sla"].numerator, v["complaint_sla"].denominator) == (1, 2)
     only_a = kpi_con.table("customers").filter(lambda t: t.customer_id == "A")
     a = {k: kpi.compute(kpi_con, k, "2024-Q2", customers=only_a) for k in ("nps", "csat")}
     assert (a["nps"].value, a["nps"].n) == (pytest.approx(100.0), 2)
     assert (a["csat"].numerator, a["csat"].denominator) == (3, 3)
-    assert kpi.compute(kpi_con, "complaint_sla", "2024-Q2", customers=only_a).value == 1.0
 
 
 def test_kpi_entries_empty_period(kpi_con):

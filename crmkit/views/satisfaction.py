@@ -1,9 +1,10 @@
 """Page — satisfaction monitoring and complaints (steps 5 客户满意度监测, 6 客户投诉处理).
 
-Reads the published ``satisfaction_responses``, ``ticket_sla``, ``satisfaction_drivers``,
+Reads the published ``satisfaction_responses``, ``satisfaction_drivers``,
 ``satisfaction_alerts`` and ``satisfaction_info`` tables (see
-:func:`crmkit.satisfaction.publish_satisfaction`); scores and SLA figures are cheap aggregates of
-them for the chosen filters, the drivers and alerts are shown as published.
+:func:`crmkit.satisfaction.publish_tables`) and ``ticket_sla`` and ``complaints_info`` (see
+:func:`crmkit.complaints.publish_tables`); scores and SLA figures are cheap aggregates of them
+for the chosen filters, the drivers and alerts are shown as published.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts
+from crmkit import charts, complaints
 from crmkit import satisfaction as sat
 from crmkit.db import data_as_of
 from crmkit.i18n import code_label, fmt_date, fmt_int, fmt_pct, t
@@ -111,7 +112,8 @@ def satisfaction_data(
     -------
     dict
         ``as_of``; ``scores`` (metric → one-row frame from :func:`crmkit.satisfaction.nps` /
-        ``csat`` / ``ces`` / ``sla_summary``: value, lo, hi, n, small_sample); ``cards``
+        ``csat`` / ``ces`` / :func:`crmkit.complaints.sla_summary`: value, lo, hi, n,
+        small_sample); ``cards``
         (metric → value, label, definition, n, lo, hi); ``trend`` (NPS by month, by week for
         the 30- and 90-day periods); ``segments`` (NPS and CSAT by customer segment);
         ``drivers`` and ``alerts`` (published, whole snapshot); ``sla`` (by channel);
@@ -122,6 +124,8 @@ def satisfaction_data(
     role = current_role(role)
     as_of = data_as_of(con)
     info = con.table("satisfaction_info").to_pandas().iloc[0].to_dict()
+    if "complaints_info" in con.list_tables():
+        info.update(con.table("complaints_info").to_pandas().iloc[0].to_dict())
     resp = _scoped(con, "satisfaction_responses", "ts", f, as_of)
     sla_t = _scoped(con, "ticket_sla", "opened_at", f, as_of)
     window = _window(f, as_of, lang)
@@ -131,13 +135,17 @@ def satisfaction_data(
         "nps": sat.nps(resp, filters=desc),
         "csat": sat.csat(resp, filters=desc),
         "ces": sat.ces(resp, filters=desc),
-        "sla": sat.sla_summary(sla_t, filters=desc),
+        "sla": complaints.sla_summary(sla_t, filters=desc),
     }
     row = {k: v.iloc[0] for k, v in scores.items()}
     hours, bh = f"{info['first_response_hours']:g}", info.get("business_hours") or ""
-    policy = (
-        t("sat_policy_bh", lang, hours=hours, bh=bh) if bh else t("sat_policy", lang, hours=hours)
-    )
+    calendar = info.get("holiday_calendar") or ""
+    if bh and calendar:
+        policy = t("sat_policy_bh_calendar", lang, hours=hours, bh=bh, calendar=calendar)
+    elif bh:
+        policy = t("sat_policy_bh", lang, hours=hours, bh=bh)
+    else:
+        policy = t("sat_policy", lang, hours=hours)
     defs = {
         "nps": t(
             "sat_def_nps",
@@ -198,12 +206,12 @@ def satisfaction_data(
         else sat._empty(sat.TOPIC_COLUMNS)
     )
     alerts = con.table("satisfaction_alerts").to_pandas()
-    sla = sat.sla_summary(sla_t, "channel")
-    backlog = sat.backlog_ageing(_scoped(con, "ticket_sla", None, f, as_of), "team")
+    sla = complaints.sla_summary(sla_t, "channel")
+    backlog = complaints.backlog_ageing(_scoped(con, "ticket_sla", None, f, as_of), "team")
     fb = _scoped(con, "satisfaction_responses", None, f, as_of)
-    quality = sat.service_quality(sla_t, fb, "team")
+    quality = complaints.service_quality(sla_t, fb, "team")
 
-    b = sat.breaches(sla_t)
+    b = complaints.breaches(sla_t)
     people = customers_for_role(con, role, pii=("name",))
     b = b.left_join(people, "customer_id").select(b, people.name)
     b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
@@ -353,7 +361,7 @@ class SatisfactionPage(Page):
         backlog = (
             data["backlog"]
             .pivot(index="team", columns="bucket", values="tickets")
-            .reindex(columns=list(sat.AGE_BUCKETS))
+            .reindex(columns=list(complaints.AGE_BUCKETS))
             .reset_index()
             .rename(columns={"team": t("sat_col_team", lang)})
         )
@@ -473,7 +481,7 @@ def overview_alerts(
     rows: list[dict[str, str]] = []
     tables = set(con.list_tables())
     if "ticket_sla" in tables:
-        sla = sat.sla_summary(_scoped(con, "ticket_sla", "opened_at", f, as_of), "channel")
+        sla = complaints.sla_summary(_scoped(con, "ticket_sla", "opened_at", f, as_of), "channel")
         sla = sla[~sla.small_sample]
         if not sla.empty:
             w = sla.iloc[0]  # sorted by breach rate, worst first
