@@ -43,8 +43,6 @@ from crmkit import classification, db, definitions, schema, stats
 from crmkit.config import Config
 
 _TS = schema.IBIS_TYPES["timestamp"]
-#: Complaint first-response SLA in hours (DOMAIN.md: respond within 2 hours).
-SLA_HOURS = 2
 HORIZON_CYCLES = 2
 DEFAULT_ACTIVE_DAYS = 365
 
@@ -127,13 +125,14 @@ def churn_features(
         ``interactions`` are used when present.
     cutoff : datetime
         Nothing after it is read: orders placed, tickets opened, feedback given and contacts
-        made by ``cutoff``; a ticket counts as an SLA breach once ``opened_at + 2 h <=
-        cutoff`` and it had no first response within the 2 hours.
+        made by ``cutoff``; SLA breaches are :func:`crmkit.definitions.sla_flags` under the
+        company's policy with the clock stopped at ``cutoff`` (a ticket still within its
+        target is pending, not breached; a response after ``cutoff`` is not yet known).
     active_days : int, default 365
         Population: customers created by ``cutoff`` whose last counted order is at most this
         many days before it.
     config : Config, optional
-        The company's settings: which orders count (:func:`crmkit.definitions.counted_orders`).
+        The company's settings: which orders count, the SLA policy.
 
     Returns
     -------
@@ -194,10 +193,9 @@ def churn_features(
     if _present(con, "tickets"):
         tk = con.table("tickets")
         tk = tk.filter((tk.opened_at <= c_lit) & (tk.opened_at > d180))
-        due = tk.opened_at + ibis.interval(hours=SLA_HOURS)
-        breach = (due <= c_lit) & (tk.first_response_at.isnull() | (tk.first_response_at > due))
+        tk = definitions.sla_flags(tk, as_of=cutoff, policy=definitions.sla_policy(config))
         tks = tk.group_by("customer_sk").aggregate(
-            tickets_180=tk.count(), sla_breaches_180=breach.cast("int64").sum()
+            tickets_180=tk.count(), sla_breaches_180=tk.breached.cast("int64").sum()
         )
         t = t.left_join(tks, "customer_sk").drop("customer_sk_right")
     else:

@@ -502,8 +502,8 @@ def overview_alerts(
     con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
 ) -> pd.DataFrame:
     """The overview page's churn alerts (``text``, ``page``): how many customers in scope are at
-    risk (risk ≥ :data:`AT_RISK`, the at-risk card's count) and their expected loss, then the most common reason codes among the
-    top :data:`OVERVIEW_TOP`."""
+    risk (risk ≥ :data:`AT_RISK`, the at-risk card's count) and their expected loss, then the
+    most common reason codes among the top :data:`OVERVIEW_TOP`."""
     if "churn_warning_list" not in con.list_tables():
         return pd.DataFrame(columns=["text", "page"])
     risk = risk_list(con, f, lang=lang, role=role)
