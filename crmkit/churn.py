@@ -802,11 +802,14 @@ MIN_TRAIN_ROWS = 200
 MIN_CLASS_ROWS = 20
 
 
-def _enough(frame: pd.DataFrame) -> bool:
-    counts = frame.churned.value_counts()
-    return len(frame) >= MIN_TRAIN_ROWS and min(counts.get(0, 0), counts.get(1, 0)) >= (
-        MIN_CLASS_ROWS
-    )
+def _check_enough(frame: pd.DataFrame) -> None:
+    """Raise :class:`crmkit.stats.NotEnoughData` when ``frame`` (labelled rows) is too small
+    to train or test a classifier on."""
+    if len(frame) < MIN_TRAIN_ROWS:
+        raise stats.NotEnoughData(stats.too_few("labelled_rows", len(frame), MIN_TRAIN_ROWS))
+    smaller = int(frame.churned.value_counts().reindex([0, 1], fill_value=0).min())
+    if smaller < MIN_CLASS_ROWS:
+        raise stats.NotEnoughData(stats.too_few("churned_rows", smaller, MIN_CLASS_ROWS))
 
 
 def publish_tables(
@@ -823,9 +826,14 @@ def publish_tables(
     features; ``p_alive`` and ``clv`` joined from the ``clv`` table of the step before, when
     it was fitted), ``churn_warning_list`` (top 50,000 with reason codes, owner and action),
     ``churn_reasons`` (why customers left) and ``churn_publish_info`` (seconds per sub-step,
-    each also reported to ``progress``). With too little history for a model
-    (:data:`MIN_TRAIN_ROWS`, :data:`MIN_CLASS_ROWS`) only ``churn_publish_info`` is returned,
-    saying why.
+    each also reported to ``progress``).
+
+    Raises
+    ------
+    crmkit.stats.NotEnoughData
+        With too little history for a model: fewer than :data:`MIN_TRAIN_ROWS` labelled rows
+        at the training or test cut-offs, or fewer than :data:`MIN_CLASS_ROWS` of either
+        outcome (the publish step is skipped with that reason).
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     timings: list[dict[str, object]] = []
@@ -848,10 +856,8 @@ def publish_tables(
     frames = [frame(c, horizon) for c in cuts["train"]]
     test_frame = frame(cuts["test"], horizon)
     train = pd.concat(frames, ignore_index=True)
-    if not (_enough(train) and _enough(test_frame)):
-        note("churn_model", t0, f"skipped: {len(train)} labelled rows")
-        tables["churn_publish_info"] = pd.DataFrame(timings)
-        return tables
+    _check_enough(train)
+    _check_enough(test_frame)
     train = _subsample(train)
     model = _fit(make_model(), train, train.churned)
     m = classification_metrics(test_frame.churned.to_numpy(), predict_risk(model, test_frame))

@@ -92,7 +92,7 @@ def _failure_log(snapshot: Path, err: BaseException) -> Path:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from crmkit import db
+    from crmkit import db, i18n
     from crmkit.publish import PublishError, publish
 
     def step_said(step: str, message: str) -> None:
@@ -120,7 +120,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if skipped:
         print(f'{len(skipped)} step(s) skipped (their pages say "not available"):', file=sys.stderr)
         for o in skipped:
-            print(f"  {o.step:<28}{o.reason}", file=sys.stderr)
+            print(f"  {o.step:<28}{i18n.reason_text(o.reason, 'en')}", file=sys.stderr)
     return EXIT_OK
 
 

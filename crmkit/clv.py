@@ -496,9 +496,13 @@ def publish_tables(
 
     ``clv`` (per buyer: frequency, recency, T in weeks, monetary value, p_alive, expected
     purchases over 365 days, expected spend, 12-month CLV at 1 % a month) and ``model_params``
-    (BG/NBD and Gamma-Gamma estimates with their priors and method). With fewer than
-    :data:`MIN_CLV_REPEAT_BUYERS` repeat buyers nothing is fitted and no table is returned;
-    ``progress`` hears why.
+    (BG/NBD and Gamma-Gamma estimates with their priors and method).
+
+    Raises
+    ------
+    crmkit.stats.NotEnoughData
+        With fewer than :data:`MIN_CLV_REPEAT_BUYERS` repeat buyers: nothing is fitted (the
+        publish step is skipped with that reason).
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     say = progress or (lambda message: None)
@@ -506,8 +510,7 @@ def publish_tables(
     summary = summary_frame(con, as_of=as_of, config=config)
     repeat = int((summary.frequency > 0).sum()) if len(summary) else 0
     if repeat < MIN_CLV_REPEAT_BUYERS:
-        say(f"skipped: {repeat} repeat buyers (at least {MIN_CLV_REPEAT_BUYERS} needed)")
-        return {}
+        raise stats.NotEnoughData(stats.too_few("repeat_buyers", repeat, MIN_CLV_REPEAT_BUYERS))
     fit_on = stats.sample_rows(summary, MAX_CLV_FIT_CUSTOMERS)
     fit = fit_clv(fit_on, time_unit_days=TIME_UNIT_DAYS)
     sampled = len(fit_on) < len(summary)

@@ -366,6 +366,24 @@ LABELS: dict[str, tuple[str, str]] = {
     "kpi_attainment": ("达成率", "Attainment"),
     "kpi_vs": ("对比", "vs"),
     "kpi_unavailable": ("暂不可用", "Not available yet"),
+    "page_unavailable": (
+        "本页暂不可用：发布时缺少所需数据",
+        "This page is not available: the data it needs was missing at publish",
+    ),
+    "na_no_table": ("数据中没有{table}表", "no {table} table in the data"),
+    "na_empty_table": ("{table}表没有数据", "the {table} table is empty"),
+    "na_no_observations": ("统计期内没有可计数的记录", "nothing to count in the period"),
+    "na_too_few": (
+        "{what}仅{have}个，至少需要{need}个",
+        "only {have} {what}, at least {need} needed",
+    ),
+    "na_what_repeat_buyers": ("复购客户", "repeat buyers"),
+    "na_what_labelled_rows": ("可训练的客户记录", "labelled customer rows to train on"),
+    "na_what_churned_rows": (
+        "流失与未流失客户（较少一类）",
+        "churned / retained customers (the smaller class)",
+    ),
+    "na_what_attempts": ("挽回尝试", "win-back attempts"),
     "kpi_value": ("本期", "This period"),
     "kpi_forecast": ("期末预测", "Period-end forecast"),
     "kpi_forecast_method": (
@@ -818,6 +836,30 @@ def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
         raise KeyError(f"no label {key!r} in crmkit.i18n.LABELS") from None
     text = zh if check_lang(lang) == "zh" else en
     return text.format(**values) if values else text
+
+
+def reason_text(reason: str, lang: str = DEFAULT_LANG) -> str:
+    """Why a number or a step is not available, in ``lang``: the codes ``no_table:T[,T]``,
+    ``empty_table:T``, ``no_observations`` and ``too_few:WHAT:HAVE:NEED`` in words; any other
+    reason (a sentence) as it is.
+
+    >>> reason_text("empty_table:referrals", "zh"), reason_text("no_table:feedback", "en")
+    ('推荐记录表没有数据', 'no Feedback table in the data')
+    >>> reason_text("too_few:repeat_buyers:12:50", "en")
+    'only 12 repeat buyers, at least 50 needed'
+    """
+    code, _, arg = (reason or "").partition(":")
+    if code in ("no_table", "empty_table") and arg:
+        tables = [table_label(x, lang) if x in schema.TABLES else x for x in arg.split(",")]
+        return t(f"na_{code}", lang, table="、".join(tables) if lang == "zh" else ", ".join(tables))
+    if code == "no_observations" and not arg:
+        return t("na_no_observations", lang)
+    if code == "too_few" and arg.count(":") == 2:
+        what, have, need = arg.split(":")
+        known = f"na_what_{what}" in LABELS
+        label = t(f"na_what_{what}", lang) if known else what.replace("_", " ")
+        return t("na_too_few", lang, what=label, have=have, need=need)
+    return reason
 
 
 def table_label(name: str, lang: str = DEFAULT_LANG) -> str:

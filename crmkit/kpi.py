@@ -627,11 +627,8 @@ def compute(
     window = _window(ctx.start, ctx.effective_end)
     fn, reason = resolve(k)
     if fn is not None:
-        if "tables" not in ctx.cache:
-            ctx.cache["tables"] = set(ctx.con.list_tables())
-        missing = [x for x in k.tables if x not in ctx.cache["tables"]]
-        if missing:
-            fn, reason = None, f"no {', '.join(missing)} table in the data"
+        reason = _source_missing(ctx, k.tables)
+        fn = None if reason else fn
     if fn is None:
         return KPIValue(_unavailable(k, reason, window), **meta)
     if k.external:
@@ -648,6 +645,24 @@ def compute(
     else:
         counts = fn(ctx)
     return KPIValue(_metric(k, counts, window), **meta, extras=dict(counts.extras))
+
+
+def _source_missing(ctx: KPIContext, tables: Iterable[str]) -> str:
+    """Why a KPI reading ``tables`` cannot be computed: a reason code naming the tables that
+    are absent or hold no rows at all (a KPI over an empty table is not available, never 0);
+    empty when all are there. Counted once per context."""
+    if "tables" not in ctx.cache:
+        ctx.cache["tables"] = set(ctx.con.list_tables())
+        ctx.cache["rows"] = {}
+    missing = [x for x in tables if x not in ctx.cache["tables"]]
+    if missing:
+        return f"no_table:{','.join(missing)}"
+    rows = ctx.cache["rows"]
+    for x in tables:
+        if x not in rows:
+            rows[x] = int(ctx.con.table(x).count().execute())
+    empty = [x for x in tables if rows[x] == 0]
+    return f"empty_table:{','.join(empty)}" if empty else ""
 
 
 def _unavailable(k: KPI, reason: str, window: str) -> stats.Metric:

@@ -42,12 +42,14 @@ from crmkit import (
     complaints,
     cubes,
     db,
+    i18n,
     kpi,
     loyalty,
     needs,
     quality,
     relationship,
     satisfaction,
+    stats,
     winback,
 )
 from crmkit import config as _config
@@ -112,9 +114,14 @@ class Step:
     doc: str = ""
 
     def missing(self, ctx: StepContext) -> str:
-        """Why the step cannot run (empty when it can)."""
+        """Why the step cannot run (empty when it can): a reason code for
+        :func:`crmkit.i18n.reason_text` naming the tables that are absent (``no_table:…``) or
+        hold no rows (``empty_table:…``)."""
         lacking = [t for t in self.needs if not ctx.has(t)]
-        return f"no table {', '.join(lacking)}" if lacking else ""
+        if lacking:
+            return f"no_table:{','.join(lacking)}"
+        empty = [t for t in self.needs if ctx.con.table(t).count().execute() == 0]
+        return f"empty_table:{','.join(empty)}" if empty else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,12 +225,12 @@ STEPS: tuple[Step, ...] = (
     Step("loyalty", _loyalty, ("customers", "orders"), "repurchase, referral, cohorts, points"),
     Step("cubes", _cubes, ("customers", "classification"), "counts per filter group"),
     Step("need_texts", _need_texts, ("feedback",), "feedback tokenised, topics, sentiment"),
-    Step("needs", _needs, ("customers",), "need priority and trend, need responses"),
+    Step("needs", _needs, ("customers", "need_texts"), "need priority and trend, need responses"),
     Step("relationship", _relationship, ("customers",), "contact cadence, care calendar"),
     Step(
         "satisfaction_responses",
         _satisfaction_responses,
-        ("feedback",),
+        ("customers", "feedback"),
         "scored survey answers with their slices",
     ),
     Step("complaints", _complaints, ("tickets",), "SLA clock, backlog, breaches, service quality"),
@@ -300,11 +307,15 @@ def run_steps(
         why = step.missing(sctx)
         if why:
             outcomes.append(StepOutcome(step.name, "skipped", why, 0.0, 0))
-            sctx.say(f"skipped: {why}")
+            sctx.say(f"skipped: {i18n.reason_text(why, 'en')}")
             continue
         sctx.say("start")
         try:
             rows = sum(_write(ctx.con, name, v) for name, v in step.run(sctx).items())
+        except stats.NotEnoughData as e:
+            outcomes.append(StepOutcome(step.name, "skipped", e.reason, 0.0, 0))
+            sctx.say(f"skipped: {i18n.reason_text(e.reason, 'en')}")
+            continue
         except Exception as e:
             raise PublishError(step.name, e) from e
         seconds[step.name] = time.perf_counter() - t0

@@ -25,7 +25,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import db
-from crmkit.i18n import fmt_date, fmt_pct, t
+from crmkit.i18n import fmt_date, fmt_pct, reason_text, t
 
 #: Personal data in the report is always masked (it leaves the workbench as a file).
 REPORT_ROLE = "dashboard"
@@ -80,7 +80,9 @@ def kpi_table(evaluation: pd.DataFrame, lang: str) -> pd.DataFrame:
                 "forecast": format_value(r.forecast, unit, lang) if _num(r.forecast) else "—",
                 "n": f"{int(r.n):,}" if _num(r.n) else "—",
                 "interval": interval,
-                "definition": definition if r.available else f"{definition} ({r.reason})",
+                "definition": definition
+                if r.available
+                else f"{definition} ({reason_text(r.reason, lang)})",
             }
         )
     return pd.DataFrame(rows)

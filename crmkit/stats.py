@@ -151,6 +151,30 @@ METRIC_COLUMNS = (
 )
 
 
+class NotEnoughData(Exception):
+    """An analysis cannot give a trustworthy result on the data it was handed (too few buyers,
+    answers, history …): the publish step that called it is recorded as *skipped* with
+    ``reason``, and the pages say "not available" with it.
+
+    ``reason`` is a code understood by :func:`crmkit.i18n.reason_text` (``"too_few:…"``) or a
+    sentence.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def too_few(what: str, have: int, need: int) -> str:
+    """The reason code for "only ``have`` of the ``need`` ``what`` needed"
+    (:func:`crmkit.i18n.reason_text` words it).
+
+    >>> too_few("repeat_buyers", 12, 50)
+    'too_few:repeat_buyers:12:50'
+    """
+    return f"too_few:{what}:{int(have)}:{int(need)}"
+
+
 @dataclass(frozen=True)
 class Metric:
     """One number with everything needed to show it honestly: the one shape of every rate,

@@ -167,7 +167,13 @@ def publish_tables(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """``winback_attempts`` (the publish step ``winback``): every attempt with its outcome,
-    reason, RFM class and value tier; no table when there was no attempt."""
+    reason, RFM class and value tier.
+
+    Raises
+    ------
+    crmkit.stats.NotEnoughData
+        When no contact qualified as an attempt (the publish step is skipped with that reason).
+    """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     cls_tbl = classification.current(con, as_of=as_of, rules=config.rules if config else None)
     churn_days = cls_tbl.churn_days.max().execute()
@@ -176,7 +182,7 @@ def publish_tables(
     if progress:
         progress(f"{len(att):,} attempts (lapsed ≥ {lapse} days)")
     if not len(att):
-        return {}
+        raise stats.NotEnoughData(stats.too_few("attempts", 0, 1))
     seg = cls_tbl.select("customer_id", "rfm_class", "value_tier").to_pandas()
     att = att.merge(seg, on="customer_id", how="left")
     att["rfm_class"] = att.rfm_class.fillna(definitions.POTENTIAL)

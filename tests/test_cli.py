@@ -309,7 +309,7 @@ def test_publish_lists_skipped_steps_with_their_reason(small_demo, tmp_path, mon
     assert cli.main(["publish", "--db", str(wh), "--out", str(tmp_path / "p.duckdb")]) == 0
     err = capsys.readouterr().err
     assert '1 step(s) skipped (their pages say "not available"):' in err
-    assert "  needs_x                     no table no_such_table" in err
+    assert "  needs_x                     no no_such_table table in the data" in err
 
 
 def test_publish_reads_the_company_config_and_refuses_a_missing_one(

@@ -251,13 +251,16 @@ def test_no_closed_opportunities(con):
 
 
 def test_missing_table_reports_unavailable():
-    """A warehouse without an opportunities table: conversion is unavailable, not an error."""
+    """A warehouse without an opportunities table: conversion is unavailable, not an error;
+    with an empty orders table the order KPIs are not available either (not 0)."""
     c = db.connect(":memory:", read_only=False)
     c.create_table("orders", schema=db.schema.TABLES["orders"].ibis_schema())
     vals = {v.key: v for v in kpi.compute_all(c, Q2, as_of=AS_OF, keys=kpi.CORE)}
     assert not vals["sales_conversion"].available
-    assert vals["sales_conversion"].reason == "no opportunities table in the data"
-    assert vals["return_rate"].available and vals["return_rate"].n == 0
+    assert vals["sales_conversion"].reason == "no_table:opportunities"
+    # an orders table without rows: every order KPI is not available, never 0
+    assert not vals["return_rate"].available
+    assert vals["return_rate"].reason == "empty_table:orders"
 
 
 def test_value_is_the_metric_of_its_counts(con):
@@ -375,6 +378,9 @@ def test_external_function_is_called_with_the_period_and_scope(con, monkeypatch)
     mod.kpi_csat = kpi_csat
     mod.kpi_nps = lambda c, **kw: {"value": 25.0, "n": 40, "lo": 10.0, "hi": 40.0}
     monkeypatch.setitem(sys.modules, "crmkit.satisfaction", mod)
+    assert value(con, "csat").reason == "empty_table:feedback"  # not called on no data
+    row = {"feedback_id": "F1", "customer_id": "A", "ts": pd.Timestamp("2024-05-01")}
+    _insert(con, "feedback", [row | {"source": "survey", "customer_sk": ord("A")}])
     v = value(con, "csat")
     assert v.available and v.value == pytest.approx(0.8) and v.n == 10 and v.small_sample
     assert round(v.lo, 4) == 0.4902 and round(v.hi, 4) == 0.9433

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import crmkit
-from crmkit import db
+from crmkit import db, stats
 from crmkit.publish import STEPS, PublishError, Step, StepContext, run_steps
 
 
@@ -79,7 +79,7 @@ def test_a_step_without_its_tables_is_skipped_with_the_reason():
     step = Step("needs_orders", lambda ctx: ran.append(1) or {}, needs=("orders",))
     ctx = StepContext(con, datetime(2024, 5, 1), crmkit.config.load())
     outcomes, _ = run_steps(ctx, [step])
-    assert (outcomes[0].status, outcomes[0].reason) == ("skipped", "no table orders")
+    assert (outcomes[0].status, outcomes[0].reason) == ("skipped", "no_table:orders")
     assert not ran
 
 
@@ -179,3 +179,29 @@ def test_reader_keeps_working_while_publish_replaces_the_snapshot(tmp_path):
         check=True,
     )
     assert fresh.stdout.strip().splitlines()[-1] == "counts [11] errors 0"
+
+
+def test_a_step_on_an_empty_table_or_too_little_data_is_skipped_with_the_reason():
+    """``orders`` exists but holds no row: skipped (``empty_table:orders``), never run; a step
+    whose analysis raises NotEnoughData is skipped with that reason and writes nothing; the
+    steps after both still run."""
+    con = db.connect(":memory:", read_only=False)
+    db.create_schema(con)
+    ran = []
+
+    def too_few(ctx):
+        raise stats.NotEnoughData(stats.too_few("repeat_buyers", 3, 50))
+
+    steps = [
+        Step("on_orders", lambda ctx: ran.append("orders") or {}, needs=("orders",)),
+        Step("models", too_few),
+        Step("after", lambda ctx: ran.append("after") or {"x": pd.DataFrame({"a": [1]})}),
+    ]
+    outcomes, _ = run_steps(StepContext(con, datetime(2024, 5, 1), crmkit.config.load()), steps)
+    got = [(o.step, o.status, o.reason) for o in outcomes]
+    assert got == [
+        ("on_orders", "skipped", "empty_table:orders"),
+        ("models", "skipped", "too_few:repeat_buyers:3:50"),
+        ("after", "ok", ""),
+    ]
+    assert ran == ["after"] and con.table("x").count().execute() == 1

@@ -89,7 +89,8 @@ def test_cards_hold_the_snapshots_values(en):
         "return_rate": "0.2",
         "avg_order_value": "225.0",
     }
-    assert (cards["repurchase_rate"], cards["referral_rate"]) == ("0.5", "0.0")
+    # no referral was ever recorded: the referral rate is not available, not 0 %
+    assert (cards["repurchase_rate"], cards["referral_rate"]) == ("0.5", "")
     assert cards["retention_rate"] == cards["customer_churn"] == cards["clv"] == ""
     # one card per KPI evaluated, and each card is the page's number
     assert set(cards) == set(data["evaluation"].key)
@@ -107,7 +108,7 @@ def test_kpi_table_formats_values_n_and_intervals(en, zh):
     assert kt.loc["Retention rate"].value == "—" and kt.loc["Retention rate"].n == "0"
     clv = kt.loc["Customer lifetime value (CLV)"]
     assert clv.value == "Not available yet" and clv.n == "—"
-    assert clv.definition.endswith("(no clv table in the data)")
+    assert clv.definition.endswith("(no clv table in the data)")  # the reason in words
     # the attainment is value against the configured target: lower is better for returns
     ev = data["evaluation"].set_index("key")
     target = float(ev.loc["return_rate", "target"])

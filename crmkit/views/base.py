@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
@@ -40,7 +40,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import charts, classification, db, definitions, periods, schema, stats
-from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
+from crmkit.i18n import fmt_date, fmt_int, fmt_pct, reason_text, t
 from crmkit.privacy import check_role, mask_expr
 
 log = logging.getLogger("crmkit.views")
@@ -345,6 +345,7 @@ table.crmkit-table th{background:#f0f4f8}
 .crmkit-exports button{margin:2px 10px 2px 0;font-size:12px;cursor:pointer}
 .crmkit-section{font-size:16px;font-weight:600;margin:14px 0 4px}
 .crmkit-error{color:#c2464b;font-size:14px;padding:8px}
+.crmkit-na{color:#52606d;font-size:14px;padding:8px 0}
 </style>
 """
 SMALL_N = stats.MIN_N
@@ -522,14 +523,46 @@ class FilterBar:
         self._on_change(f, self.lang)
 
 
+def skipped_steps(con: BaseBackend, steps: Sequence[str]) -> dict[str, str]:
+    """The publish steps among ``steps`` that did not run on this snapshot, with their reason
+    codes (``publish_steps``; :func:`crmkit.i18n.reason_text` words them). A snapshot without
+    ``publish_steps`` (published by an older crmkit) reports none."""
+    if not steps or "publish_steps" not in con.list_tables():
+        return {}
+    ps = con.table("publish_steps")
+    rows = ps.filter(ps.step.isin(list(steps)) & (ps.status != "ok")).to_pandas()
+    return dict(zip(rows.step, rows.reason.fillna(""), strict=True))
+
+
+def unavailable_html(reasons: dict[str, str], lang: str) -> str:
+    """The "not available" note of a page or section: the reasons of the skipped steps in
+    words, each once. A step skipped only because an earlier step wrote nothing (its reason
+    names a snapshot table, not a warehouse table) is left out when a root cause is listed."""
+
+    def root(r: str) -> bool:
+        code, _, arg = r.partition(":")
+        return code not in ("no_table", "empty_table") or set(arg.split(",")) <= set(schema.TABLES)
+
+    shown = [r for r in dict.fromkeys(reasons.values()) if root(r)] or list(reasons.values())
+    items = "".join(f"<li>{html.escape(reason_text(r, lang))}</li>" for r in shown)
+    return (
+        f"<div class='crmkit-unavailable crmkit-na'>{html.escape(t('page_unavailable', lang))}"
+        f"<ul>{items}</ul></div>"
+    )
+
+
 class Page:
     """A dashboard page: title, filter bar, and sections refreshed on every change.
 
     Subclasses implement ``build()`` (create the widgets once) and ``update(data)`` (assign new
-    data), and ``compute(filters, lang)`` (call the page's ``*_data`` function).
+    data), and ``compute(filters, lang)`` (call the page's ``*_data`` function). ``requires``
+    names the publish steps whose tables the page reads: when one was skipped (a company's
+    data without feedback, say) the page says "not available" with the reason instead of
+    computing.
     """
 
     title_key = "app_title"
+    requires: tuple[str, ...] = ()
 
     def __init__(
         self, con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
@@ -565,6 +598,17 @@ class Page:
         """Recompute and redraw; on failure show a short message and log the traceback."""
         self.lang = lang
         self.status.value = f"<div class='crmkit-busy crmkit-sub'>{t('updating', lang)}</div>"
+        skipped = skipped_steps(self.con, self.requires)
+        if skipped:
+            self.header.value = (
+                f"<div class='crmkit-title'>{html.escape(t(self.title_key, lang))}</div>"
+            )
+            self.body.layout.display = "none"
+            self.status.value = unavailable_html(skipped, lang) + (
+                f"<div class='crmkit-ready' data-filters='{html.escape(f.describe('zh'))}' "
+                f"data-lang='{lang}'></div>"
+            )
+            return
         try:
             data = self.compute(f, lang)
             self.header.value = (

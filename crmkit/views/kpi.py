@@ -28,7 +28,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, kpi, periods, returns, sales
 from crmkit.db import data_as_of
-from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, t
+from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, reason_text, t
 from crmkit.views.base import (
     PAGES,
     PERIODS,
@@ -131,7 +131,7 @@ def kpi_card_html(row: dict, lang: str, *, link: bool = True) -> str:
     if not row["available"]:
         lines.append(
             f"<div class='d crmkit-unavailable'>{html.escape(t('kpi_unavailable', lang))}: "
-            f"{html.escape(row['reason'])}</div>"
+            f"{html.escape(reason_text(row['reason'], lang))}</div>"
         )
     else:
         target = row.get("target")

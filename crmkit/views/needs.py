@@ -37,9 +37,12 @@ from crmkit.views.base import (
     html_table,
     safe_page,
     segment_label,
+    skipped_steps,
 )
 
 log = logging.getLogger("crmkit.views")
+#: The publish steps whose tables the page reads.
+NEEDS_STEPS = ("need_texts", "needs")
 
 EXAMPLES = 10
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -106,10 +109,14 @@ def needs_data(
         needs without an action in progress or done) and ``actions``; ``examples`` (latest
         texts of ``topic``, names masked for the dashboard role); ``clusters``;
         ``contacts`` (per segment) and ``overdue`` (list, most overdue first); ``calendar``;
-        ``owners`` (offered in the owner dropdown).
+        ``owners`` (offered in the owner dropdown). When a publish step the page reads was
+        skipped, only ``as_of`` and ``unavailable`` (step → reason code) are returned.
     """
     role = current_role(role)
     as_of = data_as_of(con)
+    skipped = skipped_steps(con, NEEDS_STEPS)
+    if skipped:
+        return {"as_of": as_of, "unavailable": skipped}
     tax = text.load_taxonomy()
     texts, mentions = _texts_in_scope(con, f, as_of)
     actions = con.table("need_actions").to_pandas()
@@ -250,6 +257,8 @@ def needs_data(
 
 class NeedsPage(Page):
     """Page 3 — needs, their priority, change and response; contact cadence and care."""
+
+    requires = NEEDS_STEPS
 
     title_key = "page_needs"
 

@@ -36,9 +36,12 @@ from crmkit.views.base import (
     html_table,
     safe_page,
     segment_label,
+    skipped_steps,
 )
 
 log = logging.getLogger("crmkit.views")
+#: The publish steps whose tables the page reads.
+SATISFACTION_STEPS = ("satisfaction_responses", "satisfaction")
 
 BREACH_COLUMNS = (
     "ticket_id",
@@ -119,10 +122,15 @@ def satisfaction_data(
         ``drivers`` and ``alerts`` (published, whole snapshot); ``sla`` (by channel);
         ``backlog`` (open tickets by team and age); ``quality`` (service quality by team);
         ``breaches`` (tickets that missed the SLA, newest first, names masked for the
-        dashboard role); ``info`` (the published policy and model facts).
+        dashboard role); ``info`` (the published policy and model facts). When a publish step
+        the page reads was skipped, only ``as_of`` and ``unavailable`` (step → reason code)
+        are returned.
     """
     role = current_role(role)
     as_of = data_as_of(con)
+    skipped = skipped_steps(con, SATISFACTION_STEPS)
+    if skipped:
+        return {"as_of": as_of, "unavailable": skipped}
     info = con.table("satisfaction_info").to_pandas().iloc[0].to_dict()
     if "complaints_info" in con.list_tables():
         info.update(con.table("complaints_info").to_pandas().iloc[0].to_dict())
@@ -306,6 +314,8 @@ def topics_html(topics: pd.DataFrame, lang: str) -> str:
 
 class SatisfactionPage(Page):
     """Scores with intervals, trend, drivers, alerts, SLA, backlog, service quality, breaches."""
+
+    requires = SATISFACTION_STEPS
 
     title_key = "page_satisfaction"
 
