@@ -97,7 +97,7 @@ def test_orders_after_customers_and_products(tmp_path):
     ("name", "table", "mentions"),
     [
         ("customers_empty.csv", "customers", ()),
-        ("customers_wrong_header.csv", "customers", ("customer_id", "created_at")),
+        ("customers_wrong_header.csv", "customers", ("customer_id",)),
         ("customers.json", "customers", ()),
         ("orders_corrupt.parquet", "orders", ()),
     ],
