@@ -1,5 +1,5 @@
 """Minimal inputs: orders with only customer, time and amount; customers with only an id;
-``add_missing`` stubs; computed order ids.
+``add_missing`` stubs; computed order ids; ``crmkit schema`` listing accepted headers.
 
 The files are written by each test (a few lines, shown in the test), so every expected number
 can be checked by eye. Row numbers are spreadsheet rows (header = row 1). A computed order id is
@@ -19,7 +19,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from crmkit import db, schema
+from crmkit import cli, db, schema
 from crmkit.ingest import ingest
 
 NOW = datetime(2026, 1, 1)
@@ -327,3 +327,45 @@ def test_a_warehouse_from_before_derived_gets_the_column(tmp_path, write):
         "C2": True,
     }
     old.disconnect()
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line, in process
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cli_add_missing_flag(tmp_path, write, capsys):
+    """``crmkit ingest orders.csv --table orders``: exit 1, the reason names --add-missing;
+    with ``--add-missing``: exit 0 and the report counts 2 derived customer stubs."""
+    path, wh = write("orders.csv", THREE_COLUMNS), str(tmp_path / "wh.duckdb")
+    argv = ["ingest", str(path), "--table", "orders", "--db", wh, "--quiet"]
+    assert cli.main(argv) == 1
+    assert "pass --add-missing" in capsys.readouterr().out
+    assert cli.main([*argv, "--add-missing"]) == 0
+    out = capsys.readouterr().out
+    assert "added as derived stubs (--add-missing): customers 2" in out
+    assert "rows in            4" in out
+
+
+def test_cli_schema_lists_the_chinese_headers(capsys):
+    """``crmkit schema --table orders``: a "headers accepted" column; the order_id line lists
+    订单编号, customer_id 客户编号, order_ts 下单时间, amount 金额, status 状态 and 订单状态; a file
+    needs exactly customer_id, order_ts and amount; status "completed" if missing."""
+    assert cli.main(["schema", "--table", "orders"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "headers accepted" in out[0]
+    lines = {line.split()[1]: line for line in out[1:]}
+    assert list(lines) == schema.TABLES["orders"].column_names
+    for column, zh in (
+        ("order_id", "订单编号"),
+        ("customer_id", "客户编号"),
+        ("order_ts", "下单时间"),
+        ("amount", "金额"),
+        ("status", "状态"),
+        ("status", "订单状态"),
+    ):
+        assert zh in lines[column], (column, zh)
+    needed = [c for c, line in lines.items() if " required " in line]
+    assert needed == ["customer_id", "order_ts", "amount"]
+    assert " completed " in lines["status"]
+    assert "computed from the row" in lines["order_id"]
