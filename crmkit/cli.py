@@ -66,7 +66,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     try:
         for f in args.files:
             try:
-                res = ingest(f, args.table, con=con, progress=not args.quiet)
+                res = ingest(
+                    f,
+                    args.table,
+                    con=con,
+                    progress=not args.quiet,
+                    add_missing=args.add_missing,
+                )
             except IngestError as e:
                 print(f"crmkit ingest: {e}", file=sys.stderr)
                 print(
@@ -157,15 +163,45 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: ``crmkit schema``'s columns: (heading, describe() key); the accepted headers come last.
+SCHEMA_COLUMNS = (
+    ("table", "table"),
+    ("column", "column"),
+    ("type", "type"),
+    ("key", "key"),
+    ("in a file", "in_file"),
+    ("if missing", "if_missing"),
+    ("references", "references"),
+    ("values", "allowed"),
+    ("headers accepted", "headers"),
+)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from crmkit import schema
+    from crmkit.ingest import normalise_header
 
-    df = pd.DataFrame(schema.describe())
+    rows = schema.describe()
     if args.table:
-        df = df[df.table == schema.table(args.table).name]
-    print(df.to_string(index=False))
+        rows = [r for r in rows if r["table"] == schema.table(args.table).name]
+    cells = []
+    for r in rows:
+        # one spelling per header ingest tells apart ("Customer ID" = "customer id")
+        headers: dict[str, str] = {}
+        for h in r["headers"]:
+            headers.setdefault(normalise_header(h), h)
+        shown = {
+            **r,
+            "key": "key" if r["key"] else "",
+            "allowed": "/".join(schema.TABLES[r["table"]][r["column"]].allowed or ()),
+            "headers": ", ".join(headers.values()),
+        }
+        cells.append([str(shown[k]) for _, k in SCHEMA_COLUMNS])
+    table = [[h for h, _ in SCHEMA_COLUMNS], *cells]
+    widths = [max(len(line[i]) for line in table) for i in range(len(SCHEMA_COLUMNS) - 1)]
+    for line in table:
+        padded = [v.ljust(w) for v, w in zip(line, widths, strict=False)]
+        print("  ".join([*padded, line[-1]]).rstrip())
     return EXIT_OK
 
 
@@ -195,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--table", required=True, help="target table, e.g. customers or orders")
     i.add_argument("--db", help="warehouse file (default $CRMKIT_DB or data/warehouse.duckdb)")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.add_argument(
+        "--add-missing",
+        action="store_true",
+        help="add a stub customer / product (marked derived) for every key the file references "
+        "that the warehouse lacks, instead of rejecting those rows",
+    )
     i.set_defaults(func=cmd_ingest)
 
     pub = sub.add_parser("publish", help="build the dashboard snapshot and swap it in atomically")
@@ -240,8 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("schema", help="the data dictionary: tables, columns, accepted headers")
-    s.add_argument("--table")
+    s = sub.add_parser(
+        "schema",
+        help="the data dictionary: tables, columns, accepted headers",
+        description="One line per column: its type, whether a file must have it ('in a file'), "
+        "what ingest stores when a file leaves it out ('if missing'), the table it references, "
+        "its allowed values and every header ingest accepts for it. Headers match ignoring "
+        "case, spaces, _ and -, full-width letters and a trailing unit in parentheses "
+        "(金额（元） = 金额).",
+    )
+    s.add_argument("--table", help="only this table, e.g. orders")
     s.set_defaults(func=cmd_schema)
     return p
 

@@ -82,14 +82,48 @@ def connect(
 
 
 def create_schema(con: Backend) -> None:
-    """Create every warehouse table that does not exist yet, from ``crmkit.schema``."""
+    """Create every warehouse table that does not exist yet, from ``crmkit.schema``.
+
+    Columns with a default (``Table.column_defaults``: ``derived``) are added with it, also to a
+    warehouse built before they were declared, whose existing rows then take the default.
+    """
     existing = set(con.list_tables())
     for name, t in schema.TABLES.items():
+        defaults = t.column_defaults
         if name not in existing:
-            con.create_table(name, schema=t.ibis_schema())
+            fields = {n: d for n, d in t.ibis_schema().items() if n not in defaults}
+            con.create_table(name, schema=ibis.schema(fields))
+            have = set()
+        else:
+            have = set(con.table(name).columns) if defaults else set()
+        for column, value in defaults.items():
+            if column not in have:
+                con.raw_sql(_add_column(name, column, t.ibis_schema()[column], value))
     for name, sch in schema.SYSTEM_SCHEMAS.items():
         if name not in existing:
             con.create_table(name, schema=sch)
+
+
+def _add_column(table: str, column: str, dtype: ibis.DataType, default: object) -> str:
+    """``ALTER TABLE … ADD COLUMN … DEFAULT …``, built with sqlglot (identifiers quoted)."""
+    import sqlglot.expressions as sge
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    return sge.Alter(
+        this=sge.to_table(table),
+        kind="TABLE",
+        actions=[
+            sge.ColumnDef(
+                this=sge.to_identifier(column, quoted=True),
+                kind=DuckDBType.from_ibis(dtype),
+                constraints=[
+                    sge.ColumnConstraint(
+                        kind=sge.DefaultColumnConstraint(this=sge.convert(default))
+                    )
+                ],
+            )
+        ],
+    ).sql("duckdb")
 
 
 @contextlib.contextmanager

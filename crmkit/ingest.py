@@ -5,6 +5,31 @@ schema (English names, Chinese CRM-export headers such as 客户编号 / 下单�
 aliases in ``crmkit.schema``), validates every value against the declared type, allowed values,
 bounds and foreign keys, and upserts the valid rows by key.
 
+Minimal files
+-------------
+A file needs only the columns of ``Table.file_columns``: orders need customer, order time and
+amount (订单编号 / 产品编号 / 状态 / 数量 / 渠道 are optional); customers need only
+``customer_id``. What is filled in is counted in ``IngestResult.filled`` and in the report:
+
+- ``orders.status`` left out → ``completed``;
+- ``orders.order_id`` left out → ``"auto-"`` + 20 hex digits of the SHA-256 of the row's
+  customer_id, order_ts, product_id, quantity and amount (``Table.key_from``, as parsed, so
+  ``2024/3/1`` and ``2024-03-01`` agree) and its ordinal among the file's rows with that same
+  content. Ingesting the file again gives the same ids, so the upsert finds the rows; two
+  identical rows stay two orders. Status, channel, dates of delivery … are not part of the id,
+  so a later export where an order became ``returned`` updates it instead of adding another.
+- ``customers.created_at`` left out → the customer's first activity: the earliest order time in
+  the warehouse (``schema.FIRST_ACTIVITY``). A customer without orders yet keeps it empty, and
+  every orders load fills it in for customers still without one (and moves a derived stub's
+  back when an earlier order arrives): ``IngestResult.first_activity``.
+
+With ``add_missing=True`` (``crmkit ingest --add-missing``), a key into ``customers`` or
+``products`` that the warehouse lacks is not a reject: a stub row with only the key (and, for a
+customer, the first activity) is added, marked ``derived = true``, and counted in
+``IngestResult.stubs``. Stubs are made only for rows that load. A later customers / products
+file replaces a stub with the real row (``derived = false``). Without the flag such rows are
+rejected with a reason saying how to load them.
+
 Guarantees
 ----------
 - **Reconciliation**: rows in = loaded + rejected, always. A rejected row is stored in the
@@ -13,8 +38,8 @@ Guarantees
 - **One transaction per file**: a file that cannot be read at all (empty, undecodable, a header
   without a required column, a foreign key into a table that is missing) raises
   :class:`IngestError` and leaves the warehouse exactly as it was.
-- **Idempotent upsert by key**: ingesting the same file twice changes nothing; a changed row is
-  updated in place and keeps its surrogate key.
+- **Idempotent upsert by key**: ingesting the same file twice changes nothing (computed order
+  ids included); a changed row is updated in place and keeps its surrogate key.
 - **Encodings**: UTF-8, UTF-8 with BOM and GB18030 / GBK are detected (DuckDB's own readers need
   extensions downloaded at run time, unavailable offline, so decoding and Excel happen in Python
   and reach DuckDB as Arrow).
@@ -135,6 +160,14 @@ class IngestResult:
     ignored_columns: list[str] = field(default_factory=list)
     blank_rows: int = 0
     seconds: float = 0.0
+    #: loaded rows whose value of a column was filled in, by column ({"status": 6, …})
+    filled: dict[str, int] = field(default_factory=dict)
+    #: loaded customers still without created_at: no order yet to take it from
+    no_first_activity: int = 0
+    #: derived stub rows added for keys the file references (``add_missing``), by table
+    stubs: dict[str, int] = field(default_factory=dict)
+    #: customers (beyond this file's rows) whose created_at was set from their first order
+    first_activity: int = 0
 
     @property
     def loaded(self) -> int:
@@ -158,10 +191,35 @@ class IngestResult:
             lines.append(f"  blank lines skipped: {self.blank_rows:,}")
         if self.ignored_columns:
             lines.append(f"  ignored columns: {', '.join(self.ignored_columns)}")
+        spec = _schema.TABLES.get(self.table)
+        filled = [
+            f"{col} {n:,} ({spec.if_missing(spec[col]) if spec else 'filled in'})"
+            for col, n in self.filled.items()
+            if n
+        ]
+        if filled:
+            lines.append(f"  filled in: {', '.join(filled)}")
+        stubs = [f"{t} {n:,}" for t, n in self.stubs.items() if n]
+        if stubs:
+            lines.append(
+                f"  added as derived stubs (--add-missing): {', '.join(stubs)} "
+                "(keys the file references that the warehouse lacked)"
+            )
+        if self.no_first_activity:
+            lines.append(
+                f"  created_at left empty (no orders yet; set when they load): "
+                f"{self.no_first_activity:,}"
+            )
+        if self.first_activity:
+            lines.append(
+                f"  customers' created_at set from their first order: {self.first_activity:,}"
+            )
         if self.rejected:
             rj = self.rejects
             where = rj.column_name.where(rj.column_name.notna(), "(whole row)")
-            what = where + ": " + rj.reason.str.split(";").str[0]
+            # the quoted value in a reason ("customer_id 'C9' is not in …") varies by row
+            reason = rj.reason.str.split(";").str[0].str.replace(r"'[^']*'", "'…'", regex=True)
+            what = where + ": " + reason
             top = what.value_counts().head(5)
             lines.append("  top reasons:")
             lines += [f"    {n:>8,}  {what}" for what, n in top.items()]
@@ -470,7 +528,7 @@ def _map_header(
             )
         seen[col] = h
         mapping[i] = col
-    missing = [c for c in table.columns if c.required and c.name not in seen]
+    missing = [c for c in table.file_columns if c.name not in seen]
     if missing:
         need = "; ".join(f"{c.name} (e.g. {c.zh!r} or {c.en!r})" for c in missing)
         raise IngestError(
@@ -524,11 +582,12 @@ def _parse(col: _schema.Column, v: ir.StringValue) -> ir.Value:
 
 
 def _problem(
-    col: _schema.Column, v: ir.StringValue, parsed: ir.Value, now: datetime
+    col: _schema.Column, v: ir.StringValue, parsed: ir.Value, now: datetime, *, needed: bool
 ) -> ir.StringValue:
-    """Why the value is rejected, or NULL when it is fine."""
+    """Why the value is rejected, or NULL when it is fine. ``needed``: a blank is rejected
+    (a required column that ingest does not fill in)."""
     branches = []
-    if col.required:
+    if needed:
         branches.append((v.isnull(), "missing required value"))
     if col.allowed is not None:
         codes = ", ".join(col.allowed)
@@ -569,6 +628,16 @@ def _err(name: str) -> str:
     return f"{name}__err"
 
 
+def _filled(name: str) -> str:
+    return f"{name}__filled"
+
+
+#: Computed keys: this prefix + 20 hex digits (80 bits: at 10 M orders a collision, which would
+#: be rejected as a duplicate key inside a file, has a chance of about 1 in 10^10).
+AUTO_KEY_PREFIX = "auto-"
+AUTO_KEY_HEX = 20
+
+
 # ---------------------------------------------------------------------------------------------
 # The ingest itself
 # ---------------------------------------------------------------------------------------------
@@ -582,6 +651,7 @@ def ingest(
     db: str | os.PathLike | None = None,
     progress: bool = False,
     now: datetime | None = None,
+    add_missing: bool = False,
 ) -> IngestResult:
     """Load one file into warehouse table ``table``.
 
@@ -601,11 +671,15 @@ def ingest(
         Show a progress bar on stderr.
     now : datetime, optional
         The moment against which "in the future" is judged; default: now.
+    add_missing : bool, default False
+        Keys into ``customers`` / ``products`` that the warehouse lacks get a stub row there,
+        marked ``derived``, instead of rejecting the rows that reference them.
 
     Returns
     -------
     IngestResult
-        Counts (rows_in = loaded + rejected), the rejects (first 10,000) and ``report()``.
+        Counts (rows_in = loaded + rejected), the rejects (first 10,000), what was filled in
+        (``filled``, ``stubs``, ``first_activity``) and ``report()``.
 
     Raises
     ------
@@ -627,7 +701,9 @@ def ingest(
             _db.create_schema(con)
             stage, ragged, blank = _stage(con, source, mapping, progress)
             try:
-                result = _validate_and_upsert(con, spec, path, source, stage, ragged, now, t0)
+                result = _validate_and_upsert(
+                    con, spec, path, source, stage, ragged, now, t0, add_missing
+                )
             finally:
                 con.drop_table(stage, force=True)
             result.ignored_columns, result.blank_rows = ignored, blank
@@ -682,23 +758,78 @@ def _validate_and_upsert(
     ragged: list[tuple[int, int]],
     now: datetime,
     t0: datetime,
+    add_missing: bool,
 ) -> IngestResult:
     raw = con.table(stage)
     present = [c for c in spec.columns if c.name in raw.columns]
-    # 1. parse every present column; absent optional columns are NULL
+    needed = {c.name for c in spec.file_columns}
+    # 1. parse every present column; absent optional columns are NULL, absent columns with a
+    #    default take it
     exprs: dict[str, ir.Value] = {"_row": raw._row}
     for c in present:
         v = raw[c.name].strip().nullif("")
         parsed = _parse(c, v)
         exprs[c.name] = parsed.cast(c.ibis_type)
-        exprs[_err(c.name)] = _problem(c, v, parsed, now)
+        exprs[_err(c.name)] = _problem(c, v, parsed, now, needed=c.name in needed)
         exprs[_raw(c.name)] = mask_expr(raw[c.name], c.pii) if c.pii else raw[c.name]
+        if c.default is not None:
+            exprs[c.name] = exprs[c.name].fill_null(ibis.literal(c.default, c.ibis_type))
+            exprs[_filled(c.name)] = v.isnull()
+    for c in spec.columns:
+        if c.default is not None and c.name not in raw.columns:
+            exprs[c.name] = ibis.literal(c.default, c.ibis_type)
+            exprs[_filled(c.name)] = ibis.literal(True)
+    parsed = raw.select(**exprs)
+    if spec.key_from:
+        parsed = _with_computed_key(spec, parsed)
+        present = [*present, spec[spec.key]] if spec[spec.key] not in present else present
     parsed_name = f"{stage}_parsed"
-    con.create_table(parsed_name, raw.select(**exprs), temp=True)
+    con.create_table(parsed_name, parsed, temp=True)
     try:
-        return _check_and_write(con, spec, path, source, parsed_name, present, ragged, now, t0)
+        return _check_and_write(
+            con, spec, path, source, parsed_name, present, ragged, now, t0, add_missing
+        )
     finally:
         con.drop_table(parsed_name, force=True)
+
+
+def _with_computed_key(spec: _schema.Table, parsed: ir.Table) -> ir.Table:
+    """Fill a missing key with one computed from the row (see the module docstring).
+
+    The content is the parsed ``key_from`` values (blank for a column the file lacks), joined
+    by a unit separator; the ordinal numbers the rows with the same content from 1 in file
+    order. Rows whose content cannot be computed (a required part is blank or does not parse)
+    keep a NULL key; they are rejected for that part.
+    """
+    key = spec.key
+    if key not in parsed.columns:
+        parsed = parsed.mutate(
+            **{key: ibis.null(dt.string), _err(key): ibis.null(dt.string)},
+            **{_raw(key): ibis.null(dt.string)},
+        )
+    parts, complete = [], [parsed[key].isnull()]
+    for name in spec.key_from:
+        col = spec[name]
+        if name not in parsed.columns:
+            parts.append(ibis.literal(""))
+            continue
+        v = parsed[name]
+        text = v.strftime("%Y-%m-%d %H:%M:%S.%f") if col.dtype == "timestamp" else v.cast("string")
+        parts.append(text.fill_null(""))
+        if col.required:
+            complete.append(v.notnull())
+    content = ibis.literal("\x1f").join(parts)
+    t = parsed.mutate(_content=ibis.ifelse(ibis.and_(*complete), content, None))
+    ordinal = ibis.row_number().over(group_by=t._content, order_by=t._row) + 1
+    digest = (t._content + "\x1f" + ordinal.cast("string")).hexdigest("sha256")
+    computed = ibis.literal(AUTO_KEY_PREFIX) + digest.left(AUTO_KEY_HEX)
+    return t.mutate(
+        **{
+            key: t[key].fill_null(computed),
+            _raw(key): ibis.ifelse(t[key].isnull(), computed, t[_raw(key)]),
+            _filled(key): t._content.notnull(),
+        }
+    ).drop("_content")
 
 
 def _check_and_write(
@@ -711,6 +842,7 @@ def _check_and_write(
     ragged: list[tuple[int, int]],
     now: datetime,
     t0: datetime,
+    add_missing: bool,
 ) -> IngestResult:
     p = con.table(parsed_name)
     problems: list[ir.Table] = []
@@ -752,13 +884,15 @@ def _check_and_write(
             )
     # foreign keys into the warehouse
     for c in spec.foreign_keys:
-        if c.name not in p.columns:
-            continue
+        ref = _schema.TABLES[c.fk]
+        if c.name not in p.columns or (add_missing and ref.stubs):
+            continue  # with add_missing, a stub is added below once the row is known to load
         target = con.table(c.fk)
-        tkey = _schema.TABLES[c.fk].key
         cand = p.filter(p[c.name].notnull() & p[_err(c.name)].isnull())
-        bad = cand.anti_join(target, cand[c.name] == target[tkey])
-        add(bad, c.name, ibis.literal(f"unknown {c.name}; not in {c.fk}"), bad[_raw(c.name)])
+        bad = cand.anti_join(target, cand[c.name] == target[ref.key])
+        hint = f"load {c.fk} first" + (" or pass --add-missing" if ref.stubs else "")
+        reason = ibis.literal(f"{c.name} '") + bad[c.name] + f"' is not in {c.fk}; {hint}"
+        add(bad, c.name, reason, bad[_raw(c.name)])
 
     run_id = _next_run_id(con)
     problem_rows = ibis.union(*problems) if problems else None
@@ -795,8 +929,15 @@ def _check_and_write(
         rj = con.table(rejects_name)
         bad_rows = rj.select(_row=rj.row_number).distinct()
         clean = p.anti_join(bad_rows, "_row")
+        stubs = _add_stubs(con, spec, clean) if add_missing else {}
+        filled = _filled_counts(clean)
         final = _with_surrogates(con, spec, clean)
+        final, filled_first, no_first_activity = _with_first_activity(con, spec, final)
+        filled.update(filled_first)
         counts = _upsert(con, spec, final)
+        first_activity = (
+            _update_first_activity(con) if spec.name == _schema.FIRST_ACTIVITY[0] else 0
+        )
         rejected = int(bad_rows.count().execute())
         rows_in = int(p.count().execute()) + len(ragged)
         con.insert(
@@ -825,6 +966,10 @@ def _check_and_write(
         rows_in=rows_in,
         rejected=rejected,
         rejects=rejects_df,
+        filled=filled,
+        no_first_activity=no_first_activity,
+        stubs=stubs,
+        first_activity=first_activity,
         **counts,
     )
     assert result.rows_in == result.loaded + result.rejected, "reconciliation broken"
@@ -859,13 +1004,129 @@ def _next_run_id(con: Backend) -> int:
     return 1 if last is None or pd.isna(last) else int(last) + 1
 
 
+def _filled_counts(clean: ir.Table) -> dict[str, int]:
+    """Loaded rows per column whose value was filled in (a default, a computed key)."""
+    flags = [c for c in clean.columns if c.endswith("__filled")]
+    if not flags:
+        return {}
+    sums = clean.aggregate(**{f: clean[f].cast("int64").sum() for f in flags}).to_pandas()
+    return {f.removesuffix("__filled"): int(sums[f].fillna(0).iloc[0]) for f in flags}
+
+
+def _add_stubs(con: Backend, spec: _schema.Table, clean: ir.Table) -> dict[str, int]:
+    """Add a derived stub row to every table with ``stubs`` for each key the loading rows
+    reference that it lacks; return how many were added per table.
+
+    A stub has the key, a new surrogate key (numbered on in key order), ``derived = true`` and,
+    in a ``first_activity`` column, the earliest time of the rows that reference it.
+    """
+    refs: dict[str, list[ir.Table]] = {}
+    for c in spec.foreign_keys:
+        if c.name not in clean.columns or not _schema.TABLES[c.fk].stubs:
+            continue
+        rows = clean.filter(clean[c.name].notnull())
+        when = (
+            rows[spec.time_column].cast(_schema.IBIS_TYPES["timestamp"])
+            if spec.time_column in rows.columns
+            else ibis.null(_schema.IBIS_TYPES["timestamp"])
+        )
+        refs.setdefault(c.fk, []).append(rows.select(_k=rows[c.name], _t=when))
+    added: dict[str, int] = {}
+    for name, parts in refs.items():
+        ref = _schema.TABLES[name]
+        union = ibis.union(*parts)
+        keys = union.group_by("_k").aggregate(_t=union._t.min())
+        existing = con.table(name)
+        missing = keys.anti_join(existing, keys._k == existing[ref.key])
+        start = existing[ref.surrogate].max().execute()
+        start = 0 if start is None or pd.isna(start) else int(start)
+        row: dict[str, ir.Value] = {
+            ref.key: missing._k,
+            ref.surrogate: ibis.row_number().over(order_by=missing._k) + (start + 1),
+            _schema.DERIVED: ibis.literal(True),
+        }
+        for col in ref.columns:
+            if col.fill == "first_activity":
+                row[col.name] = missing._t.cast(col.ibis_type)
+        stub_name = f"_stubs_{uuid.uuid4().hex[:12]}"
+        con.create_table(stub_name, missing.select(**row), temp=True)
+        try:
+            added[name] = int(con.table(stub_name).count().execute())
+            if added[name]:
+                con.insert(name, con.table(stub_name))
+        finally:
+            con.drop_table(stub_name, force=True)
+    return added
+
+
+def _first_orders(con: Backend, customers: ir.Table) -> ir.Table:
+    """The earliest order time (``_first``) of each of ``customers`` that has orders, by
+    customer_id (``_k``)."""
+    source, when = _schema.FIRST_ACTIVITY
+    orders = con.table(source)
+    ref = next(c for c in _schema.TABLES[source].foreign_keys if c.fk == "customers")
+    mine = orders.semi_join(customers, orders[ref.name] == customers.customer_id)
+    return mine.group_by(_k=mine[ref.name]).aggregate(_first=mine[when].min())
+
+
+def _with_first_activity(
+    con: Backend, spec: _schema.Table, final: ir.Table
+) -> tuple[ir.Table, dict[str, int], int]:
+    """Fill the loading rows' blank ``first_activity`` column (customers.created_at).
+
+    A blank takes the customer's first order time in the warehouse; a customer without orders
+    keeps the value already stored (a stub's first activity in another file), else stays empty.
+    Returns the rows, {column: rows filled} and the number of rows left empty.
+    """
+    col = next((c for c in spec.columns if c.fill == "first_activity"), None)
+    if col is None:
+        return final, {}, 0
+    c = col.name
+    blank = final.filter(final[c].isnull())
+    if not int(blank.count().execute()):
+        return final, {c: 0}, 0
+    first = _first_orders(con, blank)
+    stored = con.table(spec.name).select(_sk=ibis._[spec.key], _stored=ibis._[c])
+    j = final.left_join(first, final[spec.key] == first._k).drop("_k")
+    j = j.left_join(stored, j[spec.key] == stored._sk).drop("_sk")
+    value = ibis.coalesce(j[c], j._first.cast(col.ibis_type), j._stored)
+    j = j.mutate(_was_blank=j[c].isnull(), **{c: value})
+    tally = j.aggregate(
+        filled=(j._was_blank & j[c].notnull()).cast("int64").sum(),
+        empty=j[c].isnull().cast("int64").sum(),
+    ).to_pandas()
+    filled, empty = (int(tally[n].fillna(0).iloc[0]) for n in ("filled", "empty"))
+    return j.select(*final.columns), {c: filled}, empty
+
+
+def _update_first_activity(con: Backend) -> int:
+    """After an orders load: set ``created_at`` to the first order time for customers without
+    one, and for derived stubs whose first order is earlier than theirs; return how many."""
+    c = con.table("customers")
+    cand = c.filter(c.created_at.isnull() | c[_schema.DERIVED].fill_null(False))
+    first = _first_orders(con, cand)
+    j = cand.join(first, cand.customer_id == first._k)
+    due = j.filter(j.created_at.isnull() | (j._first < j.created_at))
+    n = int(due.count().execute())
+    if n:
+        con.upsert(
+            "customers",
+            due.mutate(created_at=due._first.cast(c.created_at.type())).select(*c.columns),
+            on="customer_id",
+        )
+    return n
+
+
 def _with_surrogates(con: Backend, spec: _schema.Table, clean: ir.Table) -> ir.Table:
-    """The clean rows with every declared column (absent ones NULL) and their surrogate keys."""
+    """The clean rows with every declared column (absent ones NULL), their surrogate keys and,
+    for tables that take stubs, ``derived = false`` (the row comes from a file)."""
     target_schema = spec.ibis_schema()
     cols = {
         c.name: clean[c.name] if c.name in clean.columns else ibis.null(c.ibis_type)
         for c in spec.columns
     }
+    if spec.stubs:
+        cols[_schema.DERIVED] = ibis.literal(False)
     out = clean.select(_row=clean._row, **cols)
     for sk_name, fkcol in spec.surrogate_columns:
         ref = _schema.TABLES[fkcol.fk]

@@ -15,6 +15,14 @@ Conventions
 - Enumerations are stored as English codes; each code lists the Chinese (and other) spellings
   that ingest accepts for it, e.g. ``returned`` accepts 已退货 / 退货.
 - Money is ``DECIMAL(18,2)`` in the company's currency (¥ by default).
+- A file needs only the columns a table cannot do without (:meth:`Table.file_columns`: orders
+  need customer, order time and amount; customers only their id). The rest is optional, and a
+  few required columns are filled in when a file leaves them out (:meth:`Table.if_missing`):
+  an order's status defaults to ``completed``, a missing ``order_id`` is computed from the row
+  (``Table.key_from``), a customer's ``created_at`` is their first activity.
+- ``customers`` and ``products`` accept stub rows (``Table.stubs``): ``crmkit ingest
+  --add-missing`` creates one, with the key only and ``derived = true``, for every key a file
+  references that the warehouse lacks. Rows loaded from files have ``derived = false``.
 
 Examples
 --------
@@ -37,6 +45,14 @@ import ibis.expr.datatypes as dt
 
 DType = Literal["text", "int", "money", "float", "date", "timestamp", "bool"]
 PiiKind = Literal["name", "phone", "email"]
+Fill = Literal["first_activity"]
+
+#: The column that marks stub rows created by ``ingest --add-missing`` (tables with ``stubs``).
+DERIVED = "derived"
+
+#: A customer's first activity: the earliest ``order_ts`` of their orders. It stands in for a
+#: ``created_at`` that a customers file leaves out (``fill="first_activity"``).
+FIRST_ACTIVITY: tuple[str, str] = ("orders", "order_ts")
 
 #: Ibis types of the schema's logical types.
 IBIS_TYPES: dict[str, dt.DataType] = {
@@ -74,7 +90,9 @@ class Column:
     zh, en : str
         Labels shown to users.
     required : bool
-        A row without a value here is rejected.
+        The warehouse needs a value here. A file row without one is rejected, unless the column
+        says how ingest fills it in (``default``, ``fill``, or the table's ``key_from`` for the
+        key); see :meth:`Table.if_missing`.
     pii : {"name", "phone", "email"} or None
         Personal data: masked for the dashboard role and in reject reports.
     allowed : mapping of code -> accepted spellings, optional
@@ -87,6 +105,12 @@ class Column:
         Dates / times later than the ingest moment are rejected.
     fk : str, optional
         Name of the table whose key this column references.
+    default : str, optional
+        The value stored when a file has no such column or leaves a cell blank (a code of
+        ``allowed`` for enumerations).
+    fill : {"first_activity"}, optional
+        How ingest fills a value a file leaves out: ``"first_activity"`` = the customer's first
+        order time (:data:`FIRST_ACTIVITY`); it stays empty until the customer's orders load.
     """
 
     name: str
@@ -101,6 +125,8 @@ class Column:
     max: float | None = None
     not_future: bool = False
     fk: str | None = None
+    default: str | None = None
+    fill: Fill | None = None
 
     @property
     def ibis_type(self) -> dt.DataType:
@@ -122,6 +148,11 @@ class Table:
     ``time_column`` is the moment a row belongs to, used by period filters.
     ``ordered`` lists pairs (earlier, later) of time columns where ``later`` may not precede
     ``earlier`` in the same row (a ticket cannot be answered before it was opened).
+    ``key_from`` lists the columns from which ingest computes a key a file does not give: the
+    same row content (and the row's ordinal among identical rows of the file) always gives the
+    same key, so re-ingesting a file without keys finds the rows it loaded before.
+    ``stubs`` says ingest may create key-only rows, marked ``derived``, for keys other tables
+    reference (``ingest(..., add_missing=True)``).
     """
 
     name: str
@@ -133,10 +164,46 @@ class Table:
     ordered: tuple[tuple[str, str], ...] = ()
     kind: Literal["entity", "fact", "system"] = "fact"
     time_column: str | None = None
+    key_from: tuple[str, ...] = ()
+    stubs: bool = False
     _by_name: dict[str, Column] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({c.name: c for c in self.columns})
+        unknown = [n for n in self.key_from if n not in self._by_name]
+        assert not unknown, f"{self.name}.key_from names unknown columns {unknown}"
+
+    def if_missing(self, col: Column) -> str | None:
+        """What ingest stores when a file leaves ``col`` out, or None when nothing is filled in.
+
+        Examples
+        --------
+        >>> t = TABLES["orders"]
+        >>> t.if_missing(t["status"]), t.if_missing(t["order_id"]), t.if_missing(t["amount"])
+        ('completed', 'computed from the row', None)
+        >>> TABLES["customers"].if_missing(TABLES["customers"]["created_at"])
+        'first order time'
+        """
+        if col.default is not None:
+            return col.default
+        if col.name == self.key and self.key_from:
+            return "computed from the row"
+        if col.fill == "first_activity":
+            return "first order time"
+        return None
+
+    @property
+    def file_columns(self) -> list[Column]:
+        """The columns every file for this table must have: required and not filled in.
+
+        Examples
+        --------
+        >>> [c.name for c in TABLES["orders"].file_columns]
+        ['customer_id', 'order_ts', 'amount']
+        >>> [c.name for c in TABLES["customers"].file_columns]
+        ['customer_id']
+        """
+        return [c for c in self.columns if c.required and self.if_missing(c) is None]
 
     def __getitem__(self, name: str) -> Column:
         return self._by_name[name]
@@ -164,7 +231,7 @@ class Table:
         return out
 
     def ibis_schema(self) -> ibis.Schema:
-        """The warehouse schema: declared columns plus surrogate keys."""
+        """The warehouse schema: declared columns plus surrogate keys and the ``derived`` mark."""
         fields: dict[str, dt.DataType] = {}
         if self.surrogate:
             fields[self.surrogate] = dt.int64
@@ -172,7 +239,14 @@ class Table:
             fields[c.name] = c.ibis_type
         for sk, _ in self.surrogate_columns:
             fields[sk] = dt.int64
+        if self.stubs:
+            fields[DERIVED] = dt.boolean
         return ibis.schema(fields)
+
+    @property
+    def column_defaults(self) -> dict[str, bool]:
+        """Warehouse columns with a DDL default: ``derived`` is false unless a stub sets it."""
+        return {DERIVED: False} if self.stubs else {}
 
 
 def _surrogate_name(col: Column, target: Table) -> str:
@@ -229,6 +303,7 @@ _register(
         time_column="created_at",
         surrogate="customer_sk",
         kind="entity",
+        stubs=True,
         columns=(
             _c(
                 "customer_id",
@@ -256,7 +331,6 @@ _register(
                 "联系人",
                 "customer name",
                 "full name",
-                required=True,
                 pii="name",
             ),
             _c(
@@ -345,6 +419,7 @@ _register(
                 "signup date",
                 required=True,
                 not_future=True,
+                fill="first_activity",
             ),
             _c(
                 "membership_tier",
@@ -406,6 +481,7 @@ _register(
         time_column="launch_date",
         surrogate="product_sk",
         kind="entity",
+        stubs=True,
         columns=(
             _c(
                 "product_id",
@@ -465,6 +541,7 @@ _register(
         "Orders",
         key="order_id",
         time_column="order_ts",
+        key_from=("customer_id", "order_ts", "product_id", "quantity", "amount"),
         columns=(
             _c(
                 "order_id",
@@ -497,7 +574,6 @@ _register(
                 "商品ID",
                 "sku",
                 fk="products",
-                required=True,
             ),
             _c(
                 "order_ts",
@@ -534,6 +610,7 @@ _register(
                 "Status",
                 "状态",
                 required=True,
+                default="completed",
                 allowed={
                     "completed": ("已完成", "完成", "已签收", "交易成功", "paid"),
                     "returned": ("已退货", "退货", "退货完成"),
@@ -1015,9 +1092,22 @@ def table(name: str) -> Table:
 
 
 def describe() -> list[dict[str, object]]:
-    """One row per column of every data table: the data dictionary, for docs and dashboards."""
+    """One row per column of every data table: the data dictionary, for docs and dashboards.
+
+    ``in_file`` says whether a file must have the column (``required``) or may leave it out
+    (``optional``); ``if_missing`` what ingest stores then (see :meth:`Table.if_missing`);
+    ``headers`` every header spelling ingest accepts for it (name, Chinese and English labels,
+    aliases), in declared order.
+
+    Examples
+    --------
+    >>> status = next(r for r in describe() if (r["table"], r["column"]) == ("orders", "status"))
+    >>> status["in_file"], status["if_missing"], status["headers"]
+    ('optional', 'completed', ('status', '订单状态', 'Status', '状态'))
+    """
     rows: list[dict[str, object]] = []
     for t in TABLES.values():
+        needed = {c.name for c in t.file_columns}
         for c in t.columns:
             rows.append(
                 {
@@ -1028,9 +1118,12 @@ def describe() -> list[dict[str, object]]:
                     "en": c.en,
                     "key": c.name == t.key,
                     "required": c.required,
+                    "in_file": "required" if c.name in needed else "optional",
+                    "if_missing": t.if_missing(c) or "",
                     "pii": c.pii or "",
                     "references": c.fk or "",
                     "allowed": ", ".join(c.allowed) if c.allowed else "",
+                    "headers": tuple(dict.fromkeys((c.name, c.zh, c.en, *c.aliases))),
                 }
             )
     return rows

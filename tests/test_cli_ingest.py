@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-def run_ingest(tmp_path: Path, name: str, table: str, wh: Path) -> subprocess.CompletedProcess:
+def run_ingest(
+    tmp_path: Path, name: str | Path, table: str, wh: Path, *extra: str
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"CRMKIT_DB", "CRMKIT_PUBLISHED"}}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PYTHONIOENCODING"] = "utf-8"
     return subprocess.run(
         [sys.executable, "-m", "crmkit", "ingest", str(FIXTURES / name), "--table", table]
-        + ["--db", str(wh)],
+        + ["--db", str(wh), *extra],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -97,7 +99,7 @@ def test_orders_after_customers_and_products(tmp_path):
     ("name", "table", "mentions"),
     [
         ("customers_empty.csv", "customers", ()),
-        ("customers_wrong_header.csv", "customers", ("customer_id", "created_at")),
+        ("customers_wrong_header.csv", "customers", ("customer_id",)),
         ("customers.json", "customers", ()),
         ("orders_corrupt.parquet", "orders", ()),
     ],
@@ -115,3 +117,34 @@ def test_failed_file_exits_2_names_it_and_writes_nothing(tmp_path, name, table, 
         assert col in p.stderr
     assert "Traceback" not in p.stderr
     assert counts(wh) == before
+
+
+def test_three_column_chinese_orders_with_add_missing(tmp_path):
+    """客户编号, 下单时间, 金额 (3 rows: C1 twice at the same moment, C2) into an empty warehouse:
+    without --add-missing 3 in = 0 loaded + 3 rejected → exit 1, the reason says to pass
+    --add-missing; with it 3 loaded → exit 0, 2 derived customer stubs, 3 orders (the identical
+    rows stay two); run again: 3 unchanged, still 3 orders."""
+    orders = tmp_path / "订单.csv"
+    orders.write_text(
+        "客户编号,下单时间,金额\nC1,2024-03-01 10:00,99\nC1,2024-03-01 10:00,99\n"
+        "C2,2024-03-05,20\n",
+        encoding="utf-8",
+    )
+    wh = tmp_path / "wh.duckdb"
+    p = run_ingest(tmp_path, orders, "orders", wh)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert re.search(r"rejected\D{0,40}\b3\b", p.stdout), p.stdout
+    assert "customer_id 'C1' is not in customers; load customers first or pass --add-missing" in (
+        p.stdout
+    )
+    for _ in range(2):
+        p = run_ingest(tmp_path, orders, "orders", wh, "--add-missing")
+        assert p.returncode == 0, p.stdout + p.stderr
+    assert re.search(r"unchanged 3\b", p.stdout), p.stdout
+    c = counts(wh)
+    assert (c["orders"], c["customers"]) == (3, 2)
+    con = db.connect(wh, read_only=True)
+    try:
+        assert con.table("customers").derived.execute().tolist() == [True, True]
+    finally:
+        con.disconnect()

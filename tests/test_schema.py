@@ -1,5 +1,6 @@
 """The schema declarations are consistent, and the DDL is generated from them."""
 
+import pandas as pd
 import pytest
 
 from crmkit import db, schema
@@ -68,6 +69,44 @@ def test_data_dictionary_has_every_column():
     assert len(rows) == sum(len(t.columns) for t in schema.TABLES.values())
     amount = next(r for r in rows if r["table"] == "orders" and r["column"] == "amount")
     assert amount["zh"] == "金额" and amount["required"] and amount["type"] == "money"
+    assert (amount["in_file"], amount["if_missing"]) == ("required", "")
+    assert amount["headers"][:3] == ("amount", "金额", "Amount")
+
+
+def test_minimal_files():
+    """A file needs: orders customer_id, order_ts, amount; customers customer_id only. The rest
+    of what the warehouse requires is filled in: status completed, order_id computed,
+    created_at the first order time."""
+    orders, customers = schema.TABLES["orders"], schema.TABLES["customers"]
+    assert [c.name for c in orders.file_columns] == ["customer_id", "order_ts", "amount"]
+    assert [c.name for c in customers.file_columns] == ["customer_id"]
+    assert {c.name: orders.if_missing(c) for c in orders.columns if orders.if_missing(c)} == {
+        "order_id": "computed from the row",
+        "status": "completed",
+    }
+    assert customers.if_missing(customers["created_at"]) == "first order time"
+    assert {c.name for c in orders.file_columns} <= set(orders.key_from)
+
+
+@pytest.mark.parametrize("name", list(schema.TABLES))
+def test_defaults_are_allowed_codes_and_fills_are_known(name):
+    t = schema.TABLES[name]
+    for c in t.columns:
+        if c.default is not None:
+            assert c.allowed is None or c.default in c.allowed, c.name
+        if c.fill == "first_activity":
+            assert schema.FIRST_ACTIVITY[0] in schema.TABLES and c.dtype == "timestamp"
+    assert t.key_from == () or t[t.key].required
+
+
+def test_stub_tables_have_a_derived_column():
+    """customers and products take derived stubs: a ``derived`` boolean, false by default."""
+    assert [n for n, t in schema.TABLES.items() if t.stubs] == ["customers", "products"]
+    con = db.connect(":memory:", read_only=False)
+    db.create_schema(con)
+    con.insert("products", pd.DataFrame({"product_id": ["P1"], "product_sk": [1]}))
+    assert con.table("products").derived.execute().tolist() == [False]
+    assert con.table("customers").schema()[schema.DERIVED].is_boolean()
 
 
 @pytest.mark.parametrize("name", list(schema.TABLES))
