@@ -13,7 +13,9 @@ groups
     The candidate pairs of :func:`crmkit.quality.duplicate_candidates` (a shared normalised
     phone, email, or name + company), linked: A–B and B–C make one group {A, B, C}. A
     placeholder group (one value shared by more than ``max_group_size`` customers, such as
-    13800000000) is listed but never merged: it is a junk value, not a person.
+    13800000000) is listed but never merged: it is a junk value, not a person. Customers merged
+    away by earlier merges still count as holders, so merging some holders of a placeholder
+    does not turn it into pairs the next time.
 survivor
     The member with the most rows in ``orders`` (any status); ties → the earliest
     ``created_at`` → the smallest ``customer_id``.
@@ -248,7 +250,9 @@ def plan_merges(con: BaseBackend, *, max_group_size: int = quality.MAX_GROUP_SIZ
         is not unique in its table (the merge could not be undone exactly).
     """
     candidates = (
-        quality.duplicate_candidates(con, max_group_size=max_group_size).to_pyarrow().to_pylist()
+        quality.duplicate_candidates(con, max_group_size=max_group_size, former=_former(con))
+        .to_pyarrow()
+        .to_pylist()
     )
     placeholders = tuple(
         (r["match_on"], int(r["group_size"])) for r in candidates if r["customer_id_b"] is None
@@ -278,6 +282,23 @@ def plan_merges(con: BaseBackend, *, max_group_size: int = quality.MAX_GROUP_SIZ
     keys = _fact_keys(con, [m for g in groups for m in g.merged_ids])
     groups = [replace(g, repointed={m: keys.get(m, {}) for m in g.merged_ids}) for g in groups]
     return MergePlan(tuple(groups), placeholders)
+
+
+def _former(con: BaseBackend) -> ir.Table | None:
+    """The customers merged away by the merges in force, with the columns duplicates match on."""
+    if MERGES not in con.list_tables():
+        return None
+    log = con.table(MERGES)
+    rows = [
+        json.loads(r)
+        for r in log.filter(log.undone_at.isnull()).merged_row.to_pyarrow().to_pylist()
+    ]
+    if not rows:
+        return None
+    columns = ("customer_id", "name", "phone", "email", "company")
+    return ibis.memtable(
+        pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns})
+    )
 
 
 def _link(pairs: list[Row]) -> list[tuple[list[str], set[str]]]:

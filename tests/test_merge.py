@@ -320,6 +320,25 @@ def test_merging_twice_is_idempotent(con):
     assert merge.format_plan(again) == "no duplicate candidates: nothing to merge"
 
 
+def test_a_placeholder_stays_one_after_some_holders_were_merged(tmp_path):
+    """max_group_size 2: X1, X2, X3 share a phone (3 holders: a placeholder); X1 and X2 also
+    share an email, so X2 (newer, same orders) is merged into X1. The phone then has 2 holders
+    left, but X2 still counts: the second run finds nothing to merge, not X1–X3."""
+    con = db.connect(tmp_path / "x.duckdb", read_only=False)
+    db.create_schema(con)
+    _load(con, "customers", [
+        _c(1, "甲", datetime(2024, 1, 1), phone="13800000000", email="a@x.com"),
+        _c(2, "乙", datetime(2024, 1, 2), phone="13800000000", email="a@x.com"),
+        _c(3, "丙", datetime(2024, 1, 3), phone="13800000000"),
+    ])  # fmt: skip
+    first = merge.apply_merges(con, max_group_size=2)
+    assert [(g.survivor_id, g.merged_ids) for g in first.groups] == [("C1", ("C2",))]
+    assert first.placeholders == (("phone", 3),)
+    again = merge.apply_merges(con, max_group_size=2)
+    assert (again.groups, again.placeholders) == ((), (("phone", 3),))
+    con.disconnect()
+
+
 def test_failure_in_the_middle_changes_nothing(con, monkeypatch):
     """The record is written last: when it fails, the re-pointed rows and the removed
     customers are rolled back with it."""
