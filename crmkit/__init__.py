@@ -15,9 +15,10 @@ The public API, table in / table out (each function's docstring has a worked exa
 ========================  ===================================================================
 
 Modules, one per concern (see DESIGN.md): ``schema`` (the tables), ``db`` (storage),
-``ingest`` (files in), ``quality`` (准确性和完整性), ``definitions`` (the business rules),
-``periods`` (half-open periods), ``publish`` (the snapshot pipeline), ``demo`` (synthetic data
-with planted signals), ``privacy`` (PII masking), ``cli`` (the ``crmkit`` command).
+``ingest`` (files in), ``quality`` (准确性和完整性), ``merge`` (merging duplicate customers),
+``definitions`` (the business rules), ``periods`` (half-open periods), ``publish`` (the snapshot
+pipeline), ``demo`` (synthetic data with planted signals), ``privacy`` (PII masking), ``cli``
+(the ``crmkit`` command).
 """
 
 from __future__ import annotations

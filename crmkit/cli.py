@@ -1,5 +1,5 @@
-"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``, ``schema``,
-``report``, ``config init``.
+"""The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``,
+``merge-duplicates``, ``schema``, ``report``, ``config init``.
 
 Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
 The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
@@ -150,6 +150,23 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_merge_duplicates(args: argparse.Namespace) -> int:
+    from crmkit import db, merge
+
+    writes = args.apply or args.undo is not None
+    con = db.connect(db.warehouse_path(args.db), read_only=not writes)
+    try:
+        if args.undo is not None:
+            print(merge.format_undo(merge.undo_merge(con, args.undo)))
+        elif args.apply:
+            print(merge.format_plan(merge.apply_merges(con)))
+        else:
+            print(merge.format_plan(merge.plan_merges(con)))
+    finally:
+        con.disconnect()
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from crmkit import report
 
@@ -261,6 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quality", help="data-quality scores per table (准确性和完整性)")
     q.add_argument("--db", help="warehouse file")
     q.set_defaults(func=cmd_quality)
+
+    m = sub.add_parser(
+        "merge-duplicates",
+        help="merge duplicate-candidate customers into one survivor (a dry run without --apply)",
+    )
+    m.add_argument("--db", help="warehouse file")
+    how = m.add_mutually_exclusive_group()
+    how.add_argument(
+        "--apply", action="store_true", help="merge every group, in one transaction, recorded"
+    )
+    how.add_argument(
+        "--undo", type=int, metavar="MERGE_ID", help="reverse one recorded merge exactly"
+    )
+    m.set_defaults(func=cmd_merge_duplicates)
 
     from crmkit import serve
 

@@ -15,7 +15,7 @@ Examples
 >>> con = connect(":memory:", read_only=False)
 >>> create_schema(con)
 >>> sorted(con.list_tables())[:3]
-['customers', 'feedback', 'ingest_rejects']
+['customer_merges', 'customers', 'feedback']
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
     """A writable copy of the warehouse ``src`` that replaces ``dst`` when the block succeeds.
 
     The warehouse is copied byte for byte into ``<dst>.staging-<pid>`` (tables that are not
-    warehouse tables, e.g. the demo's planted truth, are dropped) and opened for writing. When
+    warehouse tables, e.g. the demo's planted truth, and the warehouse-only system tables of
+    :data:`crmkit.schema.WAREHOUSE_ONLY` are dropped) and opened for writing. When
     the block ends normally the copy is checkpointed, closed and moved over ``dst`` with an
     atomic ``os.replace``: until then readers see the previous snapshot, and readers that
     opened it keep reading their file. When the block raises, the staging file is removed and
@@ -174,7 +175,7 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
         _copy_database(src, tmp)
         snap = connect(tmp, read_only=False)
         try:
-            keep = {*schema.TABLES, *schema.SYSTEM_SCHEMAS}
+            keep = {*schema.TABLES, *schema.SYSTEM_SCHEMAS} - schema.WAREHOUSE_ONLY
             for name in set(snap.list_tables()) - keep:
                 snap.drop_table(name)
             yield snap

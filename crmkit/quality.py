@@ -98,6 +98,8 @@ MAX_AGE = 120
 CN_MOBILE = r"^1[3-9]\d{9}$"
 INTL_PHONE = r"^\+\d{7,15}$"
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: The columns of former (merged-away) customers that duplicate_candidates reads.
+_FORMER_COLUMNS = ("customer_id", "name", "phone", "email", "company")
 #: Duplicate rules, in the order ``match_on`` lists them.
 MATCH_RULES: tuple[str, ...] = ("phone", "email", "name+company")
 
@@ -552,6 +554,7 @@ def duplicate_candidates(
     *,
     as_of: datetime | None = None,
     max_group_size: int = MAX_GROUP_SIZE,
+    former: ir.Table | None = None,
 ) -> ir.Table:
     """Customers that may be the same person entered twice.
 
@@ -575,6 +578,11 @@ def duplicate_candidates(
         Only customers created at or before ``as_of`` take part. Default: all customers.
     max_group_size : int, default 50
         Largest key group still expanded into pairs.
+    former : ibis.Table, optional
+        Customers merged away (``crmkit.merge``): ``customer_id``, ``name``, ``phone``,
+        ``email``, ``company``. Their values count towards a key's ``group_size`` (a group's
+        ``customer_id_a`` may be one of them) but they form no pair, so a placeholder stays a
+        placeholder after some of its holders were merged.
 
     Returns
     -------
@@ -599,10 +607,13 @@ def duplicate_candidates(
     """
     max_group_size = _check_group_size(max_group_size)
     customers = _customers_as_of(con, as_of)
+    if former is not None:
+        # all-null columns arrive untyped; the match keys need text
+        former = former.select(*[former[c].cast("string").name(c) for c in _FORMER_COLUMNS])
     pairs, groups = [], []
     for rule in MATCH_RULES:
         keyed = _keyed(customers, rule)
-        shared = _shared_keys(keyed)
+        shared = _shared_keys(keyed if former is None else keyed.union(_keyed(former, rule)))
         small = keyed.semi_join(shared.filter(shared.group_size <= max_group_size), "key")
         a = small.select(customer_id_a=small.customer_id, key_a=small.key)
         b = small.select(customer_id_b=small.customer_id, key_b=small.key)

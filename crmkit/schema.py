@@ -1033,7 +1033,8 @@ _register(
 #: Tables a company's files are ingested into, in dependency order (referenced tables first).
 DATA_TABLES: tuple[str, ...] = tuple(TABLES)
 
-#: Bookkeeping tables written by ingest; every run and every rejected row is kept.
+#: Bookkeeping tables: every ingest run and rejected row (``crmkit.ingest``), every merge of
+#: duplicate customers with what it changed, so that it can be undone (``crmkit.merge``).
 SYSTEM_SCHEMAS: dict[str, ibis.Schema] = {
     "ingest_runs": ibis.schema(
         {
@@ -1064,7 +1065,28 @@ SYSTEM_SCHEMAS: dict[str, ibis.Schema] = {
             "value": dt.string,
         }
     ),
+    # one row per merged-away customer; a merge (one group) shares its merge_id
+    "customer_merges": ibis.schema(
+        {
+            "merge_id": dt.int64,
+            "merged_at": IBIS_TYPES["timestamp"],
+            "survivor_id": dt.string,
+            "merged_id": dt.string,
+            "match_on": dt.string,
+            "merged_row": dt.string,
+            "survivor_before": dt.string,
+            "survivor_after": dt.string,
+            "repointed": dt.string,
+            "repointed_rows": dt.int64,
+            "undone_at": IBIS_TYPES["timestamp"],
+        }
+    ),
 }
+
+#: System tables that stay in the warehouse: the published snapshot leaves them out
+#: (:func:`crmkit.db.staging`). ``customer_merges`` keeps merged customers' original rows with
+#: their personal data in clear, and no page reads it.
+WAREHOUSE_ONLY: frozenset[str] = frozenset({"customer_merges"})
 
 
 def check_as_of(as_of: datetime) -> datetime:

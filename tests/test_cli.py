@@ -22,7 +22,17 @@ import pytest
 
 from crmkit import cli, db, schema
 
-COMMANDS = {"demo", "ingest", "publish", "quality", "serve", "report", "schema", "config"}
+COMMANDS = {
+    "demo",
+    "ingest",
+    "publish",
+    "quality",
+    "merge-duplicates",
+    "serve",
+    "report",
+    "schema",
+    "config",
+}
 
 
 @pytest.fixture(autouse=True)

@@ -534,6 +534,28 @@ def test_group_threshold_is_inclusive_for_pairs(wh):
         quality.duplicate_candidates(wh, max_group_size=1)
 
 
+def test_former_customers_count_towards_a_group_but_form_no_pairs(wh):
+    """50 junk-phone holders are pairs (inclusive threshold); one former holder F1 (merged
+    away) makes 51: one group again. F2 shares C1's email: no pair with it, C1 / C4 unchanged."""
+    _add_junk_phone(wh, 50)
+    former = ibis.memtable(
+        {
+            "customer_id": ["F1", "F2"],
+            "name": ["测试", "张三"],
+            "phone": ["13800000000", None],
+            "email": [None, "zhang@example.com"],
+            "company": [None, None],
+        }
+    )
+    dc = quality.duplicate_candidates(wh, former=former).to_pandas()
+    assert dc[dc.customer_id_b.isna()][["match_on", "group_size"]].values.tolist() == [
+        ["phone", 51]
+    ]
+    assert _pairs(wh, former=former) == _pairs(wh, max_group_size=49)
+    assert _pairs(wh, former=former)[("C1", "C4")] == "phone, email"
+    assert len(_pairs(wh, former=former)) == 3
+
+
 # ---------------------------------------------------------------------------------------------
 # stale_by_owner and publish
 # ---------------------------------------------------------------------------------------------
