@@ -531,7 +531,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "signal_returns": ("有退货", "Returned an order"),
     "signal_late_delivery": ("延迟送达", "Late delivery"),
     "signal_price": ("价格敏感（≥50%订单用优惠）", "Price-sensitive (≥ 50% discounted)"),
-    "signal_region": ("高流失地区", "High-churn region"),
+    "signal_region": ("沉默率显著偏高的省份", "Province going silent more than others"),
     "signal_none": ("无明显信号", "No signal"),
     "page_churn": ("客户流失预警与挽回", "Churn early warning and win-back"),
     "page_churn_desc": (
@@ -621,17 +621,49 @@ LABELS: dict[str, tuple[str, str]] = {
     "fig_retention_trend": ("季度流失率（95%区间）", "Quarterly churn rate (95% CI)"),
     "why_churned": ("客户为什么流失", "Why customers left"),
     "def_why_churned": (
-        "回测截止日的活跃客户：有/无该信号者在随后期间的流失率；相对风险 = 两者之比；"
-        "信号按截止日已知的数据计算（近180天）。",
-        "Active customers at the backtest cut-off: churn rate in the following period with and "
-        "without each signal (known at the cut-off, last 180 days); relative risk = their ratio.",
+        "回测截止日的活跃客户，信号按截止日已知的数据计算（近180天）。原始流失率仅供参考：活跃客户"
+        "订单多，延迟送达、退货和投诉也多，但流失少，因此原始比较会让这些信号看似“保护因素”。"
+        "调整后：对是否流失做逻辑回归，同时纳入全部信号和活跃度（最近购买距今天数、订单数、"
+        "客户时长、近一年消费、近90天及之前90天订单数，以及含退货退款在内的全部订单）；"
+        "优势比与相对风险 > 1 表示风险更高（95%区间）；相对风险 = 有该信号客户的预测流失率 ÷ "
+        "同一批客户无该信号时的预测流失率；BH校正后 q < 0.05 才判定方向。"
+        "地区信号：所在省份的沉默率（上季度购买、本季度未购买的比例）显著高于其他省份。",
+        "Active customers at the backtest cut-off; signals as known at the cut-off (last 180 "
+        "days). Raw churn rates are for context only: active customers order more, so they get "
+        "more late deliveries, returns and complaints — and churn less, which makes these look "
+        "protective. Adjusted: one logistic regression of churn on all signals and on activity "
+        "(days since the last purchase, orders, tenure, last year's spend, orders in the last "
+        "90 days and the 90 before, and the same over all orders including returned and "
+        "refunded ones); an odds ratio or relative risk above 1 means more churn (95% CI); "
+        "relative risk = predicted churn of the customers with the signal ÷ the same customers "
+        "without it; a direction is called only when the BH-adjusted q < 0.05. Region: the "
+        "customer's province goes silent (bought last quarter, not this one) significantly "
+        "more often than the other provinces.",
     ),
     "col_why_label": ("信号", "Signal"),
     "col_why_n_with": ("有该信号客户数", "Customers with it"),
     "col_why_rate_with": ("流失率（95%区间）", "Churn rate (95% CI)"),
     "col_why_rate_without": ("无该信号流失率", "Churn rate without"),
-    "col_why_relative_risk": ("相对风险", "Relative risk"),
+    "col_why_odds_ratio": ("调整后优势比（95%区间）", "Adjusted odds ratio (95% CI)"),
+    "col_why_adjusted_rr": ("调整后相对风险（95%区间）", "Adjusted relative risk (95% CI)"),
+    "col_why_direction": ("结论", "Reading"),
     "col_why_share_of_churned": ("占流失客户比例", "Share of churned"),
+    "why_dir_risk": ("风险因素", "Risk factor"),
+    "why_dir_protective": ("保护因素", "Protective"),
+    "why_dir_unclear": ("不明确（差异不显著）", "Unclear (not significant)"),
+    "effect_note_no_variation": (
+        "未估计：所有客户取值相同",
+        "Not estimated: the same for every customer",
+    ),
+    "effect_note_separation": (
+        "未估计：有（或无）该信号的客户全部流失或全部留存",
+        "Not estimated: everyone with it (or without it) had the same outcome",
+    ),
+    "effect_note_collinear": (
+        "未估计：与其他信号或活跃度变量重合",
+        "Not estimated: it duplicates other signals or activity",
+    ),
+    "effect_note_no_fit": ("未估计：模型未收敛", "Not estimated: the model did not converge"),
     # --- satisfaction: need topics in detractors' vs promoters' comments ---
     "sat_sec_topics": (
         "不满意的原因：贬损者评论中的需求主题",

@@ -90,6 +90,9 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     # the warning list's reason codes and the action each suggests ("regular_care" without one)
     ("reason_", ""): _codes("crmkit.churn", "REASONS"),
     ("rcode_", ""): _codes("crmkit.churn", "REASONS"),
+    # why customers left: the direction of an adjusted effect, or why it has none
+    ("why_dir_", ""): _codes("crmkit.churn", "REASON_DIRECTIONS"),
+    ("effect_note_", ""): _codes("crmkit.stats", "EFFECT_NOTES"),
     ("action_", ""): _values("crmkit.churn", "ACTIONS", extra=["regular_care"]),
     # the overview's alert hooks
     ("alerts_", ""): _codes("crmkit.views.kpi", "ALERT_HOOKS"),
@@ -340,7 +343,8 @@ def test_the_scan_finds_the_lookups():
     assert periods and set(periods[0].codes) == {"all", "30d", "90d", "365d"}
     why = [lk for lk in lookups() if lk.pattern == ("col_why_", "")]
     assert why[0].codes == (
-        "label", "n_with", "rate_with", "rate_without", "relative_risk", "share_of_churned",
+        "label", "n_with", "rate_with", "rate_without", "odds_ratio", "adjusted_rr",
+        "direction", "share_of_churned",
     )  # fmt: skip
     # "sat_col_team" if c == "label" else f"sat_col_{c}": the f-string never sees "label"
     quality = [lk for lk in lookups() if lk.pattern == ("sat_col_", "") and lk.codes]

@@ -96,3 +96,54 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(stats).failed == 0
+
+
+def _stratified() -> tuple[list[int], pd.DataFrame, pd.DataFrame]:
+    """stats.adjusted_effects' docstring example: odds 1/3 vs 1/9 among 30 active customers,
+    3 vs 1 among 24 inactive ones (adjusted odds ratio 3, raw 8/24 vs 11/30)."""
+    x = [1] * 20 + [0] * 10 + [1] * 4 + [0] * 20
+    active = [1] * 30 + [0] * 24
+    y = [1] * 5 + [0] * 15 + [1] + [0] * 9 + [1] * 3 + [0] + [1] * 10 + [0] * 10
+    return y, pd.DataFrame({"x": x}), pd.DataFrame({"active": active})
+
+
+def test_adjusted_effects_drop_what_they_cannot_estimate():
+    """Alongside x: a constant exposure (no_variation), one held only by churners
+    (separation), a copy of x (collinear) and a continuous one (no relative risk). Controls:
+    entirely missing or constant ones are dropped; a copy of ``active`` is collinear; missing
+    values are filled with the median. x keeps an odds ratio near 3 (the random score and
+    the one filled value move it a little)."""
+    y, ex, ctl = _stratified()
+    n = len(y)
+    ex = ex.assign(
+        constant=1.0,
+        churners=[float(v and i < 5) for i, v in enumerate(y)],
+        copy=ex.x,
+        score=np.random.default_rng(0).random(n),
+    )
+    ctl = ctl.assign(empty=np.nan, flat=2.0, twin=ctl.active * 2 + 1)
+    ctl.loc[0, "active"] = np.nan
+    out = stats.adjusted_effects(y, ex, ctl).set_index("term")
+    assert out.note.fillna("").to_dict() == {
+        "x": "",
+        "constant": "no_variation",
+        "churners": "separation",
+        "copy": "collinear",
+        "score": "",
+    }
+    assert out.loc["x", "odds_ratio"] == pytest.approx(3.0, rel=0.25)
+    assert np.isnan(out.loc["score", "adjusted_rr"]) and out.loc["score", "p_value"] > 0.05
+    assert out.attrs["controls"] == ["active"]
+    assert out.attrs["dropped"] == {"empty": "all_missing", "flat": "constant", "twin": "collinear"}
+    with pytest.raises(ValueError, match="missing values"):
+        stats.adjusted_effects(y, ex.assign(x=np.nan), ctl)
+    with pytest.raises(ValueError, match="one row each"):
+        stats.adjusted_effects(y[:-1], ex, ctl)
+
+
+def test_adjusted_effects_without_a_fit():
+    """A control that separates the outcome perfectly (every churner has it): the
+    regression does not converge, and every exposure says so instead of showing a number."""
+    y, ex, _ = _stratified()
+    out = stats.adjusted_effects(y, ex, pd.DataFrame({"tell": y}))
+    assert out.note.tolist() == ["no_fit"] and out.odds_ratio.isna().all()

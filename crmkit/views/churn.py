@@ -462,19 +462,19 @@ class ChurnPage(Page):
                     + html_table(fr, {c: t(f"col_wb_{c}", lang) for c in cols})
                 )
         rs = data["churn_reasons"]
-        shown_rs = rs.assign(
-            rate_with=[
-                f"{fmt_pct(r, lang)} [{fmt_pct(lo, lang)}, {fmt_pct(hi, lang)}]"
-                for r, lo, hi in zip(rs.rate_with, rs.lo_with, rs.hi_with, strict=True)
-            ],
-            rate_without=[fmt_pct(v, lang) for v in rs.rate_without],
-            relative_risk=[f"{v:.2f}×" for v in rs.relative_risk],
-            share_of_churned=[fmt_pct(v, lang) for v in rs.share_of_churned],
-        )
-        cols = ["label", "n_with", "rate_with", "rate_without", "relative_risk", "share_of_churned"]
+        cols = [
+            "label",
+            "n_with",
+            "rate_with",
+            "rate_without",
+            "odds_ratio",
+            "adjusted_rr",
+            "direction",
+            "share_of_churned",
+        ]
         why = (
             f"<div class='crmkit-section'>{t('why_churned', lang)}</div>"
-            + html_table(shown_rs, {c: t(f"col_why_{c}", lang) for c in cols})
+            + html_table(reasons_table(rs, lang), {c: t(f"col_why_{c}", lang) for c in cols})
             + f"<div class='crmkit-sub'>{html.escape(t('def_why_churned', lang))}</div>"
         )
         self.winback_html.value = (
@@ -484,6 +484,43 @@ class ChurnPage(Page):
         )
 
 
+def _ratio_ci(value: float, lo: float, hi: float) -> str:
+    if pd.isna(value):
+        return "—"
+    return f"{value:.2f}× [{lo:.2f}, {hi:.2f}]"
+
+
+def reasons_table(rs: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The published ``churn_reasons`` as the page shows them: churn rate with its interval,
+    adjusted odds ratio and relative risk with theirs ("1.21× [0.79, 1.86]"), the direction
+    in words — or, for a signal without an estimate, why (its ``note``)."""
+    direction = []
+    for d, note in zip(rs.direction, rs.note, strict=True):
+        if isinstance(note, str) and note:
+            direction.append(t(f"effect_note_{note}", lang))
+        elif isinstance(d, str) and d:
+            direction.append(t(f"why_dir_{d}", lang))
+        else:
+            direction.append("—")
+    return rs.assign(
+        rate_with=[
+            f"{fmt_pct(r, lang)} [{fmt_pct(lo, lang)}, {fmt_pct(hi, lang)}]"
+            for r, lo, hi in zip(rs.rate_with, rs.lo_with, rs.hi_with, strict=True)
+        ],
+        rate_without=[fmt_pct(v, lang) for v in rs.rate_without],
+        odds_ratio=[
+            _ratio_ci(v, lo, hi)
+            for v, lo, hi in zip(rs.odds_ratio, rs.or_lo, rs.or_hi, strict=True)
+        ],
+        adjusted_rr=[
+            _ratio_ci(v, lo, hi)
+            for v, lo, hi in zip(rs.adjusted_rr, rs.rr_lo, rs.rr_hi, strict=True)
+        ],
+        direction=direction,
+        share_of_churned=[fmt_pct(v, lang) for v in rs.share_of_churned],
+    )
+
+
 def churn_warning(
     con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
 ) -> Page:
@@ -491,7 +528,7 @@ def churn_warning(
     return safe_page(ChurnPage, con, lang=lang, role=role)
 
 
-__all__ = ["ChurnPage", "churn_data", "churn_warning", "risk_list"]
+__all__ = ["ChurnPage", "churn_data", "churn_warning", "reasons_table", "risk_list"]
 
 
 #: The overview's churn alerts read the first reasons of this many top-ranked customers.
