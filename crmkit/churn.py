@@ -431,12 +431,23 @@ def classification_metrics(
     }
 
 
-def backtest_cutoffs(as_of: datetime, horizon_days: int, n_train: int = 3) -> dict:
+def backtest_cutoffs(
+    as_of: datetime, horizon_days: int, n_train: int = 3, *, first_order: datetime | None = None
+) -> dict:
     """Test cut-off ``as_of − horizon`` (its outcome is known by ``as_of``); training cut-offs
     ``horizon``, 2 × ``horizon`` … before it, so every training label window ends by the test
-    cut-off (no look-ahead)."""
+    cut-off (no look-ahead). A training cut-off at or before ``first_order`` (the data's first
+    counted order: nobody had bought yet) is left out, so a short history trains on fewer
+    cut-offs rather than on empty ones.
+
+    >>> c = backtest_cutoffs(datetime(2024, 12, 31), 90, first_order=datetime(2024, 5, 1))
+    >>> [f"{d:%Y-%m-%d}" for d in c["train"]], f"{c['test']:%Y-%m-%d}"
+    (['2024-07-04'], '2024-10-02')
+    """
     test = as_of - timedelta(days=horizon_days)
     train = [test - timedelta(days=horizon_days * k) for k in range(n_train, 0, -1)]
+    if first_order is not None:
+        train = [c for c in train if c > first_order]
     return {"train": train, "test": test}
 
 
@@ -647,11 +658,14 @@ def train_churn_model(
     n_train: int = 3,
     frames: Mapping[datetime, pd.DataFrame] | None = None,
     config: Config | None = None,
+    first_order: datetime | None = None,
 ) -> ChurnModel:
     """Fit the classifier on the ``n_train`` latest cut-offs whose outcome is known by
-    ``as_of`` (``as_of − horizon``, ``as_of − 2 × horizon`` …); ``frames`` may hold
-    :func:`labelled_frame` results already computed for some of those cut-offs."""
+    ``as_of`` (``as_of − horizon``, ``as_of − 2 × horizon`` …), leaving out those at or
+    before ``first_order``; ``frames`` may hold :func:`labelled_frame` results already
+    computed for some of those cut-offs."""
     cuts = [as_of - timedelta(days=horizon_days * k) for k in range(n_train, 0, -1)]
+    cuts = [c for c in cuts if first_order is None or c > first_order]
     frames = frames or {}
     train = pd.concat(
         [
@@ -1037,7 +1051,11 @@ def publish_tables(
     active = DEFAULT_ACTIVE_DAYS
     horizon = churn_horizon_days(con, as_of, config=config)
     t0 = time.perf_counter()
-    cuts = backtest_cutoffs(as_of, horizon)
+    first = definitions.counted_orders(con.table("orders"), as_of=as_of, config=config)
+    first = first.order_ts.min().execute()
+    cuts = backtest_cutoffs(as_of, horizon, first_order=first)
+    if not cuts["train"]:
+        raise stats.NotEnoughData(stats.too_few("training_cutoffs", 0, 1))
     frame = partial(labelled_frame, con, active_days=active, config=config)
     frames = [frame(c, horizon) for c in cuts["train"]]
     test_frame = frame(cuts["test"], horizon)
@@ -1051,7 +1069,13 @@ def publish_tables(
     t0 = time.perf_counter()
     known = dict(zip(cuts["train"], frames, strict=True)) | {cuts["test"]: test_frame}
     cm = train_churn_model(
-        con, as_of=as_of, horizon_days=horizon, active_days=active, frames=known, config=config
+        con,
+        as_of=as_of,
+        horizon_days=horizon,
+        active_days=active,
+        frames=known,
+        config=config,
+        first_order=first,
     )
     scores, warnings = warning_list(
         con, cm, as_of=as_of, classification_table=cls_tbl, config=config

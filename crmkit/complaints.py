@@ -504,7 +504,15 @@ def publish_tables(
     (['complaints_info', 'ticket_sla'], 2.0)
     """
     policy = definitions.sla_policy(config)
-    info = pd.DataFrame(
+    return {
+        "ticket_sla": ticket_sla(con.table("tickets"), policy, as_of=as_of),
+        "complaints_info": policy_info(policy, as_of=as_of),
+    }
+
+
+def policy_info(policy: definitions.SlaPolicy, *, as_of: datetime) -> pd.DataFrame:
+    """The ``complaints_info`` row: the data clock and the SLA policy the page states."""
+    return pd.DataFrame(
         {
             "as_of": [as_of],
             "sla_policy": [policy.describe()],
@@ -515,10 +523,6 @@ def publish_tables(
             "min_n": [MIN_N],
         }
     )
-    return {
-        "ticket_sla": ticket_sla(con.table("tickets"), policy, as_of=as_of),
-        "complaints_info": info,
-    }
 
 
 def kpi_complaint_sla(

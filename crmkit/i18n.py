@@ -384,6 +384,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "churned / retained customers (the smaller class)",
     ),
     "na_what_attempts": ("挽回尝试", "win-back attempts"),
+    "na_what_training_cutoffs": ("首单之后的训练截止点", "training cut-offs after the first order"),
     "kpi_value": ("本期", "This period"),
     "kpi_forecast": ("期末预测", "Period-end forecast"),
     "kpi_forecast_method": (

@@ -62,6 +62,7 @@ def return_alerts(
         tested, flagged.
     """
     o = definitions.placed_orders(con.table("orders"), start=start, end=end, customers=customers)
+    o = o.filter(o.product_id.notnull())  # an order export without products has no product rows
     per = o.group_by("product_id").aggregate(
         orders=o.count(), returned=(o.status == definitions.RETURNED).cast("int64").sum()
     )
@@ -87,7 +88,9 @@ def return_alerts(
         "flagged",
     ]
     if df.empty:
-        return pd.DataFrame(columns=cols)
+        # typed, so that ``alerts[alerts.flagged]`` selects rows (an object column of no rows
+        # would be read as a list of column names)
+        return pd.DataFrame(columns=cols).astype({"flagged": bool, "tested": bool})
     df = df.drop(columns=[c for c in ("product_id_right",) if c in df.columns])
     df["category"] = df.category.fillna("—")
     tot = df.groupby("category")[["orders", "returned"]].transform("sum")

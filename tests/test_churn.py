@@ -463,3 +463,16 @@ def test_model_fits_when_whole_features_are_missing():
     assert p[frame.recency_days > 0.5].mean() > 0.9 > 0.1 > p[frame.recency_days <= 0.5].mean()
     filled = frame.assign(**{f: 7.0 for f in empty})
     np.testing.assert_array_equal(churn.predict_risk(model, filled), p)
+
+
+def test_backtest_never_trains_on_a_cutoff_before_the_first_order():
+    """Horizon 90 days, data to 2024-12-31: test cut-off 2024-10-02, training cut-offs
+    2024-01-06, 2024-04-05 and 2024-07-04. With the first order on 2024-05-01 the first two
+    had no buyer at all: only 2024-07-04 is kept; with none left the caller has nothing to
+    train on."""
+    end = datetime(2024, 12, 31)
+    full = churn.backtest_cutoffs(end, 90)
+    assert [f"{c:%Y-%m-%d}" for c in full["train"]] == ["2024-01-06", "2024-04-05", "2024-07-04"]
+    short = churn.backtest_cutoffs(end, 90, first_order=datetime(2024, 5, 1))
+    assert short["train"] == [datetime(2024, 7, 4)] and short["test"] == full["test"]
+    assert churn.backtest_cutoffs(end, 90, first_order=datetime(2024, 9, 1))["train"] == []

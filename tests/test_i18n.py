@@ -116,7 +116,9 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     # i18n.reason_text: why a number or a step is not available, and what there was too few of
     # (stats.too_few callers: clv, churn, winback)
     ("na_", ""): _fixed("no_table", "empty_table", "no_observations", "too_few"),
-    ("na_what_", ""): _fixed("repeat_buyers", "labelled_rows", "churned_rows", "attempts"),
+    ("na_what_", ""): _fixed(
+        "repeat_buyers", "labelled_rows", "churned_rows", "attempts", "training_cutoffs"
+    ),
 }
 
 #: Call sites whose key is a variable holding a literal from elsewhere (case 3 above).

@@ -40,8 +40,6 @@ _publish_module = importlib.import_module("crmkit.publish")
 STEP_NAMES = [s.name for s in _publish_module.STEPS]
 #: The steps that read customers' feedback, tickets or contacts.
 FEEDBACK_STEPS = {"need_texts", "needs", "satisfaction_responses", "satisfaction"}
-#: Models that need history: CLV (repeat buyers), churn (labelled rows at earlier cut-offs).
-MODEL_STEPS = {"clv", "churn"}
 PAGES = (
     "kpi_overview",
     "data_overview",
@@ -139,12 +137,11 @@ def _case(name: str, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     raise KeyError(name)
 
 
-def _expected_skips(name: str) -> set[str] | None:
-    """The steps a case must skip (None: only "ok or skipped with a reason" is checked). At
+def _expected_skips(name: str) -> set[str]:
+    """The steps a case must skip. At
     120 customers the churn model never has its 200 labelled rows (``too_few``), so it is
     skipped in every case; ``test_churn_model_on_customers_and_orders_only`` runs it."""
-    expected = _expected_skips_but_churn(name)
-    return None if expected is None else expected | {"churn"}
+    return _expected_skips_but_churn(name) | {"churn"}
 
 
 def _expected_skips_but_churn(name: str) -> set[str] | None:
@@ -153,22 +150,23 @@ def _expected_skips_but_churn(name: str) -> set[str] | None:
     if name == "empty_customers":
         return set(STEP_NAMES)  # nothing to publish but the empty tables
     if name == "empty_orders":
-        return {"classification", "classification_snapshots", "clv", "churn", "winback"} | {
-            "loyalty",
+        return {"classification", "classification_snapshots", "clv", "winback", "loyalty"} | {
             "cubes",
             "kpi",
         }
     if name == "empty_feedback":
         return FEEDBACK_STEPS
-    if name == "empty_tickets":
+    if name in ("empty_tickets",):
         return {"complaints"}
-    if name == "empty_interactions":
-        return {"winback"}
-    if name in ("empty_products", "empty_points_ledger", "empty_referrals", "empty_opportunities"):
-        return set()
-    if name in ("ten_one_order", "no_repeat", "single_customer"):
-        return MODEL_STEPS | {"winback"}
-    return None
+    if name in ("empty_interactions", "optional_empty_interactions"):
+        return {"winback"}  # no contact, or none with a topic: no win-back attempt
+    if name == "optional_empty_feedback":
+        return {"needs"}  # answers without text: nothing to read needs from
+    if name in ("ten_one_order", "no_repeat"):
+        return {"clv"}  # no repeat buyer
+    if name in ("sixty_days", "single_customer"):
+        return {"clv", "winback"}  # too few repeat buyers; no lapse long enough to win back
+    return set()  # every other table empty, every other column empty, 1998: all steps run
 
 
 CASES = [
@@ -192,9 +190,7 @@ def test_publish_pages_and_report_on_partial_data(name, base, tmp_path):
     assert {o.status for o in res.outcomes} <= {"ok", "skipped"}
     skipped = {s for s, o in steps.items() if o.status == "skipped"}
     assert all(steps[s].reason for s in skipped), {s: steps[s].reason for s in skipped}
-    expected = _expected_skips(name)
-    if expected is not None:
-        assert skipped == expected, {s: steps[s].reason for s in skipped}
+    assert skipped == _expected_skips(name), {s: steps[s].reason for s in skipped}
     con = db.connect(res.path)
     try:
         stored = con.table("publish_steps").to_pandas().set_index("step")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import pandas as pd
 import pytest
 
@@ -137,3 +138,51 @@ def test_customer_scope_restricts_the_orders(returns_con):
     nobody = c.filter(c.customer_id == "nobody")
     assert returns.return_alerts(returns_con, start, end, customers=nobody).empty
     assert returns.return_reasons(returns_con, ["P1"], start, end, customers=nobody).empty
+
+
+def test_no_orders_in_the_window_give_a_typed_empty_frame():
+    """With no order in the window there is nothing to test; the empty frame is typed so that
+    ``alerts[alerts.flagged]`` still selects rows (it once selected no columns, and the
+    overview page failed on a one-customer warehouse)."""
+    con = ibis.duckdb.connect()
+    con.create_table(
+        "orders",
+        pd.DataFrame(
+            {
+                "order_id": ["O1"],
+                "customer_sk": [1],
+                "product_id": ["P1"],
+                "order_ts": [datetime(2024, 1, 5)],
+                "status": ["completed"],
+            }
+        ),
+    )
+    con.create_table(
+        "products", pd.DataFrame({"product_id": ["P1"], "name": ["x"], "category": ["c"]})
+    )
+    out = returns.return_alerts(con, datetime(2025, 1, 1), datetime(2025, 4, 1))
+    assert out.empty and out.flagged.dtype == bool
+    assert list(out[out.flagged].columns) == list(out.columns)
+
+
+def test_orders_without_a_product_are_not_a_product():
+    """An orders export without product ids (customer, time, amount): no product row (the
+    chart once showed a bar named "nan nan" for them)."""
+    con = ibis.duckdb.connect()
+    con.create_table(
+        "orders",
+        pd.DataFrame(
+            {
+                "order_id": ["O1", "O2", "O3"],
+                "customer_sk": [1, 2, 3],
+                "product_id": [None, None, "P1"],
+                "order_ts": [datetime(2025, 1, 5)] * 3,
+                "status": ["completed", "returned", "completed"],
+            }
+        ),
+    )
+    con.create_table(
+        "products", pd.DataFrame({"product_id": ["P1"], "name": ["x"], "category": ["c"]})
+    )
+    out = returns.return_alerts(con, datetime(2025, 1, 1), datetime(2025, 4, 1))
+    assert out.product_id.tolist() == ["P1"] and out.orders.tolist() == [1]

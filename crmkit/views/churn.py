@@ -43,6 +43,7 @@ from crmkit.views.base import (
     kpi_scope,
     safe_page,
     segment_label,
+    skipped_steps,
 )
 
 log = logging.getLogger("crmkit.views")
@@ -63,7 +64,9 @@ RISK_COLUMNS = (
     "segment",
     "value_tier",
 )
-#: Tables the page reads, written by crmkit.churn / crmkit.loyalty at publish time.
+#: The publish steps whose tables the page reads (win-back is optional: its section is empty).
+CHURN_STEPS = ("clv", "churn")
+#: Tables the page reads, written by crmkit.churn / crmkit.clv / crmkit.loyalty at publish.
 PUBLISHED_TABLES = (
     "churn_warning_list",
     "churn_scores",
@@ -154,9 +157,14 @@ def churn_data(
         ``cohorts`` (published monthly cohorts, all customers), ``palive`` (P(alive) histogram
         per value tier: tier_label, bin, customers), ``clv_tiers`` (CLV quartiles per tier),
         ``backtest`` (one row), ``lift``, ``risk`` (the list), ``owners`` (owners with
-        customers on the list in scope), ``winback_reason`` / ``winback_segment``.
+        customers on the list in scope), ``winback_reason`` / ``winback_segment``. When the
+        churn or CLV step was skipped at publish, only ``as_of`` and ``unavailable`` (step →
+        reason code).
     """
     role = current_role(role)
+    skipped = skipped_steps(con, CHURN_STEPS)
+    if skipped:
+        return {"as_of": data_as_of(con), "unavailable": skipped}
     missing = [n for n in PUBLISHED_TABLES if n not in con.list_tables()]
     if missing:
         raise ValueError(
@@ -321,6 +329,7 @@ class ChurnPage(Page):
     owner (masked, exportable), win-back."""
 
     title_key = "page_churn"
+    requires = CHURN_STEPS
 
     def build(self):  # noqa: ANN201
         w = self.w

@@ -29,6 +29,7 @@ from crmkit.views.base import (
     html_table,
     safe_page,
     segment_label,
+    skipped_steps,
 )
 
 log = logging.getLogger("crmkit.views")
@@ -52,6 +53,9 @@ LIST_COLUMNS = (
     "monetary",
 )
 PARETO_POINTS = 200
+
+#: The publish steps whose tables the page reads.
+CLASSIFICATION_STEPS = ("classification",)
 
 
 def _label(col: str, lang: str) -> str:
@@ -120,10 +124,14 @@ def classification_data(
         ``migration_to`` (two of ``snapshot_dates``); ``rfm_grid`` (R score × F score:
         customers, mean spend); ``class_table`` (per segment: customers, spend, share, mean
         recency / orders / spend, main owner team and strategy); ``customers`` (the list for
-        ``list_segment``, most valuable first, PII masked for the dashboard role).
+        ``list_segment``, most valuable first, PII masked for the dashboard role). When the
+        classification step was skipped at publish, only ``as_of`` and ``unavailable``.
     """
     role = current_role(role)
     as_of = data_as_of(con)
+    skipped = skipped_steps(con, CLASSIFICATION_STEPS)
+    if skipped:
+        return {"as_of": as_of, "unavailable": skipped}
     cls = classified_in_scope(con, f, as_of)
     seg = cls.rfm_class.fill_null(POTENTIAL)
     money = cls.monetary.cast("float64").fill_null(0)
@@ -305,6 +313,7 @@ class ClassificationPage(Page):
     """Page 2 — classification, value tiers, the maintenance map, migration, customer lists."""
 
     title_key = "page_classification"
+    requires = CLASSIFICATION_STEPS
 
     def build(self):  # noqa: ANN201
         w = self.w

@@ -258,8 +258,12 @@ def kpi_overview_data(
         as_of=as_of,
         lang=lang,
     )
-    cls = classified_in_scope(con, replace(f, period="all"), as_of)
-    grid = maintenance_map(cls, lang)
+    if "classification" in con.list_tables():
+        grid = maintenance_map(classified_in_scope(con, replace(f, period="all"), as_of), lang)
+    else:  # the classification step was skipped (no orders): the map is empty, not an error
+        grid = pd.DataFrame(
+            columns=["stage", "stage_code", "type", "team", "customers", "strategy"]
+        )
     end = min(p.end, periods.data_end(as_of))
     ret = returns.return_alerts(con, p.start, end, customers=scope)
     flagged = ret[ret.flagged]
@@ -274,12 +278,13 @@ def kpi_overview_data(
     )
     pipe = sales.pipeline(con, as_of=as_of, customers=scope)
     win_by_source = sales.win_rates(con, p, "source", customers=scope)
+    n_customers = evaluation.set_index("key").loc["retention_rate", "n"]
     return {
         "as_of": as_of,
         "period": p,
         "evaluation": evaluation,
         "cards": cards,
-        "n": int(evaluation.set_index("key").loc["retention_rate", "n"] or 0),
+        "n": 0 if pd.isna(n_customers) else int(n_customers),
         "trend": trend,
         "map": grid,
         "returns": ret,

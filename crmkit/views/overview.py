@@ -28,6 +28,7 @@ from crmkit.views.base import (
     html_table,
     in_period,
     safe_page,
+    skipped_steps,
 )
 
 log = logging.getLogger("crmkit.views")
@@ -37,6 +38,9 @@ log = logging.getLogger("crmkit.views")
 # ---------------------------------------------------------------------------------------------
 
 QUALITY_BANDS = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001]
+
+#: The publish steps whose tables the page reads.
+DATA_OVERVIEW_STEPS = ("quality",)
 
 
 def _scoped(con: BaseBackend, table: str, f: Filters, as_of: datetime) -> ir.Table:
@@ -67,10 +71,14 @@ def overview_data(
         ``reject_reasons`` (column, reason, rows — over the last run of each table);
         ``quality_tables``; ``bands`` (quality-score band, customers); ``columns`` (customer
         profile column, label, filled share); ``stale_teams``; ``stale_owners``; ``duplicates``
-        (masked for the dashboard role).
+        (masked for the dashboard role). When the quality step was skipped at publish (no
+        customers), only ``as_of`` and ``unavailable``.
     """
     role = current_role(role)
     as_of = data_as_of(con)
+    skipped = skipped_steps(con, DATA_OVERVIEW_STEPS)
+    if skipped:
+        return {"as_of": as_of, "unavailable": skipped}
     present = set(con.list_tables())
     # rows per table for customers in scope: counted per filter group at publish time
     # (crmkit.cubes), live when the snapshot predates that
@@ -275,6 +283,7 @@ class DataOverviewPage(Page):
     """Page 1 — data overview and quality (step 2 信息收集与维护: 准确性和完整性)."""
 
     title_key = "page_data_overview"
+    requires = DATA_OVERVIEW_STEPS
 
     def build(self):  # noqa: ANN201
         w = self.w

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, complaints
+from crmkit import charts, complaints, definitions
 from crmkit import satisfaction as sat
 from crmkit.db import data_as_of
 from crmkit.i18n import code_label, fmt_date, fmt_int, fmt_pct, t
@@ -91,7 +91,12 @@ def _filtered(con: BaseBackend, f: Filters) -> bool:
 def _scoped(
     con: BaseBackend, table: str, time_col: str | None, f: Filters, as_of: datetime
 ) -> ir.Table:
-    tbl = con.table(table)
+    if table == "ticket_sla" and table not in con.list_tables():
+        # the complaints step was skipped (no tickets): the same columns with no rows, so the
+        # SLA sections show empty rather than fail
+        tbl = complaints.ticket_sla(con.table("tickets").limit(0), as_of=as_of)
+    else:
+        tbl = con.table(table)
     if _filtered(con, f):
         tbl = tbl.semi_join(customers_in_scope(con, f), "customer_id")
     keep = f.keep(tbl[time_col], as_of) if time_col else None
@@ -134,6 +139,9 @@ def satisfaction_data(
     info = con.table("satisfaction_info").to_pandas().iloc[0].to_dict()
     if "complaints_info" in con.list_tables():
         info.update(con.table("complaints_info").to_pandas().iloc[0].to_dict())
+    else:  # the complaints step was skipped (no tickets): state the default policy
+        policy = complaints.policy_info(definitions.sla_policy(), as_of=as_of)
+        info.update(policy.iloc[0].to_dict())
     resp = _scoped(con, "satisfaction_responses", "ts", f, as_of)
     sla_t = _scoped(con, "ticket_sla", "opened_at", f, as_of)
     window = _window(f, as_of, lang)
