@@ -25,7 +25,7 @@ _TS = schema.IBIS_TYPES["timestamp"]
 #: Outbound interaction topics that count as a win-back attempt when the customer has lapsed.
 WINBACK_TOPICS = ("复购沟通", "优惠活动推送", "定期回访", "满意度回访", "上门拜访")
 #: Lapse reasons in the order they are tried: an attempt's reason is the first that held in
-#: the 365 days before the contact (``none`` when none did). Codes of churn.CHURN_SIGNALS.
+#: the 365 days before the contact (``none`` when none did). Codes of churn_causes.CHURN_SIGNALS.
 LAPSE_REASONS = ("sla", "complaints", "low_nps", "returns", "price")
 DEFAULT_LAPSE_DAYS = 365
 

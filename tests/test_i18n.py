@@ -84,14 +84,14 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     ("kpi_", ""): _fixed("better", "worse", "same"),
     # an opportunity's stage
     ("stage_", ""): _codes("crmkit.sales", "STAGES"),
-    # churn reasons (churn.CHURN_SIGNALS) and the win-back attempts' lapse reason, which is
+    # churn reasons (churn_causes.CHURN_SIGNALS) and the win-back attempts' lapse reason, which is
     # one of them or "none" (churn.winback_attempts)
-    ("signal_", ""): _codes("crmkit.churn", "CHURN_SIGNALS", extra=["none"]),
+    ("signal_", ""): _codes("crmkit.churn_causes", "CHURN_SIGNALS", extra=["none"]),
     # the warning list's reason codes and the action each suggests ("regular_care" without one)
     ("reason_", ""): _codes("crmkit.churn", "REASONS"),
     ("rcode_", ""): _codes("crmkit.churn", "REASONS"),
     # why customers left: the direction of an adjusted effect, or why it has none
-    ("why_dir_", ""): _codes("crmkit.churn", "REASON_DIRECTIONS"),
+    ("why_dir_", ""): _codes("crmkit.churn_causes", "REASON_DIRECTIONS"),
     ("effect_note_", ""): _codes("crmkit.stats", "EFFECT_NOTES"),
     ("action_", ""): _values("crmkit.churn", "ACTIONS", extra=["regular_care"]),
     # the overview's alert hooks
