@@ -42,6 +42,7 @@ from crmkit import (
     complaints,
     cubes,
     db,
+    definitions,
     i18n,
     kpi,
     loyalty,
@@ -50,6 +51,7 @@ from crmkit import (
     relationship,
     satisfaction,
     stats,
+    text,
     winback,
 )
 from crmkit import config as _config
@@ -324,6 +326,23 @@ def run_steps(
     return outcomes, seconds
 
 
+def check_settings(cfg: _config.Config) -> _config.Config:
+    """Validate every settings file the steps read, before anything is copied: a bad value
+    stops the publish at once with the file and key named, whatever data the warehouse holds
+    (a step skipped for lack of data would otherwise never read, nor check, its settings).
+
+    Raises
+    ------
+    crmkit.config.ConfigError or ValueError
+        Naming the file, the key and what was expected.
+    """
+    classification.validate_rules(cfg.rules, source=str(cfg.path("rules")))
+    definitions.sla_policy(cfg)
+    text.load_taxonomy(config=cfg)
+    needs.load_actions(config=cfg)
+    return cfg
+
+
 def publish(
     warehouse: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
@@ -378,7 +397,7 @@ def publish(
     (1, [('quality', 'ok')])
     """
     t0 = time.perf_counter()
-    cfg = _config.load(config)
+    cfg = check_settings(_config.load(config))
     say = progress or (lambda step, message: None)
     src = db.warehouse_path(warehouse)
     dst = db.published_path(out)

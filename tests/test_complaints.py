@@ -437,9 +437,12 @@ def test_bad_sla_settings_name_the_file_and_the_key(tmp_path, sla, match):
 
 
 def test_publish_fails_on_bad_sla_settings_naming_the_file(tmp_path):
-    """A bad setting stops the publish at the complaints step; the message names the file."""
+    """A bad setting stops the publish before any step, even on a warehouse without tickets
+    (where the complaints step would be skipped and never read it); the message names the
+    file and the key, and no snapshot is written."""
     import crmkit
-    from crmkit.publish import STEPS, PublishError
+    from crmkit.config import ConfigError
+    from crmkit.publish import STEPS
 
     wh = tmp_path / "w.duckdb"
     con = db.connect(wh, read_only=False)
@@ -447,8 +450,9 @@ def test_publish_fails_on_bad_sla_settings_naming_the_file(tmp_path):
     con.disconnect()
     cfg = company_config(tmp_path, {"first_response_hours": -1})
     steps = [s for s in STEPS if s.name == "complaints"]
-    with pytest.raises(PublishError, match="classification_rules.json: sla.first_response_hours"):
+    with pytest.raises(ConfigError, match="classification_rules.json: sla.first_response_hours"):
         crmkit.publish(wh, tmp_path / "p.duckdb", config=cfg, steps=steps)
+    assert not (tmp_path / "p.duckdb").exists()
 
 
 def test_sla_policy_validation_in_code():

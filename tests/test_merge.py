@@ -216,6 +216,7 @@ def test_survivor_takes_the_most_recent_non_empty_value(con):
         "owner": "王经理",
         "updated_at": datetime(2024, 3, 1),
         "last_verified_at": None,
+        "derived": None,  # neither row says whether it is an ingest stub
     }
 
 

@@ -271,17 +271,24 @@ def test_example_texts_mask_phones_and_emails():
 
 
 def test_publish_without_feedback_or_interactions(tiny_snapshot):
-    """The tiny snapshot has customers, products and orders only: the needs tables exist and
-    are empty (typed), and the page's numbers are zeros, not errors. Nobody was ever
-    contacted, so every customer is overdue unless created within their cadence."""
+    """The tiny snapshot has customers, products and orders only: the need steps are skipped
+    with the reason and the needs page's data says so instead of failing; the relationship
+    step still runs. Nobody was ever contacted, so every customer is overdue unless created
+    within their cadence."""
     con = db.connect(tiny_snapshot)
     try:
-        for name in ("need_texts", "need_mentions", "need_clusters", "care_calendar"):
-            assert con.table(name).count().execute() == 0, name
+        steps = con.table("publish_steps").to_pandas().set_index("step")
+        assert tuple(steps.loc["need_texts", ["status", "reason"]]) == (
+            "skipped",
+            "empty_table:feedback",
+        )
+        assert steps.loc["relationship", "status"] == "ok"
+        assert "need_texts" not in con.list_tables()
         d = views.needs_data(con, lang="en", role="dashboard")
-        cards = {k: v[0] for k, v in d["cards"].items()}
-        assert cards["texts"] == 0 and cards["common"] == 0 and cards["care_due"] == 0
-        assert d["priority"].customers.sum() == 0 and d["examples"].empty
+        assert d["unavailable"] == {
+            "need_texts": "empty_table:feedback",
+            "needs": "no_table:need_texts",
+        }
         status = con.table("contact_status").to_pandas()
         assert status.last_contact.isna().all() and status.overdue.all()
     finally:

@@ -249,16 +249,27 @@ def test_demo_page_numbers_match_crmkit(demo_con):
 
 
 def test_publish_without_feedback_or_tickets(tiny_snapshot):
-    """The tiny snapshot has customers, products and orders only: the satisfaction tables are
-    published empty (typed), and the page's numbers are empty rather than an error."""
+    """The tiny snapshot has customers, products and orders only: the satisfaction steps are
+    skipped with the reason (no rows in feedback, in tickets), their tables are not written,
+    and the page's data says why it is not available instead of failing."""
     con = db.connect(tiny_snapshot)
     try:
-        assert con.table("satisfaction_drivers").count().execute() == 0
-        assert con.table("satisfaction_alerts").count().execute() == 0
-        assert con.table("satisfaction_alerts").schema()["alert"].is_boolean()
+        steps = con.table("publish_steps").to_pandas().set_index("step")
+        for step in ("satisfaction_responses", "satisfaction"):
+            assert tuple(steps.loc[step, ["status", "reason"]]) == (
+                "skipped",
+                "empty_table:feedback",
+            )
+        assert tuple(steps.loc["complaints", ["status", "reason"]]) == (
+            "skipped",
+            "empty_table:tickets",
+        )
+        assert "satisfaction_drivers" not in con.list_tables()
         data = views.satisfaction_data(con, views.Filters(), lang="en")
-        assert data["cards"]["nps"]["n"] == 0 and data["cards"]["nps"]["value"] is None
-        assert data["breaches"].empty
+        assert data["unavailable"] == {
+            "satisfaction_responses": "empty_table:feedback",
+            "satisfaction": "empty_table:feedback",
+        }
     finally:
         con.disconnect()
 
