@@ -40,7 +40,7 @@ At 11:30, T1 (opened 10:00, answered after an hour) has met the 2-hour target; T
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import ibis
@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import definitions, stats
+from crmkit import definitions, schema, stats
 from crmkit.config import Config
 from crmkit.definitions import SlaPolicy
 
@@ -108,28 +108,6 @@ def definition(
     }
 
 
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
-def _require(t: ir.Table, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in t.columns]
-    if missing:
-        raise ValueError(f"{what}: missing column(s) {missing}; the table has {list(t.columns)}")
-
-
-def _aggregate(t: ir.Table, by: list[str], **metrics: ir.Value) -> pd.DataFrame:
-    if by:
-        df = t.group_by(by).aggregate(**metrics).order_by(by).to_pandas()
-    else:
-        df = t.aggregate(**metrics).to_pandas()
-    for c in metrics:
-        df[c] = pd.to_numeric(df[c]).fillna(0)
-    return df
-
-
 # ---------------------------------------------------------------------------------------------
 # The clock per ticket
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +161,9 @@ def ticket_sla(
     (70.0, True)
     """
     policy = policy or definitions.sla_policy(config)
-    _require(tickets, ["opened_at", "first_response_at", "resolved_at"], "ticket_sla: tickets")
+    schema.require_columns(
+        tickets, ["opened_at", "first_response_at", "resolved_at"], "ticket_sla: tickets"
+    )
     now = ibis.literal(as_of, type="timestamp")
     t = tickets
     # an all-empty column (e.g. no ticket resolved yet, read from a file) has no type yet
@@ -243,11 +223,11 @@ def sla_summary(
         (of resolved tickets), ``escalated, escalation_rate, open, small_sample`` (due <
         ``min_n``); ``attrs["definition"]``. Sorted by breach rate, worst first.
     """
-    by = _as_list(by)
-    _require(sla, ["met", "due", "breached"], "sla_summary: run ticket_sla first")
+    by = schema.as_list(by)
+    schema.require_columns(sla, ["met", "due", "breached"], "sla_summary: run ticket_sla first")
     s = sla
     i64 = "int64"
-    df = _aggregate(
+    df = stats.aggregate(
         s,
         by,
         tickets=s.count(),
@@ -373,7 +353,7 @@ def sla_attainment(
     if end is not None:
         scoped = scoped.filter(scoped.opened_at < end)
     if customers is not None:
-        _require(customers, ["customer_id"], "customers")
+        schema.require_columns(customers, ["customer_id"], "customers")
         scoped = scoped.semi_join(customers, "customer_id")
     return sla_summary(
         ticket_sla(scoped, policy, as_of=as_of),
@@ -392,7 +372,7 @@ def backlog_ageing(sla: ir.Table, by: str = "team") -> pd.DataFrame:
     Returns ``<by>, bucket, tickets`` for every ``by`` value with open tickets and every bucket
     (0 where none), buckets in order.
     """
-    _require(sla, ["is_open", "age_days", by], "backlog_ageing")
+    schema.require_columns(sla, ["is_open", "age_days", by], "backlog_ageing")
     o = sla.filter(sla.is_open)
     bucket = ibis.cases(
         *((o.age_days < hi, label) for label, (_, hi) in AGE_BUCKETS.items() if hi != math.inf),

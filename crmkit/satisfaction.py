@@ -55,7 +55,7 @@ writes small tables into the snapshot; dashboards read those plus cheap aggregat
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, definitions, stats
+from crmkit import db, definitions, schema, stats
 from crmkit.config import Config
 from crmkit.i18n import code_label
 
@@ -149,18 +149,6 @@ def definition(
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
-def _require(t: ir.Table, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in t.columns]
-    if missing:
-        raise ValueError(f"{what}: missing column(s) {missing}; the table has {list(t.columns)}")
-
-
 def with_period(t: ir.Table, freq: str = "month", *, time_column: str = "ts") -> ir.Table:
     """Add ``period`` (the start of the week / month / quarter / year of ``time_column``)."""
     if freq not in PERIOD_FREQS:
@@ -182,7 +170,7 @@ def _scope(
     if end is not None:
         t = t.filter(t[time_column] < end)
     if customers is not None:
-        _require(customers, ["customer_id"], "customers")
+        schema.require_columns(customers, ["customer_id"], "customers")
         t = t.semi_join(customers, "customer_id")
     return t
 
@@ -190,18 +178,8 @@ def _scope(
 def _grouped(t: ir.Table, by: list[str], freq: str, time_column: str) -> ir.Table:
     if "period" in by and "period" not in t.columns:
         t = with_period(t, freq, time_column=time_column)
-    _require(t, by, "by")
+    schema.require_columns(t, by, "by")
     return t
-
-
-def _aggregate(t: ir.Table, by: list[str], **metrics: ir.Value) -> pd.DataFrame:
-    if by:
-        df = t.group_by(by).aggregate(**metrics).order_by(by).to_pandas()
-    else:
-        df = t.aggregate(**metrics).to_pandas()
-    for c in metrics:
-        df[c] = pd.to_numeric(df[c]).fillna(0) if c != "var" else pd.to_numeric(df[c])
-    return df
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,11 +289,11 @@ def nps(
     >>> float(r.value), int(r.n), int(r.numerator)
     (25.0, 4, 1)
     """
-    by = _as_list(by)
-    _require(feedback, ["nps", "ts"], "nps: feedback")
+    by = schema.as_list(by)
+    schema.require_columns(feedback, ["nps", "ts"], "nps: feedback")
     t = _grouped(_scope(feedback, "ts", start, end, customers), by, freq, "ts")
     s = t.nps
-    df = _aggregate(
+    df = stats.aggregate(
         t,
         by,
         n=s.notnull().cast("int64").sum(),
@@ -392,11 +370,11 @@ def csat(
     >>> round(float(r.value), 4), int(r.numerator), int(r.n)
     (0.6667, 2, 3)
     """
-    by = _as_list(by)
-    _require(feedback, ["csat", "ts"], "csat: feedback")
+    by = schema.as_list(by)
+    schema.require_columns(feedback, ["csat", "ts"], "csat: feedback")
     t = _grouped(_scope(feedback, "ts", start, end, customers), by, freq, "ts")
     s = t.csat
-    df = _aggregate(
+    df = stats.aggregate(
         t, by, n=s.notnull().cast("int64").sum(), numerator=(s >= 4).cast("int64").sum()
     )
     df = df[df.n > 0].reset_index(drop=True) if by else df
@@ -455,12 +433,17 @@ def ces(
     >>> float(r.value), int(r.n), round(float(r.lo), 4)
     (4.0, 3, -0.9683)
     """
-    by = _as_list(by)
-    _require(feedback, ["ces", "ts"], "ces: feedback")
+    by = schema.as_list(by)
+    schema.require_columns(feedback, ["ces", "ts"], "ces: feedback")
     t = _grouped(_scope(feedback, "ts", start, end, customers), by, freq, "ts")
     s = t.ces.cast("float64")
-    df = _aggregate(
-        t, by, n=s.notnull().cast("int64").sum(), numerator=s.sum(), var=s.var(how="sample")
+    df = stats.aggregate(
+        t,
+        by,
+        keep_missing=("var",),
+        n=s.notnull().cast("int64").sum(),
+        numerator=s.sum(),
+        var=s.var(how="sample"),
     )
     df = df[df.n > 0].reset_index(drop=True) if by else df
     df = df.astype({"n": "int64"})
@@ -822,7 +805,7 @@ def score_alerts(
     feats = [f for f in DRIVER_FEATURES if f in t.columns]
     rows = []
     for dim in dims:
-        _require(t, [dim], "score_alerts")
+        schema.require_columns(t, [dim], "score_alerts")
         g = (
             t.group_by([t[dim].cast("string").name("slice"), "_now"])
             .aggregate(
@@ -1024,8 +1007,8 @@ def detractor_topics(
     >>> float(r.loc["delivery", "detractor_share"]), float(r.loc["delivery", "promoter_share"])
     (0.75, 0.0)
     """
-    _require(feedback, ["feedback_id", "nps", "text"], "detractor_topics: feedback")
-    _require(mentions, ["feedback_id", "topic"], "detractor_topics: mentions")
+    schema.require_columns(feedback, ["feedback_id", "nps", "text"], "detractor_topics: feedback")
+    schema.require_columns(mentions, ["feedback_id", "topic"], "detractor_topics: mentions")
     fb = feedback.filter(feedback.nps.notnull(), feedback.text.notnull())
     fb = fb.mutate(
         group=ibis.cases((fb.nps <= 6, "detractor"), (fb.nps >= 9, "promoter"), else_="passive")

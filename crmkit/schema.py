@@ -35,7 +35,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -1157,3 +1157,27 @@ DATA_CLOCK: tuple[tuple[str, str], ...] = (
     ("customers", "updated_at"),
     ("customers", "created_at"),
 )
+
+
+def as_list(by: str | Sequence[str] | None) -> list[str]:
+    """A ``by=`` argument as a list of column names (none: ``[]``).
+
+    >>> as_list(None), as_list("region"), as_list(("a", "b"))
+    ([], ['region'], ['a', 'b'])
+    """
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def require_columns(t: ibis.Table, columns: Iterable[str], what: str) -> None:
+    """Fail early, naming the columns ``t`` lacks and those it has.
+
+    Raises
+    ------
+    ValueError
+        ``"<what>: missing column(s) [...]; the table has [...]"``.
+    """
+    missing = [c for c in columns if c not in t.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}; the table has {list(t.columns)}")

@@ -607,3 +607,18 @@ def _g_computation_rr(design, j, beta, cov, z, expit) -> dict[str, float]:  # no
         "rr_lo": math.exp(log_rr - z * se),
         "rr_hi": math.exp(log_rr + z * se),
     }
+
+
+def aggregate(t, by: list[str], *, keep_missing: tuple[str, ...] = (), **metrics):  # noqa: ANN001, ANN003, ANN201
+    """``metrics`` of the Ibis table ``t`` per ``by`` group (sorted by it), or overall without
+    ``by``, as a pandas frame; counts and sums with no rows become 0, except the metrics named
+    in ``keep_missing`` (a variance, say, which is undefined rather than 0)."""
+    import pandas as pd
+
+    if by:
+        df = t.group_by(by).aggregate(**metrics).order_by(by).to_pandas()
+    else:
+        df = t.aggregate(**metrics).to_pandas()
+    for c in metrics:
+        df[c] = pd.to_numeric(df[c]) if c in keep_missing else pd.to_numeric(df[c]).fillna(0)
+    return df
