@@ -77,7 +77,7 @@ test: $(STAMP) $(SPARK_STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not browser" -x -q
+	$(BIN)/python -m pytest -m "not slow and not browser" -n 2 --dist worksteal -x -q
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -189,6 +189,7 @@ def test_serve_refuses_busy_port(tmp_path, capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_command_refuses_open_bind_without_token(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "CRMKIT_TOKEN"}
     published = _published(tmp_path / "p.duckdb")
@@ -327,6 +328,7 @@ def _kernel_id(page: str) -> str:
     return re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_server_prints_its_url(server):
     assert f"crmkit dashboards: http://127.0.0.1:{server.port}/\n" in server.log_text()
 
@@ -384,6 +386,7 @@ def test_error_shows_short_message_and_logs_traceback(server):
     assert "RuntimeError" in log and "13800138000" in log
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_landing_page_redirect_keeps_the_query(start_server, site, tmp_path):
     root = tmp_path / "with_index"
     root.mkdir()
@@ -396,6 +399,7 @@ def test_landing_page_redirect_keeps_the_query(start_server, site, tmp_path):
     assert status == 200 and "landing page" in body
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_kernel_cap_answers_busy_and_frees_the_slot(start_server, site, wait_until):
     s = start_server(*site, "--max-kernels", "1")
     first: dict[str, tuple] = {}
@@ -422,6 +426,7 @@ def test_kernel_cap_answers_busy_and_frees_the_slot(start_server, site, wait_unt
     assert status == 200 and "hello 42" in body
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_preheated_pages_come_from_the_pool_within_the_cap(start_server, site, wait_until):
     """With ``--preheat 1`` each page is run before anyone asks; the pool's kernels take no
     slot, the page handed to a visitor does (one slot: the next visitor is told to retry)."""
@@ -441,6 +446,7 @@ def test_preheated_pages_come_from_the_pool_within_the_cap(start_server, site, w
     assert status == 200 and "hello 42" in body
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_idle_kernels_are_culled(start_server, site, wait_until):
     s = start_server(*site, "--max-kernels", "1", "--cull-idle-seconds", "2")
     status, _, body = s.get("/voila/render/hello.ipynb")
@@ -459,6 +465,7 @@ def test_idle_kernels_are_culled(start_server, site, wait_until):
     assert f"Culling 'idle' kernel 'python3' ({kernel})" in s.log_text()
 
 
+@pytest.mark.slow  # a real Voila server: seconds per test
 def test_token_is_required(start_server, site):
     s = start_server(*site, "--token", TOKEN)
     for path in ("/", "/voila/tree", "/voila/render/hello.ipynb"):
