@@ -452,6 +452,12 @@ def backtest_cutoffs(
     return {"train": train, "test": test}
 
 
+def _first_order(con: BaseBackend, as_of: datetime, config: Config | None) -> datetime | None:
+    """The first counted order's time: no training cut-off falls before it."""
+    o = definitions.counted_orders(con.table("orders"), as_of=as_of, config=config)
+    return o.order_ts.min().execute()
+
+
 @dataclass
 class Backtest:
     """A time-based backtest: cut-offs, metrics on the test cut-off, the frames behind them."""
@@ -483,7 +489,9 @@ def backtest(
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     horizon = horizon_days or churn_horizon_days(con, as_of, config=config)
-    cuts = backtest_cutoffs(as_of, horizon, n_train)
+    cuts = backtest_cutoffs(as_of, horizon, n_train, first_order=_first_order(con, as_of, config))
+    if not cuts["train"]:
+        raise stats.NotEnoughData(stats.too_few("training_cutoffs", 0, 1))
     frame = partial(labelled_frame, con, active_days=active_days, config=config)
     train = pd.concat([frame(c, horizon) for c in cuts["train"]], ignore_index=True)
     test = frame(cuts["test"], horizon)
@@ -810,8 +818,7 @@ def publish_tables(
     active = DEFAULT_ACTIVE_DAYS
     horizon = churn_horizon_days(con, as_of, config=config)
     t0 = time.perf_counter()
-    first = definitions.counted_orders(con.table("orders"), as_of=as_of, config=config)
-    first = first.order_ts.min().execute()
+    first = _first_order(con, as_of, config)
     cuts = backtest_cutoffs(as_of, horizon, first_order=first)
     if not cuts["train"]:
         raise stats.NotEnoughData(stats.too_few("training_cutoffs", 0, 1))

@@ -555,14 +555,13 @@ class Page:
     """A dashboard page: title, filter bar, and sections refreshed on every change.
 
     Subclasses implement ``build()`` (create the widgets once) and ``update(data)`` (assign new
-    data), and ``compute(filters, lang)`` (call the page's ``*_data`` function). ``requires``
-    names the publish steps whose tables the page reads: when one was skipped (a company's
-    data without feedback, say) the page says "not available" with the reason instead of
-    computing.
+    data), and ``compute(filters, lang)`` (call the page's ``*_data`` function). A data
+    function answers ``unavailable`` (step → reason) when a publish step whose tables it reads
+    was skipped (a company's data without feedback, say): the page then says "not available"
+    with the reasons.
     """
 
     title_key = "app_title"
-    requires: tuple[str, ...] = ()
 
     def __init__(
         self, con: BaseBackend | None = None, *, lang: str = "zh", role: str | None = None
@@ -595,20 +594,16 @@ class Page:
         self.refresh(f, lang)
 
     def refresh(self, f: Filters, lang: str) -> None:
-        """Recompute and redraw; on failure show a short message and log the traceback."""
+        """Recompute and redraw; on failure show a short message and log the traceback. When
+        the page's data function answers ``unavailable`` (a publish step it reads was
+        skipped), the page says "not available" with the reasons instead of drawing."""
         self.lang = lang
         self.status.value = f"<div class='crmkit-busy crmkit-sub'>{t('updating', lang)}</div>"
-        skipped = skipped_steps(self.con, self.requires)
-        if skipped:
-            self.header.value = (
-                f"<div class='crmkit-title'>{html.escape(t(self.title_key, lang))}</div>"
-            )
-            self.body.layout.display = "none"
-            self.status.value = unavailable_html(skipped, lang) + (
-                f"<div class='crmkit-ready' data-filters='{html.escape(f.describe('zh'))}' "
-                f"data-lang='{lang}'></div>"
-            )
-            return
+        # the marker names the filters it is ready for: tests (and scripts) wait on it
+        ready = (
+            f"<div class='crmkit-ready' data-filters='{html.escape(f.describe('zh'))}' "
+            f"data-lang='{lang}'></div>"
+        )
         try:
             data = self.compute(f, lang)
             self.header.value = (
@@ -616,12 +611,12 @@ class Page:
                 f"<div class='crmkit-sub'>{t('as_of', lang)}: {fmt_date(data['as_of'], lang)}"
                 f" · {html.escape(f.describe(lang))}</div>"
             )
+            if data.get("unavailable"):
+                self.body.layout.display = "none"
+                self.status.value = unavailable_html(data["unavailable"], lang) + ready
+                return
             self.update(data, f, lang)
-            # the marker names the filters it is ready for: tests (and scripts) wait on it
-            self.status.value = (
-                f"<div class='crmkit-ready' data-filters='{html.escape(f.describe('zh'))}' "
-                f"data-lang='{lang}'></div>"
-            )
+            self.status.value = ready
         except Exception:
             log.error("page %s failed:\n%s", type(self).__name__, traceback.format_exc())
             self.status.value = (

@@ -329,7 +329,6 @@ class ChurnPage(Page):
     owner (masked, exportable), win-back."""
 
     title_key = "page_churn"
-    requires = CHURN_STEPS
 
     def build(self):  # noqa: ANN201
         w = self.w

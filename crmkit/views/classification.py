@@ -313,7 +313,6 @@ class ClassificationPage(Page):
     """Page 2 — classification, value tiers, the maintenance map, migration, customer lists."""
 
     title_key = "page_classification"
-    requires = CLASSIFICATION_STEPS
 
     def build(self):  # noqa: ANN201
         w = self.w

@@ -258,8 +258,6 @@ def needs_data(
 class NeedsPage(Page):
     """Page 3 — needs, their priority, change and response; contact cadence and care."""
 
-    requires = NEEDS_STEPS
-
     title_key = "page_needs"
 
     def build(self):  # noqa: ANN201

@@ -283,7 +283,6 @@ class DataOverviewPage(Page):
     """Page 1 — data overview and quality (step 2 信息收集与维护: 准确性和完整性)."""
 
     title_key = "page_data_overview"
-    requires = DATA_OVERVIEW_STEPS
 
     def build(self):  # noqa: ANN201
         w = self.w

@@ -323,8 +323,6 @@ def topics_html(topics: pd.DataFrame, lang: str) -> str:
 class SatisfactionPage(Page):
     """Scores with intervals, trend, drivers, alerts, SLA, backlog, service quality, breaches."""
 
-    requires = SATISFACTION_STEPS
-
     title_key = "page_satisfaction"
 
     def build(self):  # noqa: ANN201
