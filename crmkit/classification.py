@@ -123,6 +123,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from crmkit import config as _config
 from crmkit import definitions, periods, schema
 
 RULES_PATH = Path(__file__).parent / "config" / "classification_rules.json"
@@ -238,122 +239,42 @@ def load_rules(path: str | os.PathLike | None = None) -> dict[str, Any]:
 
 
 def validate_rules(rules: Mapping[str, Any], *, source: str = "rules") -> dict[str, Any]:
-    """Check a rules mapping (see :func:`load_rules`) and return it as a plain dict."""
+    """Check a rules mapping (see :func:`load_rules`) and return it as a plain dict.
+
+    The shape, types and ranges are checked against ``schemas/classification_rules.schema.json``
+    (:func:`crmkit.config.validate`); what a schema cannot say is checked here: the ABC cutoffs
+    increase, the tier thresholds fit their method, and every class names a strategy that
+    exists.
+    """
 
     def fail(key: str, found: object, expected: str) -> None:
         raise RulesError(f"{source}: {key} is {found!r}; expected {expected}")
 
-    def section(name: str) -> Mapping[str, Any]:
-        value = rules.get(name)
-        if not isinstance(value, Mapping):
-            fail(name, value, "an object (see crmkit/config/classification_rules.json)")
-        return value
-
     if not isinstance(rules, Mapping):
         raise RulesError(f"{source}: the rules must be a JSON object, got {type(rules).__name__}")
-    version = rules.get("version")
-    if not isinstance(version, str) or not version.strip():
-        fail("version", version, 'a non-empty string such as "2026.11-1"')
-
-    rfm_rules = section("rfm")
-    statuses = rfm_rules.get("exclude_statuses")
-    allowed_status = set(schema.TABLES["orders"]["status"].allowed)
-    if not isinstance(statuses, list) or not set(statuses) <= allowed_status:
-        fail("rfm.exclude_statuses", statuses, f"a list drawn from {sorted(allowed_status)}")
-    if rfm_rules.get("split") not in SPLITS:
-        fail("rfm.split", rfm_rules.get("split"), f"one of {list(SPLITS)}")
-
-    cutoffs = section("abc").get("cutoffs")
-    if not _valid_cutoffs(cutoffs):
+    try:
+        _config.validate("rules", json.loads(json.dumps(rules)), source)
+    except _config.ConfigError as e:
+        raise RulesError(str(e)) from None
+    cutoffs = rules["abc"]["cutoffs"]
+    if not cutoffs[0] < cutoffs[1]:
         fail("abc.cutoffs", cutoffs, "two increasing shares in (0, 1], e.g. [0.7, 0.9]")
-
-    tiers = section("tiers")
-    _check_tiers(tiers, fail)
-
-    churn = section("churn")
-    days = churn.get("days")
-    if days != "auto" and not _positive_int(days):
-        fail("churn.days", days, '"auto" or a whole number of days > 0')
-    mult = churn.get("cycle_multiplier")
-    if not _number(mult) or mult <= 0:
-        fail("churn.cycle_multiplier", mult, "a number > 0, e.g. 3")
-    if not _positive_int(churn.get("fallback_days")):
-        fail("churn.fallback_days", churn.get("fallback_days"), "a whole number of days > 0")
-
-    important = section("important")
-    abc = important.get("abc_classes")
-    if not isinstance(abc, list) or not set(abc) <= set(ABC_CLASSES):
-        fail("important.abc_classes", abc, f"a list drawn from {list(ABC_CLASSES)}")
-    years = important.get("min_tenure_years")
-    if years is not None and not _positive_int(years):
-        fail("important.min_tenure_years", years, "a whole number of years > 0, or null")
-
-    lifecycle = section("lifecycle")
-    for key in ("consideration_days", "purchase_days", "loyalty_min_tenure_days"):
-        if not _non_negative_int(lifecycle.get(key)):
-            fail(f"lifecycle.{key}", lifecycle.get(key), "a whole number of days >= 0")
-    if not _positive_int(lifecycle.get("loyalty_min_orders")):
-        fail("lifecycle.loyalty_min_orders", lifecycle.get("loyalty_min_orders"), "an integer > 0")
-    f_min = lifecycle.get("loyalty_min_f_score")
-    if not _positive_int(f_min) or f_min > 5:
-        fail("lifecycle.loyalty_min_f_score", f_min, "a score from 1 to 5")
-    if not isinstance(lifecycle.get("loyalty_by_referral"), bool):
-        fail("lifecycle.loyalty_by_referral", lifecycle.get("loyalty_by_referral"), "true/false")
-
-    needs = section("needs")
-    for key in ("service_share", "discount_share", "new_product_share"):
-        share = needs.get(key)
-        if not _number(share) or not 0 < share <= 1:
-            fail(f"needs.{key}", share, "a share in (0, 1], e.g. 0.5")
-    if not _non_negative_int(needs.get("new_product_days")):
-        fail("needs.new_product_days", needs.get("new_product_days"), "a whole number of days >= 0")
-
-    strategies = section("strategies")
-    for code, spec in strategies.items():
-        if not isinstance(spec, Mapping) or not all(
-            isinstance(spec.get(lang), str) and spec.get(lang) for lang in ("zh", "en")
-        ):
-            fail(f"strategies.{code}", spec, 'an object with "zh" and "en" labels')
-    teams = set(schema.OWNER_TEAMS)
-
-    def check_assignment(key: str, spec: Mapping[str, Any], required: bool) -> None:
-        team, strategy = spec.get("owner_team"), spec.get("strategy")
-        if (team is None and required) or (team is not None and team not in teams):
-            fail(f"{key}.owner_team", team, f"one of {sorted(teams)}")
-        if (strategy is None and required) or (strategy is not None and strategy not in strategies):
-            fail(f"{key}.strategy", strategy, f"one of the strategies {sorted(strategies)}")
-
-    types = section("customer_types")
-    if set(types) != set(CUSTOMER_TYPES):
-        fail("customer_types", sorted(types), f"exactly the keys {list(CUSTOMER_TYPES)}")
-    for code in CUSTOMER_TYPES:
-        spec = types[code]
-        if not isinstance(spec, Mapping) or not all(
-            isinstance(spec.get(lang), str) for lang in ("zh", "en")
-        ):
-            fail(f"customer_types.{code}", spec, 'an object with "zh" and "en" labels')
-        check_assignment(f"customer_types.{code}", spec, required=code == "potential")
-
-    classes = section("rfm_classes")
-    if set(classes) != set(RFM_CLASSES):
-        fail("rfm_classes", sorted(classes), f"exactly the keys {list(RFM_CLASSES)}")
-    for code in RFM_CLASSES:
-        if not isinstance(classes[code], Mapping):
-            fail(f"rfm_classes.{code}", classes[code], "an object with owner_team and strategy")
-        check_assignment(f"rfm_classes.{code}", classes[code], required=True)
+    _check_tiers(rules["tiers"], fail)
+    strategies = rules["strategies"]
+    for section, required in (("customer_types", ("potential",)), ("rfm_classes", RFM_CLASSES)):
+        for code, spec in rules[section].items():
+            team, strategy = spec.get("owner_team"), spec.get("strategy")
+            if team is None and code in required:
+                fail(f"{section}.{code}.owner_team", team, f"one of {sorted(schema.OWNER_TEAMS)}")
+            if (strategy is None and code in required) or (
+                strategy is not None and strategy not in strategies
+            ):
+                fail(f"{section}.{code}.strategy", strategy, f"one of {sorted(strategies)}")
     return json.loads(json.dumps(rules))
 
 
 def _number(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _positive_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x > 0
-
-
-def _non_negative_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
 def _valid_cutoffs(cutoffs: object) -> bool:

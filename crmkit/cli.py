@@ -172,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     path = report.write_report(
-        args.out, published=args.published, period=args.period, lang=args.lang
+        args.out, published=args.published, period=args.period, lang=args.lang, config=args.config
     )
     print(
         f"report {path}: {_size(path.stat().st_size)}, written in {time.perf_counter() - t0:.1f} s"
@@ -263,8 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pub.add_argument(
         "--config",
-        help="the company's settings directory (default $CRMKIT_CONFIG, else the packaged "
-        "defaults); create one with `crmkit config init DIR`",
+        help="the company's settings directory (default $CRMKIT_CONFIG, else the demo's "
+        "settings for the demo warehouse, else neutral defaults: no KPI targets, no response "
+        "register); create one with `crmkit config init DIR`",
     )
     pub.set_defaults(func=cmd_publish)
 
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--published", help="snapshot (default $CRMKIT_PUBLISHED or data/published.duckdb)"
     )
+    r.add_argument("--config", help=serve.CONFIG_CHECK_HELP)
     r.set_defaults(func=cmd_report)
 
     s = sub.add_parser(

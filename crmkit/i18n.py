@@ -363,6 +363,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "kpi_prev": ("对比上期", "Compared with"),
     "kpi_partial": ("本期尚未结束，已过 {share}", "period not over, {share} elapsed"),
     "kpi_target": ("目标", "Target"),
+    "kpi_no_target": ("未设目标", "No target set"),
     "kpi_attainment": ("达成率", "Attainment"),
     "kpi_vs": ("对比", "vs"),
     "kpi_unavailable": ("暂不可用", "Not available yet"),

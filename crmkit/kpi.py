@@ -37,8 +37,9 @@ returning ``{"numerator": int, "denominator": int}`` for a rate (the interval is
 or ``{"value": float, "n": int, "lo": float | None, "hi": float | None}`` for a score or an
 amount (a :class:`crmkit.stats.Metric` is accepted too).
 
-Targets (:func:`load_targets`, ``crmkit/config/kpi_targets.json``) are kept per KPI for
-months, quarters and years; :func:`evaluate` adds attainment, gap, the trend over the previous
+Targets (:func:`load_targets` / :func:`targets_of`, the company's ``kpi_targets.json``; the
+neutral defaults set none, and a KPI without a target says "no target set") are kept per KPI
+for months, quarters and years; :func:`evaluate` adds attainment, gap, the trend over the previous
 periods and a forecast of the period end (linear run-rate, :func:`forecast`). Periods are
 :class:`crmkit.periods.Period`; the sales pipeline is in :mod:`crmkit.sales`, return-rate
 alerts in :mod:`crmkit.returns`.
@@ -55,15 +56,12 @@ Examples
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -71,6 +69,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from crmkit import config as _config
 from crmkit import db, definitions, periods, stats
 from crmkit.config import Config
 from crmkit.i18n import LANGS, t
@@ -117,6 +116,11 @@ class KPIContext:
     active_days: int = definitions.ACTIVE_DAYS
     config: Config | None = None
     cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # without one given, the settings of the data (a snapshot's published ones)
+        if self.config is None:
+            object.__setattr__(self, "config", _config.for_connection(self.con))
 
     @property
     def effective_end(self) -> datetime:
@@ -881,41 +885,47 @@ def kpis(
 # Targets, attainment, trend and forecast
 # ---------------------------------------------------------------------------------------------
 
-TARGETS_FILE = "kpi_targets.json"
 
-
-def load_targets(path: str | os.PathLike | Mapping | None = None) -> dict[str, Any]:
+def load_targets(
+    path: str | os.PathLike | Mapping | None = None, *, config: Config | None = None
+) -> dict[str, Any]:
     """The KPI targets: ``{"version", "targets": {key: {"month"|"quarter"|"year": value}},
-    "pipeline": {"stage_probability": {...}}}``; default the packaged
-    ``crmkit/config/kpi_targets.json``.
+    "pipeline": {"stage_probability": {...}}}``; a ``null`` value means no target is set.
+
+    Parameters
+    ----------
+    path : path-like or mapping, optional
+        A ``kpi_targets.json`` file or its parsed content.
+    config : Config, optional
+        Whose targets (default :func:`crmkit.config.load`: ``$CRMKIT_CONFIG`` or the neutral
+        defaults, which set no target). Use :func:`targets_of` for a connection's.
 
     Raises
     ------
-    ValueError
-        When a target names an unknown KPI or period kind, or is not a number.
+    crmkit.config.ConfigError
+        When a target names an unknown KPI or period kind, or is not a number (the message
+        names the file, the key, the value and what was expected).
     """
+    if path is None:
+        return dict((config or _config.load()).get("targets"))
     if isinstance(path, Mapping):
-        data = dict(path)
-    elif path is None:
-        data = json.loads(resources.files("crmkit.config").joinpath(TARGETS_FILE).read_text())
+        data, source = dict(path), "kpi targets"
     else:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    for key, per in data.get("targets", {}).items():
-        if key not in REGISTRY:
-            raise ValueError(f"kpi targets: unknown KPI {key!r}; expected one of {list(REGISTRY)}")
-        for kind, v in per.items():
-            if kind not in periods.KINDS or not isinstance(v, (int, float)):
-                raise ValueError(
-                    f"kpi targets: {key}.{kind} = {v!r}; expected month / quarter / year "
-                    "with a number"
-                )
+        data, source = _config.read_json(path, "kpi targets"), str(path)
+    _config.validate("targets", data, source)
     return data
+
+
+def targets_of(con: BaseBackend) -> dict[str, Any]:
+    """The targets that apply to a connection: a snapshot's published ones, else those of
+    :func:`crmkit.config.for_connection` (the demo's for the demo warehouse)."""
+    return load_targets(config=_config.for_connection(con))
 
 
 def target_for(key: str, period: Period, targets: Mapping | None = None) -> float | None:
     """The target of ``key`` for a period of this kind (None when none is set)."""
     targets = load_targets() if targets is None else targets
-    return targets.get("targets", {}).get(key, {}).get(periods.target_kind(period))
+    return (targets.get("targets") or {}).get(key, {}).get(periods.target_kind(period))
 
 
 def attainment(value: float | None, target: float | None, higher_is_better: bool) -> dict:
@@ -968,7 +978,7 @@ def trend(
     lo, hi, small_sample, target."""
     p = parse_period(period)
     as_of = as_of or db.data_as_of(con)
-    targets = load_targets()
+    targets = targets_of(con)
     rows = []
     for q in p.previous_n(periods):
         for kv in compute_all(con, q, keys=list(keys), customers=customers, as_of=as_of, lang=lang):
@@ -1004,7 +1014,7 @@ def evaluate(
     (``better`` / ``worse`` / ``same``), forecast and its method, availability and reason."""
     p = parse_period(period)
     as_of = as_of or db.data_as_of(con)
-    targets = load_targets() if targets is None else targets
+    targets = targets_of(con) if targets is None else targets
     keys = list(keys or REGISTRY)
     now = compute_all(con, p, keys=keys, customers=customers, as_of=as_of, lang=lang)
     prev = {
@@ -1055,6 +1065,7 @@ __all__ = [
     "forecast",
     "kpi",
     "load_targets",
+    "targets_of",
     "lost_customers",
     "publish_tables",
     "register",

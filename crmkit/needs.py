@@ -40,7 +40,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -62,7 +61,6 @@ from crmkit.text import (
     topic_label,
 )
 
-ACTIONS_PATH = _config.DEFAULT_DIR / _config.FILES["actions"]
 #: What an action changes: the kinds of need topic it answers.
 ACTION_KINDS = TOPIC_KINDS
 ACTION_STATUSES = ("planned", "in_progress", "done", "rejected")
@@ -84,8 +82,9 @@ def load_actions(
     path : path-like, optional
         A register file.
     config : Config, optional
-        The company's settings: their ``actions`` file. Without ``path`` or ``config``: the
-        packaged ``crmkit/config/need_actions.json``.
+        The company's settings: their ``actions`` file. Without ``path`` or ``config``:
+        :func:`crmkit.config.load` (``$CRMKIT_CONFIG``, else the neutral defaults, whose
+        register is empty).
 
     Returns
     -------
@@ -96,30 +95,22 @@ def load_actions(
     ------
     FileNotFoundError
         When the file does not exist.
-    ValueError
-        When an action's kind or status is not one of :data:`ACTION_KINDS` /
-        :data:`ACTION_STATUSES`, naming the action.
+    crmkit.config.ConfigError
+        When an action does not fit the register's schema (e.g. a kind or status not in
+        :data:`ACTION_KINDS` / :data:`ACTION_STATUSES`), naming the file, key and value.
 
     Examples
     --------
     >>> load_actions().columns.tolist()[:3]
     ['topic', 'kind', 'status']
     """
-    if path is None and config is not None:
-        raw = config.get("actions")
+    if path is None:
+        raw = (config or _config.load()).get("actions")
     else:
-        raw = _config.read_json(Path(path) if path is not None else ACTIONS_PATH, "need actions")
+        raw = _config.read_json(path, "need actions")
+        _config.validate("actions", raw, path)
     rows = []
-    for i, a in enumerate(raw.get("actions", [])):
-        if a.get("kind") not in ACTION_KINDS:
-            raise ValueError(
-                f"need actions: actions[{i}] kind {a.get('kind')!r}; expected {ACTION_KINDS}"
-            )
-        if a.get("status") not in ACTION_STATUSES:
-            raise ValueError(
-                f"need actions: actions[{i}] status {a.get('status')!r}; "
-                f"expected one of {ACTION_STATUSES}"
-            )
+    for a in raw.get("actions", []):
         rows.append(
             {
                 "topic": a["topic"],
@@ -131,8 +122,16 @@ def load_actions(
                 "action_en": a.get("en", ""),
             }
         )
-    cols = ["topic", "kind", "status", "date", "owner", "action_zh", "action_en"]
-    return pd.DataFrame(rows, columns=cols)
+    types = {
+        "topic": "string",
+        "kind": "string",
+        "status": "string",
+        "date": "datetime64[us]",
+        "owner": "string",
+        "action_zh": "string",
+        "action_en": "string",
+    }
+    return pd.DataFrame(rows, columns=list(types)).astype(types)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,9 +317,9 @@ def need_summary(
     best = (
         acts.assign(_r=acts.status.map(rank)).sort_values("_r").groupby("topic").status.last()
         if not acts.empty
-        else pd.Series(dtype=str)
+        else pd.Series(dtype="string")
     )
-    df["status"] = df.topic.map(best).fillna("none")
+    df["status"] = df.topic.map(best).astype("string").fillna("none")
     df["answered"] = df.status.isin(ANSWERED)
     df["small_sample"] = df.customers < stats.MIN_N
     df = df.sort_values(["priority", "customers", "topic"], ascending=[False, False, True])

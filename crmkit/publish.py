@@ -343,6 +343,53 @@ def check_settings(cfg: _config.Config) -> _config.Config:
     return cfg
 
 
+def is_demo(warehouse: str | os.PathLike) -> bool:
+    """Whether the warehouse file was built by ``crmkit demo`` (it holds the planted truth);
+    False when it does not exist (``publish`` then says so)."""
+    path = Path(warehouse)
+    if not path.exists():
+        return False
+    con = db.connect(path)
+    try:
+        return _config.DEMO_MARKER_TABLE in con.list_tables()
+    finally:
+        con.disconnect()
+
+
+def check_snapshot_settings(
+    snapshot: str | os.PathLike, config: str | os.PathLike | None = None
+) -> _config.Config:
+    """The settings a snapshot was published with, checked against the ones the caller names.
+
+    ``crmkit report`` and ``crmkit serve`` show what the snapshot holds, computed with the
+    settings stored in it. When the caller names settings (``config`` or ``$CRMKIT_CONFIG``)
+    they must be the ones published; otherwise the pages would mix two sets of targets and
+    rules, so this refuses and says to republish.
+
+    Raises
+    ------
+    crmkit.config.ConfigError
+        When the named settings are invalid, or differ from the published ones.
+    """
+    con = db.connect(Path(snapshot))
+    try:
+        published = _config.for_connection(con)
+    finally:
+        con.disconnect()
+    if config is None and not os.environ.get("CRMKIT_CONFIG"):
+        return published
+    wanted = _config.load(config)
+    if wanted.fingerprint() != published.fingerprint():
+        raise _config.ConfigError(
+            f"the snapshot {str(snapshot)!r} was published with the settings in "
+            f"{str(published.directory)!r} (fingerprint {published.fingerprint()}), but "
+            f"{str(wanted.directory)!r} differs (fingerprint {wanted.fingerprint()}); run "
+            f"`crmkit publish --config {wanted.directory}` first, or leave --config / "
+            "$CRMKIT_CONFIG out to use the published settings"
+        )
+    return published
+
+
 def publish(
     warehouse: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
@@ -360,7 +407,10 @@ def publish(
     out : path-like, optional
         The snapshot; default :func:`crmkit.db.published_path`.
     config : path-like or Config, optional
-        The company's settings directory (default ``$CRMKIT_CONFIG`` or the packaged defaults).
+        The company's settings directory. Default ``$CRMKIT_CONFIG``, else the demo settings
+        for a demo warehouse, else the packaged neutral defaults (no KPI targets, an empty
+        response register). The settings used are stored in the snapshot
+        (``published_settings``) and read back by pages and the report.
     steps : iterable of Step, optional
         Default :data:`STEPS`, all of them.
     progress : callable, optional
@@ -397,10 +447,10 @@ def publish(
     (1, [('quality', 'ok')])
     """
     t0 = time.perf_counter()
-    cfg = check_settings(_config.load(config))
     say = progress or (lambda step, message: None)
     src = db.warehouse_path(warehouse)
     dst = db.published_path(out)
+    cfg = check_settings(_config.load(config, demo=is_demo(src)))
     with db.staging(src, dst) as snap:
         seconds = {"copy": time.perf_counter() - t0}
         say("copy", f"ok {seconds['copy']:.1f} s")
@@ -409,6 +459,7 @@ def publish(
         outcomes, step_seconds = run_steps(ctx, STEPS if steps is None else steps)
         seconds.update(step_seconds)
         snap.create_table("publish_steps", outcomes_frame(outcomes), overwrite=True)
+        snap.create_table(_config.SNAPSHOT_TABLE, _config.as_frame(cfg), overwrite=True)
         snap.create_table(
             "publish_info",
             pd.DataFrame(

@@ -75,7 +75,9 @@ def kpi_table(evaluation: pd.DataFrame, lang: str) -> pd.DataFrame:
                 "value": format_value(r.value, unit, lang)
                 if r.available
                 else t("kpi_unavailable", lang),
-                "target": format_value(r.target, unit, lang) if _num(r.target) else "—",
+                "target": format_value(r.target, unit, lang)
+                if _num(r.target)
+                else t("kpi_no_target", lang),
                 "attainment": fmt_pct(r.attainment, lang) if _num(r.attainment) else "—",
                 "forecast": format_value(r.forecast, unit, lang) if _num(r.forecast) else "—",
                 "n": f"{int(r.n):,}" if _num(r.n) else "—",
@@ -245,20 +247,29 @@ def write_report(
     published: str | os.PathLike | None = None,
     period: str | None = None,
     lang: str = "zh",
+    config: str | os.PathLike | None = None,
 ) -> Path:
     """Write the report for the published snapshot; default file ``report-<period>-<lang>.html``.
+
+    The figures use the settings the snapshot was published with; ``config`` (or
+    ``$CRMKIT_CONFIG``), when given, must be those settings
+    (:func:`crmkit.publish.check_snapshot_settings`).
 
     Raises
     ------
     FileNotFoundError
         When there is no published snapshot (run ``crmkit publish`` first).
     ValueError
-        For an unknown language or a period that is not ``2025-Q3`` / ``2025-07`` / ``2025``.
+        For an unknown language or a period that is not ``2025-Q3`` / ``2025-07`` / ``2025``;
+        :class:`crmkit.config.ConfigError` when ``config`` differs from the published settings.
     """
     from crmkit.i18n import check_lang
+    from crmkit.publish import check_snapshot_settings
 
     check_lang(lang)
-    con = db.connect(db.published_path(published), read_only=True)
+    snapshot = db.published_path(published)
+    check_snapshot_settings(snapshot, config)
+    con = db.connect(snapshot, read_only=True)
     try:
         text, data = build_report(con, period=period, lang=lang)
     finally:

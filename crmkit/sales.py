@@ -83,7 +83,7 @@ def pipeline(
     )
     frame = pd.DataFrame({"stage": list(OPEN_STAGES)}).merge(df, on="stage", how="left")
     frame = frame.fillna({"opportunities": 0, "amount": 0.0}).astype({"opportunities": "int64"})
-    probs = stage_probability(targets)
+    probs = stage_probability(kpi.targets_of(con) if targets is None else targets)
     frame["probability"] = [probs[s] for s in frame.stage]
     frame["expected_value"] = frame.amount * frame.probability
     return frame

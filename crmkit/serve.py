@@ -393,6 +393,7 @@ def serve(
     cull_idle_seconds: int = 600,
     role: str = "dashboard",
     preheat: int = 0,
+    config: str | os.PathLike | None = None,
 ) -> int:
     """Serve the dashboards in ``root`` until interrupted (Ctrl-C or SIGTERM).
 
@@ -421,6 +422,10 @@ def serve(
         in about a second instead of importing, querying and drawing first. Each costs a
         kernel's memory all the time (at 10 M orders a few hundred MB per page). A pooled page
         holds the snapshot it was built on: restart the server after ``crmkit publish``.
+    config : path-like, optional
+        The company's settings directory (or ``$CRMKIT_CONFIG``): the pages show the settings
+        the snapshot was published with, so when given they must be those
+        (:func:`crmkit.publish.check_snapshot_settings`; refused otherwise).
 
     Returns
     -------
@@ -437,7 +442,10 @@ def serve(
             )
         if not Path(root).is_dir():
             raise ValueError(f"no dashboards folder at {root}; pass the folder of page notebooks")
-        config = voila_config(
+        from crmkit.publish import check_snapshot_settings
+
+        check_snapshot_settings(snapshot, config)
+        voila = voila_config(
             root,
             host=host,
             port=port,
@@ -455,13 +463,20 @@ def serve(
     os.environ.update(env)
     # The singleton, as `voila` itself makes it: parentless parts (the notebook renderer that
     # logs cell tracebacks) log through the app.
-    app = CrmkitVoila.instance(config=config)
+    app = CrmkitVoila.instance(config=voila)
     try:
         app.initialize([])
         app.start()
     except SystemExit as e:  # Voila exits when it cannot listen after all
         return e.code if isinstance(e.code, int) else EXIT_FAILED
     return EXIT_OK
+
+
+#: ``--config`` of ``crmkit serve`` and ``crmkit report``.
+CONFIG_CHECK_HELP = (
+    "the company's settings directory (default $CRMKIT_CONFIG); the snapshot's figures use the "
+    "settings it was published with, and a different directory is refused with how to republish"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -489,6 +504,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="kernels per page run ahead of visitors (pages open at once; costs memory)",
     )
+    parser.add_argument("--config", help=CONFIG_CHECK_HELP)
 
 
 def serve_args(args: argparse.Namespace) -> int:
@@ -504,6 +520,7 @@ def serve_args(args: argparse.Namespace) -> int:
         cull_idle_seconds=args.cull_idle_seconds,
         role=args.role,
         preheat=args.preheat,
+        config=args.config,
     )
 
 

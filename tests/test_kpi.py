@@ -395,19 +395,24 @@ def test_external_function_is_called_with_the_period_and_scope(con, monkeypatch)
 
 
 def test_targets_config_covers_every_kpi():
-    targets = kpi.load_targets()
-    assert set(targets["targets"]) == set(kpi.REGISTRY)
-    for key, per in targets["targets"].items():
-        assert set(per) == {"month", "quarter", "year"}, key
-    assert kpi.target_for("return_rate", periods.parse_period("2025-07"), targets) == 0.04
+    """The neutral defaults name every KPI and period with no target; the demo's set them."""
+    from crmkit import config
+
+    july = periods.parse_period("2025-07")
+    for cfg, expected in ((config.load(), None), (config.load(demo=True), 0.04)):
+        targets = kpi.load_targets(config=cfg)
+        assert set(targets["targets"]) == set(kpi.REGISTRY)
+        for key, per in targets["targets"].items():
+            assert set(per) == {"month", "quarter", "year"}, key
+        assert kpi.target_for("return_rate", july, targets) == expected
 
 
 def test_bad_targets_are_named(tmp_path):
     bad = tmp_path / "t.json"
     bad.write_text(json.dumps({"targets": {"retention": {"quarter": 0.9}}}))
-    with pytest.raises(ValueError, match="unknown KPI 'retention'"):
+    with pytest.raises(ValueError, match="targets has the key 'retention'; expected a KPI key"):
         kpi.load_targets(bad)
-    with pytest.raises(ValueError, match="customer_churn.week"):
+    with pytest.raises(ValueError, match="targets.customer_churn has the key 'week'; expected month"):
         kpi.load_targets({"targets": {"customer_churn": {"week": 0.1}}})
 
 
@@ -437,7 +442,8 @@ def test_forecast_linear_run_rate(con):
 
 
 def test_evaluate_against_target_and_previous(con):
-    ev = kpi.evaluate(con, Q2, as_of=AS_OF, keys=kpi.CORE).set_index("key")
+    demo_targets = kpi.load_targets(config=config.load(demo=True))
+    ev = kpi.evaluate(con, Q2, as_of=AS_OF, keys=kpi.CORE, targets=demo_targets).set_index("key")
     r = ev.loc["retention_rate"]
     assert r.value == pytest.approx(0.8) and r.target == 0.965 and r.met == False  # noqa: E712
     assert r.previous_period == "2024-Q1"

@@ -42,7 +42,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from crmkit import db, report
+from crmkit import db, kpi, report
 
 Q1 = "2024-Q1"
 
@@ -98,7 +98,7 @@ def test_cards_hold_the_snapshots_values(en):
         assert cards[key] == ("" if v is None else repr(v)), key
 
 
-def test_kpi_table_formats_values_n_and_intervals(en, zh):
+def test_kpi_table_formats_values_n_and_intervals(en, zh, tiny_con):
     _, data = en
     kt = report.kpi_table(data["evaluation"], "en").set_index("kpi")
     rr = kt.loc["Return rate"]
@@ -109,10 +109,13 @@ def test_kpi_table_formats_values_n_and_intervals(en, zh):
     clv = kt.loc["Customer lifetime value (CLV)"]
     assert clv.value == "Not available yet" and clv.n == "—"
     assert clv.definition.endswith("(no clv table in the data)")  # the reason in words
-    # the attainment is value against the configured target: lower is better for returns
-    ev = data["evaluation"].set_index("key")
-    target = float(ev.loc["return_rate", "target"])
-    assert rr.attainment == f"{target / 0.2 * 100:.1f}%"
+    # published without settings: no target, and the table says so
+    assert (rr.target, rr.attainment) == ("No target set", "—")
+    # the attainment is value against the company's target: lower is better for returns
+    targets = {"targets": {"return_rate": {"quarter": 0.05}}}
+    ev = kpi.evaluate(tiny_con, data["period"], keys=["return_rate"], targets=targets, lang="en")
+    rr = report.kpi_table(ev, "en").set_index("kpi").loc["Return rate"]
+    assert (rr.target, rr.attainment) == ("5.0%", "25.0%")  # 0.05 / 0.20
     zkt = report.kpi_table(zh[1]["evaluation"], "zh").set_index("kpi")
     assert (zkt.loc["客单价"].value, zkt.loc["退货率"].value) == ("¥225", "20.0%")
     assert zkt.loc["客户终身价值 CLV"].value == "暂不可用"

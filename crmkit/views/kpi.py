@@ -145,6 +145,8 @@ def kpi_card_html(row: dict, lang: str, *, link: bool = True) -> str:
                 f" · {t('kpi_attainment', lang)} "
                 f"{fmt_pct(att, lang)} {mark}</div>"
             )
+        else:
+            lines.append(f"<div class='d crmkit-no-target'>{t('kpi_no_target', lang)}</div>")
         if row.get("lo") is not None and not pd.isna(row.get("lo")):
             lines.append(
                 f"<div class='d'>95%: {format_value(row['lo'], unit, lang)} – "
