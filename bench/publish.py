@@ -39,16 +39,29 @@ def published(orders: int) -> Path:
     return warehouse(orders).with_name("published.duckdb")
 
 
-def publish_once(db_path: Path, out: Path) -> dict:
-    """One ``crmkit publish`` in its own process under ``/usr/bin/time -v``."""
-    crmkit = Path(sys.executable).with_name("crmkit")
-    cmd = [str(crmkit), "publish", "--db", str(db_path), "--out", str(out)]
+def crmkit_cli() -> str:
+    """The ``crmkit`` command of the running interpreter's environment."""
+    return str(Path(sys.executable).with_name("crmkit"))
+
+
+def timed_run(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float | None]:
+    """``cmd`` in its own process under ``/usr/bin/time -v``: the finished process (stdout and
+    stderr captured as text, whatever its exit code), wall seconds and peak RSS in MiB (None
+    without ``/usr/bin/time``)."""
     timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     t0 = time.perf_counter()
     proc = subprocess.run(
         [*timer, *cmd], cwd=ROOT.parent, capture_output=True, text=True, check=False
     )
     seconds = time.perf_counter() - t0
+    rss = _RSS.search(proc.stderr)
+    return proc, seconds, int(rss.group(1)) / 1024 if rss else None
+
+
+def publish_once(db_path: Path, out: Path) -> dict:
+    """One ``crmkit publish`` in its own process under ``/usr/bin/time -v``."""
+    cmd = [crmkit_cli(), "publish", "--db", str(db_path), "--out", str(out)]
+    proc, seconds, peak_mib = timed_run(cmd)
     if proc.returncode != 0:
         raise RuntimeError(f"publish of {db_path} failed:\n{proc.stderr[-3000:]}")
     steps = {m.group(1): float(m.group(2)) for m in map(_STEP.match, proc.stderr.splitlines()) if m}
@@ -57,12 +70,11 @@ def publish_once(db_path: Path, out: Path) -> dict:
         for m in map(_ROW.match, proc.stdout.splitlines())
         if m
     }
-    rss = _RSS.search(proc.stderr)
     return {
         "seconds": seconds,
         "steps": steps,
         "rows": rows,
-        "peak_mib": int(rss.group(1)) / 1024 if rss else None,
+        "peak_mib": peak_mib,
         "bytes": out.stat().st_size,
     }
 
