@@ -307,6 +307,11 @@ def run_steps(
         sctx = StepContext(ctx.con, ctx.as_of, ctx.config, ctx.progress, step.name)
         t0 = time.perf_counter()
         why = step.missing(sctx)
+        # a table an earlier skipped step would have written: that step's reason is the cause
+        # ("the feedback table is empty", not "no need_texts table")
+        skipped = {o.step: o.reason for o in outcomes if o.status == "skipped"}
+        if why and why.startswith("no_table:") and why.split(":", 1)[1] in skipped:
+            why = skipped[why.split(":", 1)[1]]
         if why:
             outcomes.append(StepOutcome(step.name, "skipped", why, 0.0, 0))
             sctx.say(f"skipped: {i18n.reason_text(why, 'en')}")

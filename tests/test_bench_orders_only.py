@@ -65,7 +65,7 @@ def test_tiny_run_records_ingest_publish_and_every_step(tmp_path):
     assert reasons == {
         "winback": "empty_table:interactions",
         "need_texts": "empty_table:feedback",
-        "needs": "no_table:need_texts",
+        "needs": "empty_table:feedback",  # the cause, not the missing need_texts table
         "satisfaction_responses": "empty_table:feedback",
         "complaints": "empty_table:tickets",
         "satisfaction": "empty_table:feedback",

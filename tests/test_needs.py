@@ -287,7 +287,7 @@ def test_publish_without_feedback_or_interactions(tiny_snapshot):
         d = views.needs_data(con, lang="en", role="dashboard")
         assert d["unavailable"] == {
             "need_texts": "empty_table:feedback",
-            "needs": "no_table:need_texts",
+            "needs": "empty_table:feedback",
         }
         status = con.table("contact_status").to_pandas()
         assert status.last_contact.isna().all() and status.overdue.all()
