@@ -61,8 +61,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from crmkit import db
     from crmkit.ingest import IngestError, ingest
 
-    con = db.connect(db.warehouse_path(args.db), read_only=False)
+    path = db.warehouse_path(args.db)
+    created = not path.exists()
+    con = db.connect(path, read_only=False)
     worst = EXIT_OK
+    loaded = False
     try:
         for f in args.files:
             try:
@@ -81,10 +84,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 worst = EXIT_FAILED
                 continue
             print(res.report())
+            loaded = True
             if not res.ok:
                 worst = max(worst, EXIT_REJECTS)
     finally:
         con.disconnect()
+        if created and not loaded:
+            # no file loaded: leave no empty warehouse behind for publish to find
+            for leftover in (path, path.with_name(path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
     return worst
 
 

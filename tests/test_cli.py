@@ -359,3 +359,16 @@ def test_config_init_writes_every_default_and_will_not_overwrite(tmp_path, capsy
     assert (d / "kpi_targets.json").read_text(encoding="utf-8") == "{}"
     assert cli.main(["config", "init", str(d), "--force"]) == 0
     assert (d / "kpi_targets.json").read_bytes() != b"{}"
+
+
+def test_an_ingest_that_loads_nothing_leaves_no_new_warehouse(tmp_path, capsys):
+    """A mistyped file name must not leave an empty warehouse behind that `crmkit publish`
+    would then publish as 15 skipped steps."""
+    wh = tmp_path / "w.duckdb"
+    assert (
+        cli.main(["ingest", str(tmp_path / "nope.csv"), "--table", "orders", "--db", str(wh)]) == 2
+    )
+    assert "nope.csv" in capsys.readouterr().err
+    assert not wh.exists() and not wh.with_name("w.duckdb.wal").exists()
+    assert cli.main(["publish", "--db", str(wh), "--out", str(tmp_path / "p.duckdb")]) == 2
+    assert "does not exist; run `crmkit demo` or `crmkit ingest` first" in capsys.readouterr().err
