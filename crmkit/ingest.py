@@ -168,6 +168,8 @@ class IngestResult:
     stubs: dict[str, int] = field(default_factory=dict)
     #: customers (beyond this file's rows) whose created_at was set from their first order
     first_activity: int = 0
+    #: the most frequent reject reasons over all rejected rows ("column: reason" → rows)
+    top_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def loaded(self) -> int:
@@ -215,19 +217,31 @@ class IngestResult:
                 f"  customers' created_at set from their first order: {self.first_activity:,}"
             )
         if self.rejected:
-            rj = self.rejects
-            where = rj.column_name.where(rj.column_name.notna(), "(whole row)")
-            # the quoted value in a reason ("customer_id 'C9' is not in …") varies by row
-            reason = rj.reason.str.split(";").str[0].str.replace(r"'[^']*'", "'…'", regex=True)
-            what = where + ": " + reason
-            top = what.value_counts().head(5)
             lines.append("  top reasons:")
-            lines += [f"    {n:>8,}  {what}" for what, n in top.items()]
+            lines += [f"    {n:>8,}  {what}" for what, n in self.top_reasons.items()]
             first = self.rejects.iloc[0]
             col = first.column_name if isinstance(first.column_name, str) else "(whole row)"
             lines.append(f"  first: row {first.row_number}, column {col}: {first.reason}")
             lines.append("  all rejects: table ingest_rejects, run_id = " + str(self.run_id))
         return "\n".join(lines)
+
+
+def _top_reasons(rj: ir.Table, n: int = 5) -> dict[str, int]:
+    """The ``n`` most frequent reasons over every reject (not only the first rows kept in the
+    result), as ``"column: reason"``; the quoted value in a reason ("customer_id 'C9' is not
+    in …") varies by row and is replaced by ``'…'``."""
+    where = rj.column_name.fill_null("(whole row)")
+    reason = rj.reason.split(";")[0].re_replace(r"'[^']*'", "'…'")
+    what = (where + ": " + reason).name("what")
+    top = (
+        rj.select(what)
+        .group_by("what")
+        .aggregate(rows=ibis._.count())
+        .order_by([ibis.desc("rows"), "what"])
+        .limit(n)
+        .to_pandas()
+    )
+    return {r.what: int(r.rows) for r in top.itertuples()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -955,6 +969,7 @@ def _check_and_write(
         rejects_df = (
             rj.order_by(["row_number", "column_name"]).limit(MAX_REJECTS_IN_RESULT).to_pandas()
         )
+        top_reasons = _top_reasons(rj)
     finally:
         con.drop_table(rejects_name, force=True)
     result = IngestResult(
@@ -970,6 +985,7 @@ def _check_and_write(
         no_first_activity=no_first_activity,
         stubs=stubs,
         first_activity=first_activity,
+        top_reasons=top_reasons,
         **counts,
     )
     assert result.rows_in == result.loaded + result.rejected, "reconciliation broken"

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crmkit import db
+from crmkit import ingest as ingest_module
 from crmkit.ingest import IngestError, IngestResult, ingest
 from crmkit.schema import TABLES
 
@@ -791,3 +792,22 @@ def test_fixture_sanity():
     assert order_ts[0] == 45352 and isinstance(order_ts[1], datetime)
     assert order_ts[2] == "45354" and isinstance(order_ts[3], datetime | date)
     assert [row[0] for row in cells[1:]] == ["000101", "000102", "000103", "000104", "000105"]
+
+
+def test_top_reasons_count_every_reject_not_only_those_kept_in_the_result(
+    base, tmp_path, monkeypatch
+):
+    """25 orders for customers nobody loaded, the result keeping only the first 10 rejects:
+    the report's top reason still counts all 25 (it said 10,000 of 30,987 before)."""
+    monkeypatch.setattr(ingest_module, "MAX_REJECTS_IN_RESULT", 10)
+    f = tmp_path / "orders.csv"
+    f.write_text(
+        "客户编号,下单时间,金额\n"
+        + "".join(f"X{i:03d},2024-03-01,10\n" for i in range(25))
+        + "C001,2024-03-01,10\n",
+        encoding="utf-8",
+    )
+    res = ingest(f, "orders", con=base)
+    assert (res.rows_in, res.loaded, res.rejected, len(res.rejects)) == (26, 1, 25, 10)
+    assert res.top_reasons == {"customer_id: customer_id '…' is not in customers": 25}
+    assert "      25  customer_id: customer_id '…' is not in customers" in res.report()

@@ -412,7 +412,9 @@ def test_bad_targets_are_named(tmp_path):
     bad.write_text(json.dumps({"targets": {"retention": {"quarter": 0.9}}}))
     with pytest.raises(ValueError, match="targets has the key 'retention'; expected a KPI key"):
         kpi.load_targets(bad)
-    with pytest.raises(ValueError, match="targets.customer_churn has the key 'week'; expected month"):
+    with pytest.raises(
+        ValueError, match="targets.customer_churn has the key 'week'; expected month"
+    ):
         kpi.load_targets({"targets": {"customer_churn": {"week": 0.1}}})
 
 
