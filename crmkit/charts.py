@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -836,16 +837,21 @@ def plot_needs_by_segment(df: pd.DataFrame, lang: str = "zh") -> go.Figure:
 
 
 def plot_contact_by_segment(
-    df: pd.DataFrame, lang: str = "zh", channels: tuple[str, ...] = ()
+    df: pd.DataFrame,
+    lang: str = "zh",
+    channels: tuple[str, ...] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Contacts per customer in the last 12 months, stacked by channel, per segment:
-    ``segment_label`` and one column per channel (contacts per customer)."""
+    ``segment_label`` and one column per channel (contacts per customer); ``labels`` names a
+    channel column in the legend (default: the column's name)."""
+    names = {c: (labels or {}).get(c, c) for c in channels}
     traces = [
         go.Bar(
-            name=c,
+            name=names[c],
             x=df["segment_label"].tolist(),
             y=df[c].tolist(),
-            hovertemplate="%{x} · " + c + ": %{y:.2f}<extra></extra>",
+            hovertemplate="%{x} · " + names[c] + ": %{y:.2f}<extra></extra>",
         )
         for c in channels
     ]

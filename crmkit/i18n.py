@@ -45,6 +45,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "updating": ("正在更新…", "Updating…"),
     "no_data": ("没有符合条件的数据", "No data for these filters"),
     "server_busy": ("服务繁忙，请稍后重试", "Busy, please retry in a minute"),
+    "more_rows": ("… 另有 {n} 行未显示", "… {n} more"),
     "error_short": (
         "页面出错，请稍后重试或联系管理员。",
         "Something went wrong; retry or ask your admin.",
@@ -329,6 +330,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "sat_closed": ("已结案", "resolved"),
     "sat_never": ("从未答复", "never answered"),
     "sat_col_dimension": ("维度", "Dimension"),
+    # the slices and tests of crmkit.satisfaction.score_alerts
+    "sat_dim_overall": ("整体", "Overall"),
+    "sat_dim_province": ("省份", "Province"),
+    "sat_dim_segment": ("客户分群", "Segment"),
+    "sat_dim_channel": ("下单渠道", "Order channel"),
+    "sat_dim_category": ("产品类别", "Product category"),
+    "sat_dim_owner_team": ("负责团队", "Owner team"),
+    "sat_no_order": ("无订单（关系调查）", "no order (relationship survey)"),
+    "sat_not_given": ("未填写", "not given"),
+    "sat_test_nps": ("双比例z检验（贬损者占比）", "two-proportion z (detractor share)"),
+    "sat_test_csat": ("双比例z检验（4–5分占比）", "two-proportion z (4-5 share)"),
+    "sat_test_ces": ("Welch t检验（均值）", "Welch t (mean)"),
     "sat_col_slice": ("切片", "Slice"),
     "sat_col_metric": ("指标", "Metric"),
     "sat_col_before": ("之前", "Before"),
@@ -763,6 +776,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "nd_actions": ("需求响应措施", "Actions taken on needs"),
     "nd_examples": ("需求原文示例", "Example texts"),
     "nd_topic": ("需求", "Need"),
+    "nd_new_topic": ("新话题：{terms}", "New topic: {terms}"),
     "nd_clusters": ("未归类文本的新需求聚类", "New needs: clusters of unmatched texts"),
     "nd_trend_tests": ("需求变化检验", "Change in needs (test)"),
     "nd_trend_note": (
@@ -925,6 +939,49 @@ def code_label(table: str, column: str, code: object, lang: str = DEFAULT_LANG) 
     if check_lang(lang) == "zh" and spellings:
         return spellings[0]
     return str(code).replace("_", " ")
+
+
+#: The channel enumerations of ``crmkit.schema``, in the order :func:`channel_label` reads them.
+#: Where they share a code they give it the same Chinese name (tests/test_i18n.py checks).
+CHANNEL_COLUMNS = (
+    ("orders", "channel"),
+    ("interactions", "channel"),
+    ("customers", "acquisition_channel"),
+)
+
+
+def channel_label(code: object, lang: str = DEFAULT_LANG) -> str:
+    """A channel code's label, whichever channel enumeration of ``crmkit.schema`` holds it:
+    order channels, the contact channels of interactions and tickets, acquisition channels
+    (which opportunity sources use too). A company's own channel passes through as itself, a
+    missing one shows as —.
+
+    >>> channel_label("social"), channel_label("store"), channel_label("online", "en")
+    ('社交媒体', '门店', 'online')
+    >>> channel_label("douyin_live"), channel_label(None)
+    ('douyin_live', '—')
+    """
+    for table, column in CHANNEL_COLUMNS:
+        if str(code) in (schema.table(table)[column].allowed or {}):
+            return code_label(table, column, code, lang)
+    return "—" if _missing(code) else str(code)
+
+
+def match_label(match_on: object, lang: str = DEFAULT_LANG) -> str:
+    """The rules a duplicate pair matched on (``match_on`` of
+    ``crmkit.quality.duplicate_candidates``: comma-separated, a rule over two fields joined by
+    ``+``) with each field's label from ``crmkit.schema``; an unknown field passes through.
+
+    >>> match_label("phone, email"), match_label("name+company", "en")
+    ('手机, 邮箱', 'Name+Company')
+    """
+    if _missing(match_on):
+        return "—"
+    rules = (
+        "+".join(column_label("customers", field.strip(), lang) for field in rule.split("+"))
+        for rule in str(match_on).split(",")
+    )
+    return ", ".join(rules)
 
 
 def _missing(x: object) -> bool:

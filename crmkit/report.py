@@ -25,7 +25,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import db
-from crmkit.i18n import fmt_date, fmt_pct, reason_text, t
+from crmkit.i18n import channel_label, fmt_date, fmt_pct, reason_text, t
 
 #: Personal data in the report is always masked (it leaves the workbench as a file).
 REPORT_ROLE = "dashboard"
@@ -176,10 +176,12 @@ def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -
                 "share": t("share", lang),
             },
             max_rows=40,
+            lang=lang,
         )
     win = data["win_by_source"].copy()
     win_html = html_table(
         win.assign(
+            source=[channel_label(s, lang) for s in win.source],
             rate=[fmt_pct(v, lang) for v in win.rate],
             interval=[
                 f"{fmt_pct(a, lang)} – {fmt_pct(b, lang)}"
@@ -196,6 +198,7 @@ def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -
             "small": "",
         },
         empty=t("no_data", lang),
+        lang=lang,
     )
     title = t("rep_title", lang)
     return f"""<!DOCTYPE html>
@@ -213,7 +216,7 @@ def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -
 {t("rep_generated", lang)}: {generated:%Y-%m-%d %H:%M}</div>
 <div class="crmkit-section">{t("rep_kpis", lang)}</div>
 {kpi_cards_html(data["evaluation"], lang, link=False)}
-<div class="crmkit-kpi-table">{html_table(kt, {c: heads[c] for c in table_cols})}</div>
+<div class="crmkit-kpi-table">{html_table(kt, {c: heads[c] for c in table_cols}, lang=lang)}</div>
 <div class="crmkit-note">{html.escape(t("kpi_forecast_method", lang))}</div>
 <div class="crmkit-note">{html.escape(t("rep_unavailable_note", lang))}</div>
 <div class="crmkit-section">{t("rep_changes", lang)}</div>

@@ -65,9 +65,9 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import db, definitions, schema, stats
+from crmkit import db, definitions, i18n, schema, stats
 from crmkit.config import Config
-from crmkit.i18n import code_label
+from crmkit.i18n import channel_label
 
 MIN_N = stats.MIN_N
 #: A response's slice when it has no value for a dimension (no order, no product, no segment).
@@ -718,12 +718,11 @@ def _driver_label(r, lang: str) -> str:  # noqa: ANN001
         zh, en = DRIVER_FEATURES[r.driver]
         return zh if lang == "zh" else en
     dim = {"category": ("产品类别", "category"), "channel": ("渠道", "channel")}[r.kind]
-    column = {"category": None, "channel": ("orders", "channel")}[r.kind]
 
     def word(code: str) -> str:
         if code == NONE:
-            return "无订单(关系调查)" if lang == "zh" else "no order (relationship survey)"
-        return code_label(*column, code, lang) if column else code
+            return i18n.t("sat_no_order", lang)
+        return channel_label(code, lang) if r.kind == "channel" else code
 
     level, ref = word(r.level), word(r.reference)
     if lang == "zh":

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from crmkit import config as _config
-from crmkit import stats
+from crmkit import i18n, stats
 
 TAXONOMY_PATH = _config.DEFAULT_DIR / _config.FILES["taxonomy"]
 #: What a need topic asks for (its ``kind`` in the taxonomy, besides ``"none"``).
@@ -152,15 +152,53 @@ def need_topics(taxonomy: Mapping[str, Any] | None = None) -> list[str]:
     return [k for k, v in tax["topics"].items() if v.get("need", True)]
 
 
-def topic_label(topic: str, lang: str = "zh", taxonomy: Mapping[str, Any] | None = None) -> str:
-    """A topic's name in ``lang``, from the taxonomy (a company setting, so its names live
-    there, not in :mod:`crmkit.i18n`); cluster topics (``new_1`` …) and unknown keys pass
-    through."""
+def topic_label(
+    topic: str,
+    lang: str = "zh",
+    taxonomy: Mapping[str, Any] | None = None,
+    *,
+    clusters: Mapping[str, str] | None = None,
+) -> str:
+    """A topic's name in ``lang``: a taxonomy topic's from the taxonomy (a company setting, so
+    its names live there, not in :mod:`crmkit.i18n`); a cluster topic (``new_1`` …) named by
+    :func:`cluster_name` from its top terms in ``clusters`` (topic → ``top_terms``, as in the
+    published ``need_clusters``); any other key as it is.
+
+    Examples
+    --------
+    >>> topic_label("delivery"), topic_label("new_1", "en", clusters={"new_1": "电池|续航"})
+    ('物流配送', 'New topic: 电池 / 续航')
+    >>> topic_label("new_2", clusters={"new_1": "电池|续航"})
+    'new_2'
+    """
     tax = taxonomy or default_taxonomy()
     spec = tax["topics"].get(topic)
-    if spec is None:
-        return topic
-    return spec["zh"] if lang == "zh" else spec["en"]
+    if spec is not None:
+        return spec["zh"] if i18n.check_lang(lang) == "zh" else spec["en"]
+    terms = (clusters or {}).get(topic)
+    if isinstance(terms, str) and terms.strip("| "):
+        return cluster_name(terms, lang)
+    return topic
+
+
+#: How many of a need cluster's top terms its name shows.
+CLUSTER_NAME_TERMS = 2
+
+
+def cluster_name(top_terms: str, lang: str = "zh") -> str:
+    """A need cluster's name: its first :data:`CLUSTER_NAME_TERMS` top terms (``|``-joined,
+    heaviest first, as :func:`cluster_terms` gives them) after 新话题 / New topic. The terms
+    are the customers' own words, so they stay in the language they were written in.
+
+    Examples
+    --------
+    >>> cluster_name("电池|续航|充电"), cluster_name("battery|life|charge", "en")
+    ('新话题：电池 / 续航', 'New topic: battery / life')
+    """
+    terms = [x.strip() for x in top_terms.split("|") if x.strip()]
+    if not terms:
+        raise ValueError(f"cluster_name: no terms in top_terms {top_terms!r}; expected 'a|b|…'")
+    return i18n.t("nd_new_topic", lang, terms=" / ".join(terms[:CLUSTER_NAME_TERMS]))
 
 
 # ---------------------------------------------------------------------------------------------

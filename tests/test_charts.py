@@ -475,7 +475,8 @@ def test_needs_by_segment():
 
 
 def test_contact_by_segment():
-    """One stacked trace per channel asked for, in that order; other columns are ignored."""
+    """One stacked trace per channel asked for, in that order, named by ``labels``; other
+    columns are ignored."""
     df = pd.DataFrame({"segment_label": ["A", "B"], "phone": [1.5, 0.25], "wechat": [2.0, 0.0],
                        "email": [9.0, 9.0]})  # fmt: skip
     fig = charts.plot_contact_by_segment(df, "en", channels=("wechat", "phone"))
@@ -485,6 +486,9 @@ def test_contact_by_segment():
     assert wechat.y == (2.0, 0.0) and phone.y == (1.5, 0.25)
     assert fig.layout.yaxis.title.text == "Contacts per customer"
     assert _title(fig) == "Contacts per customer, last 12 months"
+    named = charts.plot_contact_by_segment(df, "zh", ("wechat", "phone"), labels={"phone": "电话"})
+    assert [tr.name for tr in named.data] == ["wechat", "电话"]  # unnamed columns as they are
+    assert named.data[1].hovertemplate == "%{x} · 电话: %{y:.2f}<extra></extra>"
     zh = charts.plot_contact_by_segment(df, "zh")
     assert [tr.type for tr in zh.data] == ["bar"] and zh.data[0].x == ()
     assert zh.layout.yaxis.title.text == "人均联系次数"

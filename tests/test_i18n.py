@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,10 +34,21 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from crmkit import i18n
-from crmkit.i18n import LABELS, code_label, column_label, fmt_date, fmt_money, fmt_pct, t
+from crmkit import i18n, quality, schema, text
+from crmkit.i18n import (
+    LABELS,
+    channel_label,
+    code_label,
+    column_label,
+    fmt_date,
+    fmt_money,
+    fmt_pct,
+    match_label,
+    t,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,6 +113,9 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
         *_codes("crmkit.satisfaction", "DEFINITIONS")(),
         *_codes("crmkit.complaints", "DEFINITIONS")(),
     ],
+    # the satisfaction alerts' slice dimension, and the test score_alerts runs for each metric
+    ("sat_dim_", ""): _codes("crmkit.satisfaction", "ALERT_DIMENSIONS"),
+    ("sat_test_", ""): _fixed("nps", "csat", "ces"),
     # the columns of the duplicate pairs (views.overview._duplicates_in_scope)
     ("dup_", ""): _fixed(
         *(f"{c}_{s}" for s in "ab" for c in ("customer_id", "name", "phone", "email")), "match_on"
@@ -479,3 +494,101 @@ def test_number_and_date_formats():
     assert fmt_date(datetime(2024, 12, 31, 9, 5), "zh") == "2024年12月31日 09:05"
     assert fmt_date(datetime(2024, 12, 31, 9, 5), "en") == "31 Dec 2024 09:05"
     assert fmt_date(None) == "—"
+
+
+# ------------------------------------------------------------------------------ codes on pages
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _channel_enumerations() -> dict[tuple[str, str], dict[str, tuple[str, ...]]]:
+    """Every channel enumeration of crmkit.schema: those channel_label reads, and the tickets'."""
+    columns = [*i18n.CHANNEL_COLUMNS, ("tickets", "channel")]
+    return {(tb, c): dict(schema.table(tb)[c].allowed) for tb, c in columns}
+
+
+def test_channel_labels_hand_checked():
+    """Order, contact and acquisition channels in Chinese (the first spelling in
+    crmkit.schema), in English the code in words; a company's own channel passes through in
+    both languages and a missing one is —, never "None"."""
+    zh = {
+        c: channel_label(c, "zh")
+        for c in ("online", "store", "app", "phone", "wechat", "email", "chat", "social")
+    }
+    assert zh == {
+        "online": "线上", "store": "门店", "app": "应用", "phone": "电话", "wechat": "微信",
+        "email": "邮件", "chat": "在线聊天", "social": "社交媒体",
+    }  # fmt: skip
+    assert [channel_label(c, "zh") for c in ("visit", "service", "referral", "partner")] == [
+        "拜访", "服务", "推荐", "合作伙伴",
+    ]  # fmt: skip
+    assert channel_label("social", "en") == "social"
+    assert channel_label("douyin_live", "zh") == channel_label("douyin_live", "en") == "douyin_live"
+    assert channel_label(None, "zh") == channel_label(float("nan"), "en") == "—"
+    with pytest.raises(ValueError, match="unknown language"):
+        channel_label("store", "fr")
+
+
+def test_every_channel_code_has_one_chinese_label():
+    """Each code of each channel enumeration reads in Chinese on a zh page, and a code two
+    enumerations share (social, phone, app, online, store) has the same label in both."""
+    seen: dict[str, set[str]] = {}
+    for codes in _channel_enumerations().values():
+        for code in codes:
+            label = channel_label(code, "zh")
+            assert _CJK.search(label), (code, label)
+            seen.setdefault(code, set()).add(label)
+    assert {c: ls for c, ls in seen.items() if len(ls) > 1} == {}
+    assert {"social", "phone", "app", "online", "store"} <= set(seen)
+
+
+def test_severity_labels():
+    """Ticket severities on the breach list: low 低, medium 中, high 高, critical 紧急."""
+    codes = list(schema.table("tickets")["severity"].allowed)
+    assert codes == ["low", "medium", "high", "critical"]
+    assert [code_label("tickets", "severity", c, "zh") for c in codes] == ["低", "中", "高", "紧急"]
+    assert code_label("tickets", "severity", "p1", "zh") == "p1"
+
+
+def test_match_labels():
+    """The duplicate rules by their fields' names: phone 手机, email 邮箱, name+company
+    客户名称+公司 (crmkit.schema's labels of the customers columns); an unknown field passes
+    through, a missing value is —."""
+    assert match_label("phone, email", "zh") == "手机, 邮箱"
+    assert match_label("phone, email", "en") == "Phone, Email"
+    assert match_label("name+company", "zh") == "客户名称+公司"
+    assert match_label("phone, email, name+company", "en") == "Phone, Email, Name+Company"
+    assert match_label("phone, wechat_id", "zh") == "手机, wechat_id"
+    assert match_label(None, "zh") == "—"
+    for rule in quality.MATCH_RULES:
+        assert _CJK.search(match_label(rule, "zh")), rule
+        assert not _CJK.search(match_label(rule, "en")), rule
+
+
+def test_cluster_names_from_top_terms():
+    """A new-need cluster (``new_<n>``) is named by its two heaviest top terms, in both
+    languages; the terms are the customers' words and are not translated. A taxonomy topic
+    keeps its taxonomy name; a topic with no known terms passes through."""
+    assert text.cluster_name("电池|续航|充电|待机", "zh") == "新话题：电池 / 续航"
+    assert text.cluster_name("battery|life|charge", "en") == "New topic: battery / life"
+    assert text.cluster_name("包装", "en") == "New topic: 包装"
+    terms = {"new_1": "电池|续航|充电", "new_2": "battery|life"}
+    assert text.topic_label("new_1", "zh", clusters=terms) == "新话题：电池 / 续航"
+    assert text.topic_label("new_2", "en", clusters=terms) == "New topic: battery / life"
+    assert text.topic_label("delivery", "zh", clusters=terms) == "物流配送"
+    assert text.topic_label("new_3", "zh", clusters=terms) == "new_3"
+    assert text.topic_label("new_1", "zh") == "new_1"
+    with pytest.raises(ValueError, match="no terms in top_terms ''"):
+        text.cluster_name("", "zh")
+
+
+def test_long_tables_say_how_many_rows_are_hidden_in_the_page_language():
+    """Five rows, two shown: 3 more, in Chinese on a zh page."""
+    from crmkit.views.base import html_table
+
+    df = pd.DataFrame({"x": range(5)})
+    assert html_table(df, {"x": "X"}, lang="zh", max_rows=2).endswith(
+        "<div class='crmkit-sub'>… 另有 3 行未显示</div>"
+    )
+    assert "… 3 more</div>" in html_table(df, {"x": "X"}, lang="en", max_rows=2)
+    assert "crmkit-sub" not in html_table(df, {"x": "X"}, lang="zh", max_rows=5)

@@ -241,3 +241,28 @@ def test_write_report_refuses_bad_input(tiny_snapshot, tmp_path):
     with pytest.raises(ValueError):
         report.write_report(tmp_path / "r.html", published=tiny_snapshot, period="Q9")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_win_rates_name_their_sources(zh):
+    """Opportunity sources are acquisition-channel codes in the demo: the zh report reads
+    sales → 销售, social → 社交媒体; a company's own source (trade_fair_2025) stays as it is."""
+    data = {
+        **zh[1],
+        "win_by_source": pd.DataFrame(
+            {
+                "source": ["sales", "social", "trade_fair_2025"],
+                "won": [4, 1, 2],
+                "closed": [13, 7, 5],
+                "rate": [4 / 13, 1 / 7, 2 / 5],
+                "lo": [0.127, 0.026, 0.118],
+                "hi": [0.576, 0.513, 0.769],
+                "small_sample": [True, True, True],
+            }
+        ),
+    }
+    text = report.render(data, "zh")
+    assert "<td>销售</td><td>4</td><td>13</td><td>30.8%</td>" in text
+    assert "<td>社交媒体</td><td>1</td><td>7</td><td>14.3%</td>" in text
+    assert "<td>trade_fair_2025</td><td>2</td><td>5</td><td>40.0%</td>" in text
+    assert "<td>sales</td>" not in text and "<td>social</td>" not in text
+    assert "<td>social</td><td>1</td>" in report.render(data, "en")

@@ -4,8 +4,10 @@ The tiny snapshot (tests/conftest.py): customers C001–C005 (上海, 北京, �
 C004 深圳), 浙江), 3 products, 6 orders from 2024-01-05 to 2024-04-02 10:30 (= as_of).
 """
 
+import html as h
 import io
 import math
+import re
 from datetime import datetime
 
 import pandas as pd
@@ -307,3 +309,168 @@ def test_classification_page_migration_dropdowns(con):
     after = page.fig_migration.children[0].data[0].z
     assert before != after
     assert "crmkit-error" not in page.status.value
+
+
+# ------------------------------------------------------------------------------ codes in words
+
+
+def _alerts(rows: list[tuple]) -> pd.DataFrame:
+    """Published ``satisfaction_alerts`` rows: dimension, slice, metric, before, now, q_value,
+    alert, likely_drivers (the other columns as score_alerts writes them)."""
+    tests = {
+        "nps": "two-proportion z (detractor share)",
+        "csat": "two-proportion z (4-5 share)",
+        "ces": "Welch t (mean)",
+    }
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "dimension", "slice", "metric", "before", "now", "q_value", "alert", "likely_drivers",
+        ],
+    )  # fmt: skip
+    return df.assign(
+        change=df.now - df.before,
+        n_before=100,
+        n_now=40,
+        test=[tests[m] for m in df.metric],
+        statistic=-2.5,
+        p_value=df.q_value / 2,
+        worse=True,
+    )
+
+
+ALERTS = [
+    ("segment", "general_develop", "csat", 0.686, 0.581, 0.01, True, ""),
+    ("channel", "(none)", "nps", 6.7, -5.0, 0.02, True, "late 12.0% -> 30.0%"),
+    ("owner_team", "service", "ces", 2.98, 3.4, 0.03, True, ""),
+    ("overall", "all", "nps", 6.7, 5.9, 0.6, False, ""),
+]
+
+
+def test_satisfaction_alerts_name_their_slices():
+    """Three alerting slices, one tested without alert. Each shows its dimension, slice, metric
+    and test in the page's language: segment general_develop → 客户分群 / 一般发展客户;
+    channel (none) → 下单渠道 / 无订单（关系调查）; owner team service → 负责团队 / 客户服务团队.
+    CSAT 0.686 → 0.581 reads 68.6% → 58.1%, change −10.5%."""
+    zh = views.satisfaction.score_alerts_html(_alerts(ALERTS), "zh")
+    assert (
+        "<td>客户分群</td><td>一般发展客户</td><td>满意度 CSAT</td><td>68.6%</td><td>58.1%</td>"
+        "<td>-10.5%</td><td>100</td><td>40</td><td>双比例z检验（4–5分占比）</td>"
+    ) in zh
+    assert "<td>下单渠道</td><td>无订单（关系调查）</td><td>净推荐值 NPS</td><td>+6.7</td>" in zh
+    assert "<td>订单延迟送达 12.0% -&gt; 30.0%</td>" in zh
+    assert (
+        "<td>负责团队</td><td>客户服务团队</td><td>费力度 CES</td><td>2.98</td><td>3.40</td>" in zh
+    )
+    assert "整体" not in zh and "general_develop" not in zh and "(none)" not in zh
+    en = views.satisfaction.score_alerts_html(_alerts(ALERTS), "en")
+    assert "<td>Owner team</td><td>Service</td><td>CES (effort)</td>" in en
+    assert "<td>Welch t (mean)</td>" in en
+    quiet = views.satisfaction.score_alerts_html(_alerts(ALERTS[3:]), "zh")
+    assert "没有显著下降的切片（已检验 1 项" in quiet
+
+
+def test_overview_satisfaction_alerts_name_their_slices():
+    """The overview lists the alerting slices (q ascending) in words, scores formatted like
+    the page's: CSAT as a percentage, NPS with its sign, CES with two decimals."""
+    con = db.connect(":memory:", read_only=False)
+    con.create_table("satisfaction_alerts", _alerts(ALERTS))
+    zh = views.satisfaction.overview_alerts(con, lang="zh")
+    assert zh.text.tolist() == [
+        "满意度 CSAT 显著下降：客户分群 = 一般发展客户，68.6% → 58.1%",
+        "净推荐值 NPS 显著下降：下单渠道 = 无订单（关系调查），+6.7 → -5.0",
+        "费力度 CES 显著下降：负责团队 = 客户服务团队，2.98 → 3.40",
+    ]
+    en = views.satisfaction.overview_alerts(con, lang="en")
+    assert en.text.iloc[0] == (
+        f"CSAT dropped significantly: Segment = {views.segment_label('general_develop', 'en')}, "
+        "68.6% → 58.1%"
+    )
+
+
+def test_slice_labels_pass_unknown_codes_through():
+    """A company's own channel or team code, a province and a category read as they are."""
+    label = views.satisfaction.slice_label
+    assert label("channel", "douyin_live", "zh") == "douyin_live"
+    assert label("owner_team", "vip_desk", "zh") == "vip_desk"
+    assert label("province", "广东", "zh") == "广东" and label("category", "耳机", "en") == "耳机"
+    assert label("channel", "social", "zh") == "社交媒体"
+    assert label("overall", "all", "zh") == "全部" and label("segment", "(none)", "zh") == "未填写"
+
+
+def _table(html_text: str) -> list[dict[str, str]]:
+    """The rows of the first crmkit table in ``html_text``, header → cell text."""
+    rows = re.findall(r"<tr>(.*?)</tr>", html_text)
+    cells = [[h.unescape(c) for c in re.findall(r"<t[hd]>(.*?)</t[hd]>", r)] for r in rows]
+    return [dict(zip(cells[0], r, strict=True)) for r in cells[1:]]
+
+
+@pytest.fixture(scope="module")
+def demo(demo_published):
+    c = db.connect(demo_published)
+    yield c
+    c.disconnect()
+
+
+def test_zh_pages_show_channels_severities_matches_and_clusters_in_chinese(demo):
+    """On the demo's zh pages no channel, severity or match rule shows as its code:
+
+    - satisfaction: the SLA chart's channels and the breach list's channel and severity cells
+      are the Chinese labels (社交媒体 …, 低 / 中 / 高 / 紧急);
+    - needs: the contact chart's legend is the seven contact channels in Chinese, and each new
+      need cluster is named 新话题：<term 1> / <term 2> from its published top terms;
+    - data overview: the duplicate pairs' 匹配依据 reads 手机, 邮箱 … .
+    """
+    contact = ["电话", "邮件", "在线聊天", "社交媒体", "拜访", "服务", "应用"]
+    severities = {"低", "中", "高", "紧急"}
+
+    sat = views.satisfaction_page(demo, lang="zh", role="dashboard")
+    assert "crmkit-error" not in sat.status.value
+    sla_x = set(sat.fig_sla.children[0].data[0].x)
+    assert sla_x and sla_x <= set(contact)
+    breaches = _table(sat.breach_table.value)
+    assert breaches and {r["渠道"] for r in breaches} <= set(contact)
+    assert {r["严重程度"] for r in breaches} <= severities
+
+    nd = views.customer_needs(demo, lang="zh", role="dashboard")
+    assert [tr.name for tr in nd.fig_contacts.children[0].data] == contact
+    published = demo.table("need_clusters").to_pandas()
+    names = [r["聚类"] for r in _table(nd.clusters_table.value)]
+    assert len(names) == len(published) > 0
+    assert names == ["新话题：" + " / ".join(terms.split("|")[:2]) for terms in published.top_terms]
+    assert names[0].startswith("新话题：包装")  # the demo's packaging texts (test_needs)
+
+    ov = views.data_overview(demo, lang="zh", role="dashboard")
+    dups = _table(ov.dups_table.value)
+    allowed = {"手机", "邮箱", "客户名称+公司"}
+    assert dups and all(set(r["匹配依据"].split(", ")) <= allowed for r in dups)
+
+
+def test_overview_tables_name_columns_and_match_rules(con):
+    """The reject reasons show a column by its label (orders.status → 订单状态; a column the
+    schema does not know as itself) and a duplicate pair's rules by their fields (phone, email
+    → 手机, 邮箱; name+company → 客户名称+公司); the exported pairs say the same."""
+    page = views.data_overview(con, lang="zh", role="dashboard")
+    data = views.overview_data(con, lang="zh", role="dashboard")
+    data["reject_reasons"] = pd.DataFrame(
+        {
+            "table_name": ["orders", "customers"],
+            "column_name": ["status", "wechat_id"],
+            "reason": ["unknown value", "missing required value"],
+            "rows": [2, 1],
+        }
+    )
+    pair = {f"{c}_{s}": f"{c}{s}" for s in "ab" for c in ("customer_id", "name", "phone", "email")}
+    data["duplicates"] = pd.DataFrame(
+        [{**pair, "match_on": "phone, email"}, {**pair, "match_on": "name+company"}]
+    )
+    page.update(data, Filters(), "zh")
+    assert "<td>订单状态</td><td>unknown value</td><td>2</td>" in page.ingest_table.value
+    assert "<td>wechat_id</td>" in page.ingest_table.value
+    assert [r["匹配依据"] for r in _table(page.dups_table.value)] == ["手机, 邮箱", "客户名称+公司"]
+    page.update(data, Filters(), "en")
+    assert [r["Matched on"] for r in _table(page.dups_table.value)] == [
+        "Phone, Email",
+        "Name+Company",
+    ]
+    assert data["duplicates"].match_on.tolist() == ["phone, email", "name+company"]

@@ -366,9 +366,15 @@ def chart_row():  # noqa: ANN202
 
 
 def html_table(
-    df: pd.DataFrame, headers: dict[str, str], *, max_rows: int = MAX_TABLE_ROWS, empty: str = ""
+    df: pd.DataFrame,
+    headers: dict[str, str],
+    *,
+    lang: str,
+    max_rows: int = MAX_TABLE_ROWS,
+    empty: str = "",
 ) -> str:
-    """A small HTML table with translated headers (values are escaped)."""
+    """A small HTML table with translated headers (values are escaped); past ``max_rows`` a
+    line in ``lang`` says how many rows are not shown."""
     if df.empty:
         return f"<div class='crmkit-sub'>{html.escape(empty)}</div>"
     head = "".join(f"<th>{html.escape(headers.get(c, c))}</th>" for c in headers)
@@ -388,7 +394,9 @@ def html_table(
             cells.append(f"<td>{html.escape('' if v is None or v is pd.NA else str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (
-        f"<div class='crmkit-sub'>… {len(df) - max_rows:,} more</div>" if len(df) > max_rows else ""
+        f"<div class='crmkit-sub'>{t('more_rows', lang, n=fmt_int(len(df) - max_rows))}</div>"
+        if len(df) > max_rows
+        else ""
     )
     return f"<table class='crmkit-table'><tr>{head}</tr>{''.join(body)}</table>{more}"
 

@@ -439,7 +439,7 @@ class ChurnPage(Page):
             value=[fmt_money(v, lang) for v in risk.value],
             expected_loss=[fmt_money(v, lang) for v in risk.expected_loss],
         )
-        self.risk_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.risk_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
         self.risk_export.show(
             risk[list(RISK_COLUMNS)].rename(columns=headers),
             f"churn_warning_{data['owner'] or 'all'}",
@@ -467,7 +467,7 @@ class ChurnPage(Page):
                 cols = ["label", "attempts", "returned", "winback_rate", "revenue_recovered"]
                 parts.append(
                     f"<div class='crmkit-section'>{t(key, lang)}</div>"
-                    + html_table(fr, {c: t(f"col_wb_{c}", lang) for c in cols})
+                    + html_table(fr, {c: t(f"col_wb_{c}", lang) for c in cols}, lang=lang)
                 )
         rs = data["churn_reasons"]
         cols = [
@@ -482,7 +482,9 @@ class ChurnPage(Page):
         ]
         why = (
             f"<div class='crmkit-section'>{t('why_churned', lang)}</div>"
-            + html_table(reasons_table(rs, lang), {c: t(f"col_why_{c}", lang) for c in cols})
+            + html_table(
+                reasons_table(rs, lang), {c: t(f"col_why_{c}", lang) for c in cols}, lang=lang
+            )
             + f"<div class='crmkit-sub'>{html.escape(t('def_why_churned', lang))}</div>"
         )
         self.winback_html.value = (

@@ -426,7 +426,7 @@ class ClassificationPage(Page):
         ]
         self.class_table.value = (
             f"<div class='crmkit-section'>{t('class_table', lang)}</div>"
-            + html_table(ct, {c: t(f"col_{c}", lang) for c in cols})
+            + html_table(ct, {c: t(f"col_{c}", lang) for c in cols}, lang=lang)
         )
         migration = data["migration"]
         dates = data["snapshot_dates"]
@@ -460,7 +460,7 @@ class ClassificationPage(Page):
         headers = {c: t(f"col_{c}", lang) for c in LIST_COLUMNS}
         lst = data["customers"].copy()
         shown = lst.assign(monetary=[fmt_money(v, lang) for v in lst.monetary])
-        self.list_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.list_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
         self.list_export.show(
             lst.rename(columns=headers), f"customers_{data['list_segment']}", f, lang
         )

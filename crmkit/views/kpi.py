@@ -383,6 +383,7 @@ def alerts_html(data: dict, lang: str, *, link: bool = True) -> str:
             returns_table(data, lang),
             {c: t(f"ret_col_{c}", lang) for c in cols},
             empty=t("ret_none", lang),
+            lang=lang,
         )
         + "</div>",
     ]
@@ -453,12 +454,18 @@ def lists_html(data: dict, lang: str) -> str:
         f"<div class='crmkit-sub'>{html.escape(t('list_lost_desc', lang))}</div>"
         "<div class='crmkit-lost-list'>"
         + html_table(
-            lost, {c: t(f"lst_col_{c}", lang) for c in lost_cols}, empty=t("no_data", lang)
+            lost,
+            {c: t(f"lst_col_{c}", lang) for c in lost_cols},
+            empty=t("no_data", lang),
+            lang=lang,
         )
         + f"</div><div class='crmkit-section'>{t('list_stuck', lang)}</div>"
         "<div class='crmkit-stuck-list'>"
         + html_table(
-            stuck, {c: t(f"lst_col_{c}", lang) for c in stuck_cols}, empty=t("no_data", lang)
+            stuck,
+            {c: t(f"lst_col_{c}", lang) for c in stuck_cols},
+            empty=t("no_data", lang),
+            lang=lang,
         )
         + "</div>"
     )

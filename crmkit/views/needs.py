@@ -20,7 +20,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, needs, relationship, text
 from crmkit.db import data_as_of
-from crmkit.i18n import fmt_date, fmt_int, fmt_pct, t
+from crmkit.i18n import channel_label, fmt_date, fmt_int, fmt_pct, t
 from crmkit.privacy import mask_email, mask_phone
 from crmkit.views.base import (
     ALL,
@@ -107,7 +107,8 @@ def needs_data(
         with labels, formula in ``attrs``); ``trend`` (month, topic, label, share …) and
         ``trend_tests`` (:func:`needs.trend_tests`); ``by_segment``; ``unanswered`` (common
         needs without an action in progress or done) and ``actions``; ``examples`` (latest
-        texts of ``topic``, names masked for the dashboard role); ``clusters``;
+        texts of ``topic``, names masked for the dashboard role); ``clusters`` (each
+        with its ``label``, :func:`crmkit.text.cluster_name` of its top terms);
         ``contacts`` (per segment) and ``overdue`` (list, most overdue first); ``calendar``;
         ``owners`` (offered in the owner dropdown). When a publish step the page reads was
         skipped, only ``as_of`` and ``unavailable`` (step → reason code) are returned.
@@ -166,6 +167,8 @@ def needs_data(
             examples["text"] = [mask_text(x) for x in examples.text]
 
     clusters = con.table("need_clusters").to_pandas()
+    terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
+    clusters["label"] = [text.topic_label(x, lang, tax, clusters=terms) for x in clusters.topic]
 
     scope = customers_in_scope(con, f).select("customer_id")
     status = con.table("contact_status").semi_join(scope, "customer_id")
@@ -367,7 +370,12 @@ class NeedsPage(Page):
         )
         charts.show_in(
             self.fig_contacts,
-            charts.plot_contact_by_segment(data["contacts"], lang, relationship.CHANNELS),
+            charts.plot_contact_by_segment(
+                data["contacts"],
+                lang,
+                relationship.CHANNELS,
+                labels={c: channel_label(c, lang) for c in relationship.CHANNELS},
+            ),
             meta=stamp,
         )
 
@@ -388,7 +396,12 @@ class NeedsPage(Page):
             f"<div class='crmkit-section'>{t('nd_priority', lang)}</div>"
             f"<div class='crmkit-sub crmkit-formula'>{t('nd_formula', lang)}: "
             f"{html.escape(pr.attrs['formula'])}</div>"
-            + html_table(shown, {c: t(f"nd_col_{c}", lang) for c in cols}, empty=t("no_data", lang))
+            + html_table(
+                shown,
+                {c: t(f"nd_col_{c}", lang) for c in cols},
+                empty=t("no_data", lang),
+                lang=lang,
+            )
         )
         r0, r1 = tests.attrs["recent"]
         b0, b1 = tests.attrs["baseline"]
@@ -410,7 +423,7 @@ class NeedsPage(Page):
         self.trend_table.value = (
             f"<div class='crmkit-section'>{t('nd_trend_tests', lang)}</div>"
             f"<div class='crmkit-sub'>{html.escape(note)}</div>"
-            + html_table(tt, {c: t(f"nd_col_{c}", lang) for c in tcols})
+            + html_table(tt, {c: t(f"nd_col_{c}", lang) for c in tcols}, lang=lang)
         )
         un = data["unanswered"].assign(status=data["unanswered"].status_label)
         act = data["actions"].assign(date=[fmt_date(d.date(), lang) for d in data["actions"].date])
@@ -423,11 +436,13 @@ class NeedsPage(Page):
                     for c in ("label", "customers", "customer_share", "status")
                 },
                 empty=t("no_data", lang),
+                lang=lang,
             )
             + f"<div class='crmkit-section'>{t('nd_actions', lang)}</div>"
             + html_table(
                 act.assign(kind=act.kind_label, status=act.status_label),
                 {c: t(f"nd_col_{c}", lang) for c in ("label", "kind", "action", "status", "date")},
+                lang=lang,
             )
         )
         charts_topics = [(row.label, row.topic) for row in pr.itertuples()]
@@ -443,17 +458,19 @@ class NeedsPage(Page):
                 for c in ("ts", "customer_id", "name", "text", "evidence", "sentiment")
             },
             empty=t("no_data", lang),
+            lang=lang,
         )
         cl = data["clusters"]
         self.clusters_table.value = (
             f"<div class='crmkit-section'>{t('nd_clusters', lang)}</div>"
             + html_table(
-                cl,
+                cl.assign(cluster=cl.label),
                 {
                     c: t(f"nd_col_{c}", lang)
                     for c in ("cluster", "texts", "customers", "top_terms", "example")
                 },
                 empty=t("no_data", lang),
+                lang=lang,
             )
         )
         ct = data["contacts"]
@@ -474,7 +491,7 @@ class NeedsPage(Page):
         ]
         self.contacts_table.value = (
             f"<div class='crmkit-section'>{t('nd_contact_table', lang)}</div>"
-            + html_table(ct, {c: t(f"nd_col_{c}", lang) for c in ccols})
+            + html_table(ct, {c: t(f"nd_col_{c}", lang) for c in ccols}, lang=lang)
         )
         owners = [(t("all", lang), ALL)] + [(o, o) for o in data["owners"]]
         self._set_options(self.owner, owners, data["owner"] or ALL, self._owner_changed)
@@ -490,7 +507,7 @@ class NeedsPage(Page):
                 "—" if pd.isna(x) else f"{x:%Y-%m-%d}" for x in data["overdue"].last_contact
             ]
         )
-        self.overdue_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.overdue_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
         suffix = f"_{data['owner']}" if data["owner"] else ""
         self.overdue_export.show(
             data["overdue"].rename(columns=headers), f"overdue_contacts{suffix}", f, lang
@@ -500,7 +517,9 @@ class NeedsPage(Page):
             f"({fmt_int(len(data['calendar']))})</div>"
         )
         cheaders = {c: t(f"nd_col_{c}", lang) for c in CALENDAR_COLUMNS}
-        self.calendar_table.value = html_table(data["calendar"], cheaders, empty=t("no_data", lang))
+        self.calendar_table.value = html_table(
+            data["calendar"], cheaders, empty=t("no_data", lang), lang=lang
+        )
         self.calendar_export.show(
             data["calendar"].rename(columns=cheaders), f"care_calendar{suffix}", f, lang
         )

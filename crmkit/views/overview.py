@@ -12,7 +12,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, cubes, quality, schema
 from crmkit.db import data_as_of
-from crmkit.i18n import fmt_date, fmt_int, t, table_label
+from crmkit.i18n import column_label, fmt_date, fmt_int, match_label, t, table_label
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
     PERIODS,
@@ -362,11 +362,15 @@ class DataOverviewPage(Page):
                 "quality_score": t("quality_score", lang),
             },
             empty=t("no_data", lang),
+            lang=lang,
         )
         self.sec_ingest.value = f"<div class='crmkit-section'>{t('last_ingest', lang)}</div>"
         li = data["last_ingest"].copy()
         li["table_name"] = [table_label(x, lang) for x in li.table_name]
-        rr = data["reject_reasons"]
+        rr = data["reject_reasons"].copy()
+        rr["column_name"] = [
+            column_label(tb, c, lang) for tb, c in zip(rr.table_name, rr.column_name, strict=True)
+        ]
         self.ingest_table.value = html_table(
             li,
             {
@@ -378,6 +382,7 @@ class DataOverviewPage(Page):
                 "rejected": t("rejected", lang),
             },
             empty=t("no_ingest", lang),
+            lang=lang,
         ) + (
             f"<div class='crmkit-sub'>{t('top_reject_reasons', lang)}</div>"
             + html_table(
@@ -387,6 +392,7 @@ class DataOverviewPage(Page):
                     "reason": t("reason", lang),
                     "rows": t("rows", lang),
                 },
+                lang=lang,
             )
             if not rr.empty
             else ""
@@ -405,15 +411,18 @@ class DataOverviewPage(Page):
             "stale_share": t("stale_share", lang),
         }
         self.sec_owners.value = f"<div class='crmkit-section'>{t('stale_by_owner', lang)}</div>"
-        self.owners_table.value = html_table(owners, owner_headers, empty=t("no_data", lang))
+        self.owners_table.value = html_table(
+            owners, owner_headers, empty=t("no_data", lang), lang=lang
+        )
         self.owners_export.show(owners.rename(columns=owner_headers), "stale_by_owner", f, lang)
 
-        dups = data["duplicates"]
+        dups = data["duplicates"].copy()
+        dups["match_on"] = [match_label(m, lang) for m in dups.match_on]
         dup_headers = {c: t(f"dup_{c}", lang) for c in dups.columns}
         self.sec_dups.value = (
             f"<div class='crmkit-section'>{t('duplicates', lang)} ({fmt_int(len(dups))})</div>"
         )
-        self.dups_table.value = html_table(dups, dup_headers, empty=t("no_data", lang))
+        self.dups_table.value = html_table(dups, dup_headers, empty=t("no_data", lang), lang=lang)
         self.dups_export.show(dups.rename(columns=dup_headers), "duplicate_candidates", f, lang)
 
 

@@ -18,10 +18,10 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, complaints, definitions
+from crmkit import charts, complaints, definitions, schema, text
 from crmkit import satisfaction as sat
 from crmkit.db import data_as_of
-from crmkit.i18n import code_label, fmt_date, fmt_int, fmt_pct, t
+from crmkit.i18n import channel_label, code_label, fmt_date, fmt_int, fmt_pct, t
 from crmkit.views.base import (
     MAX_EXPORT_ROWS,
     PERIODS,
@@ -124,12 +124,14 @@ def satisfaction_data(
         small_sample); ``cards``
         (metric → value, label, definition, n, lo, hi); ``trend`` (NPS by month, by week for
         the 30- and 90-day periods); ``segments`` (NPS and CSAT by customer segment);
-        ``drivers`` and ``alerts`` (published, whole snapshot); ``sla`` (by channel);
+        ``drivers`` and ``alerts`` (published, whole snapshot); ``topics`` (published, each
+        with its ``label``, clusters named by their top terms); ``sla`` (by channel, with the
+        channel's ``label``);
         ``backlog`` (open tickets by team and age); ``quality`` (service quality by team);
         ``breaches`` (tickets that missed the SLA, newest first, names masked for the
-        dashboard role); ``info`` (the published policy and model facts). When a publish step
-        the page reads was skipped, only ``as_of`` and ``unavailable`` (step → reason code)
-        are returned.
+        dashboard role; channel, severity and status in ``lang``); ``info`` (the published
+        policy and model facts). When a publish step the page reads was skipped, only
+        ``as_of`` and ``unavailable`` (step → reason code) are returned.
     """
     role = current_role(role)
     as_of = data_as_of(con)
@@ -211,9 +213,7 @@ def satisfaction_data(
         on="segment",
         how="outer",
     )
-    segments["label"] = [
-        s if s == sat.NONE else segment_label(s, lang) for s in segments["segment"]
-    ]
+    segments["label"] = [slice_label("segment", s, lang) for s in segments["segment"]]
 
     drivers = con.table("satisfaction_drivers").to_pandas()
     topics = (
@@ -221,8 +221,16 @@ def satisfaction_data(
         if "satisfaction_topics" in con.list_tables()
         else sat._empty(sat.TOPIC_COLUMNS)
     )
+    clusters = (
+        con.table("need_clusters").select("topic", "top_terms").to_pandas()
+        if "need_clusters" in con.list_tables()
+        else pd.DataFrame(columns=["topic", "top_terms"])
+    )
+    terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
+    topics["label"] = [text.topic_label(x, lang, clusters=terms) for x in topics.topic]
     alerts = con.table("satisfaction_alerts").to_pandas()
     sla = complaints.sla_summary(sla_t, "channel")
+    sla["label"] = [channel_label(c, lang) for c in sla.channel]
     backlog = complaints.backlog_ageing(_scoped(con, "ticket_sla", None, f, as_of), "team")
     fb = _scoped(con, "satisfaction_responses", None, f, as_of)
     quality = complaints.service_quality(sla_t, fb, "team")
@@ -234,6 +242,10 @@ def satisfaction_data(
     breach_df = b.to_pandas()
     breach_df["status"] = [
         t("sat_open", lang) if o else t("sat_closed", lang) for o in breach_df["is_open"]
+    ]
+    breach_df["channel"] = [channel_label(c, lang) for c in breach_df["channel"]]
+    breach_df["severity"] = [
+        code_label("tickets", "severity", v, lang) for v in breach_df["severity"]
     ]
     breach_df = breach_df[list(BREACH_COLUMNS)].reset_index(drop=True)
 
@@ -253,6 +265,30 @@ def satisfaction_data(
         "breaches": breach_df,
         "info": info,
     }
+
+
+def slice_label(dimension: str, value: str, lang: str) -> str:
+    """A slice of the satisfaction figures in words (``dimension`` one of
+    ``crmkit.satisfaction.ALERT_DIMENSIONS``): segments, owner teams and channels by their
+    labels, ``(none)`` as no order (channel, category) or not given; provinces, categories and
+    a company's own codes as they are.
+
+    >>> slice_label("segment", "general_develop", "zh"), slice_label("channel", "(none)", "en")
+    ('一般发展客户', 'no order (relationship survey)')
+    >>> slice_label("owner_team", "service", "zh"), slice_label("province", "广东", "en")
+    ('客户服务团队', '广东')
+    """
+    if value == sat.NONE:
+        return t("sat_no_order" if dimension in ("channel", "category") else "sat_not_given", lang)
+    if dimension == "overall":
+        return t("all", lang)
+    if dimension == "segment":
+        return segment_label(value, lang)
+    if dimension == "owner_team" and value in schema.OWNER_TEAMS:
+        return t(f"team_{value}", lang)
+    if dimension == "channel":
+        return channel_label(value, lang)
+    return value
 
 
 def _fmt_score(metric: str, v: float | None, lang: str) -> str:
@@ -302,11 +338,10 @@ TOPIC_ROWS = 6
 
 
 def topics_html(topics: pd.DataFrame, lang: str) -> str:
-    """The need topics most typical of detractors' comments (published, whole snapshot)."""
-    from crmkit.text import topic_label
-
+    """The need topics most typical of detractors' comments (published, whole snapshot), each
+    by its ``label``."""
     df = topics.head(TOPIC_ROWS).copy()
-    df["topic"] = [topic_label(x, lang) for x in df.topic]
+    df["topic"] = df.label
     for col in ("detractor_share", "promoter_share"):
         df[col] = [fmt_pct(v) for v in df[col]]
     df["difference"] = [f"{v * 100:+.1f}" for v in df.difference]
@@ -316,8 +351,36 @@ def topics_html(topics: pd.DataFrame, lang: str) -> str:
     return (
         f"<div class='crmkit-section'>{html.escape(t('sat_sec_topics', lang))}</div>"
         f"<div class='crmkit-sub'>{html.escape(t('sat_topics_note', lang))}</div>"
-        + html_table(df[cols], headers, empty=t("no_data", lang))
+        + html_table(df[cols], headers, empty=t("no_data", lang), lang=lang)
     )
+
+
+def score_alerts_html(alerts: pd.DataFrame, lang: str) -> str:
+    """The alert section: the published :func:`crmkit.satisfaction.score_alerts` rows that
+    alert, their slice, metric and test in words; or how many slices were tested when none
+    alerts."""
+    shown = alerts[alerts["alert"]].copy() if len(alerts) else alerts
+    if shown.empty:
+        none = t("sat_no_alerts", lang, n=len(alerts))
+        body = f"<div class='crmkit-sub crmkit-no-alerts'>{none}</div>"
+    else:
+        for c in ("before", "now", "change"):
+            shown[c] = [
+                _fmt_score(m, v, lang) if c != "change" or m != "csat" else f"{v:+.1%}"
+                for m, v in zip(shown.metric, shown[c], strict=True)
+            ]
+        shown["q_value"] = [f"{q:.2g}" for q in shown.q_value]
+        shown["likely_drivers"] = [_driver_words(x, lang) for x in shown.likely_drivers]
+        shown["slice"] = [
+            slice_label(d, v, lang) for d, v in zip(shown.dimension, shown.slice, strict=True)
+        ]
+        shown["dimension"] = [t(f"sat_dim_{d}", lang) for d in shown.dimension]
+        shown["test"] = [t(f"sat_test_{m}", lang) for m in shown.metric]
+        shown["metric"] = [t(f"sat_{m}", lang) for m in shown.metric]
+        body = html_table(
+            shown, {c: t(f"sat_col_{c}", lang) for c in ALERT_COLUMNS}, max_rows=20, lang=lang
+        )
+    return f"<div class='crmkit-section'>{t('sat_sec_alerts', lang)}</div>" + body
 
 
 class SatisfactionPage(Page):
@@ -370,7 +433,7 @@ class SatisfactionPage(Page):
         self.cards.value = score_cards_html(data["cards"], lang)
         charts.show_in(self.fig_trend, charts.plot_score_trend(data["trend"], lang), meta=stamp)
         charts.show_in(self.fig_drivers, charts.plot_drivers(data["drivers"], lang), meta=stamp)
-        charts.show_in(self.fig_sla, charts.plot_sla(data["sla"], lang), meta=stamp)
+        charts.show_in(self.fig_sla, charts.plot_sla(data["sla"], lang, by="label"), meta=stamp)
         charts.show_in(
             self.fig_backlog, charts.plot_backlog_ageing(data["backlog"], lang), meta=stamp
         )
@@ -412,31 +475,11 @@ class SatisfactionPage(Page):
                     "csat_v": t("sat_col_csat", lang),
                     "flag": t("sat_col_flag", lang),
                 },
+                lang=lang,
             )
         )
 
-        tested = len(data["alerts"])
-        al = data["alerts"]
-        al = al[al["alert"]] if len(al) else al
-        if al.empty:
-            none = t("sat_no_alerts", lang, n=tested)
-            alerts_html = f"<div class='crmkit-sub crmkit-no-alerts'>{none}</div>"
-        else:
-            shown = al.copy()
-            for c in ("before", "now", "change"):
-                shown[c] = [
-                    _fmt_score(m, v, lang) if c != "change" or m != "csat" else f"{v:+.1%}"
-                    for m, v in zip(shown.metric, shown[c], strict=True)
-                ]
-            shown["q_value"] = [f"{q:.2g}" for q in shown.q_value]
-            shown["likely_drivers"] = [_driver_words(x, lang) for x in shown.likely_drivers]
-            shown["metric"] = [t(f"sat_{m}", lang) for m in shown.metric]
-            alerts_html = html_table(
-                shown, {c: t(f"sat_col_{c}", lang) for c in ALERT_COLUMNS}, max_rows=20
-            )
-        self.alerts.value = (
-            f"<div class='crmkit-section'>{t('sat_sec_alerts', lang)}</div>" + alerts_html
-        )
+        self.alerts.value = score_alerts_html(data["alerts"], lang)
 
         q = data["quality"].copy()
         q["label"] = q["team"]
@@ -457,6 +500,7 @@ class SatisfactionPage(Page):
                     c: t("sat_col_team" if c == "label" else f"sat_col_{c}", lang)
                     for c in QUALITY_COLUMNS
                 },
+                lang=lang,
             )
         )
 
@@ -472,7 +516,7 @@ class SatisfactionPage(Page):
                 for v in br["first_response_at"]
             ],
         )
-        self.breach_table.value = html_table(shown, headers, empty=t("no_data", lang))
+        self.breach_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
         self.breach_export.show(br.rename(columns=headers), "sla_breaches", f, lang)
 
 
@@ -483,7 +527,13 @@ def satisfaction_page(
     return safe_page(SatisfactionPage, con, lang=lang, role=role)
 
 
-__all__ = ["SatisfactionPage", "satisfaction_data", "satisfaction_page", "score_cards_html"]
+__all__ = [
+    "SatisfactionPage",
+    "satisfaction_data",
+    "satisfaction_page",
+    "score_cards_html",
+    "slice_label",
+]
 
 
 def overview_alerts(
@@ -506,7 +556,7 @@ def overview_alerts(
                     "text": t(
                         "sat_ov_sla",
                         lang,
-                        channel=code_label("tickets", "channel", w.channel, lang),
+                        channel=channel_label(w.channel, lang),
                         rate=fmt_pct(w.breach_rate),
                         k=fmt_int(w.breached),
                         n=fmt_int(w.n),
@@ -522,10 +572,13 @@ def overview_alerts(
                     "text": t(
                         "sat_ov_drop",
                         lang,
-                        metric=r.metric.upper(),
-                        slice=f"{r.dimension} = {r.slice}",
-                        before=f"{r.before:.1f}",
-                        now=f"{r.now:.1f}",
+                        metric=t(f"sat_{r.metric}", lang),
+                        slice=t(f"sat_dim_{r.dimension}", lang)
+                        if r.dimension == "overall"
+                        else f"{t(f'sat_dim_{r.dimension}', lang)} = "
+                        f"{slice_label(r.dimension, r.slice, lang)}",
+                        before=_fmt_score(r.metric, r.before, lang),
+                        now=_fmt_score(r.metric, r.now, lang),
                     ),
                     "page": "satisfaction",
                 }
