@@ -4,14 +4,24 @@
 Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
 The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
 snapshot is ``--out``, else ``$CRMKIT_PUBLISHED``, else ``data/published.duckdb``.
+
+A failed command prints one line, ``crmkit <command>: <what went wrong>; <what became of the
+data>``, and exits 2 (:func:`failure_line`): a file another process holds, a full disk, an
+unreadable file, a bad value. Anything else is unexpected: its traceback goes to
+``<command>-failed-<time>.log`` beside the warehouse (the snapshot for publish, report and
+serve), and the line names that file.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -36,21 +46,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    for stale in (path, path.with_name(path.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    con = db.connect(path, read_only=False)
+    db.check_free(path)
+    # built beside the warehouse and moved over it when complete: a demo that fails or is
+    # interrupted leaves the old warehouse as it was, and no half-built one for publish to find
+    tmp = path.with_name(f"{path.name}.demo-{os.getpid()}")
     try:
-        res = demo.generate(
-            con,
-            args.customers,
-            seed=args.seed,
-            as_of=args.as_of,
-            orders_per_customer=args.orders_per_customer,
-            progress=not args.quiet,
-        )
-        con.raw_sql("CHECKPOINT")
+        con = db.connect(tmp, read_only=False)
+        try:
+            res = demo.generate(
+                con,
+                args.customers,
+                seed=args.seed,
+                as_of=args.as_of,
+                orders_per_customer=args.orders_per_customer,
+                progress=not args.quiet,
+            )
+            con.raw_sql("CHECKPOINT")
+        finally:
+            con.disconnect()
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
+        os.replace(tmp, path)
     finally:
-        con.disconnect()
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
     counts = ", ".join(f"{t} {n:,}" for t, n in res.rows.items())
     print(f"demo warehouse {path}: {counts}")
     print(f"generated in {res.seconds:.1f} s; file size {_size(path.stat().st_size)}")
@@ -96,13 +114,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return worst
 
 
-def _failure_log(snapshot: Path, err: BaseException) -> Path:
-    """Write a failed publish's traceback beside the snapshot; the path is printed."""
-    log = snapshot.with_name(f"publish-failed-{datetime.now():%Y%m%d-%H%M%S}.log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"crmkit publish failed at {datetime.now():%Y-%m-%d %H:%M:%S}\n{err}\n\n"
-                   f"{getattr(err, 'trace', '')}", encoding="utf-8")  # fmt: skip
-    return log
+def _failure_log(beside: Path, command: str, err: BaseException) -> Path:
+    """Write a failed command's traceback to ``<command>-failed-<time>.log`` beside the file
+    ``beside`` (in the temporary directory when that folder cannot be written); the caller
+    prints the path. Mode 0600: the values in a traceback are the company's data."""
+    import tempfile
+
+    name = f"{command}-failed-{datetime.now():%Y%m%d-%H%M%S}.log"
+    text = (f"crmkit {command} failed at {datetime.now():%Y-%m-%d %H:%M:%S}\n{err}\n\n"
+            + "".join(traceback.format_exception(err)))  # fmt: skip
+    for folder in (beside.parent, Path(tempfile.gettempdir())):
+        log = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            return log
+        except OSError:
+            continue
+    raise err
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -120,8 +151,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         res = publish(args.db, args.out, config=args.config, progress=step_said)
     except PublishError as e:
+        if _busy(e) or _disk_full(e) is not None:
+            raise  # one line from main: which step it hit does not matter
         snapshot = db.published_path(args.out)
-        log = _failure_log(snapshot, e)
+        log = _failure_log(snapshot, "publish", e)
         print(f"crmkit publish: {e}", file=sys.stderr)
         print(f"the traceback is in {log}", file=sys.stderr)
         kept = f"stays as it was: {snapshot}" if snapshot.exists() else "was not written"
@@ -337,13 +370,112 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _chain(err: BaseException | None) -> Iterator[BaseException]:
+    """``err`` and the exceptions it was raised from or while handling, outermost first: a
+    full disk often surfaces as a later "Current transaction is aborted"."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+#: DuckDB's spelling of a full disk: 'Could not write file "w.duckdb.wal": No space left on
+#: device' (the operating system's message for ENOSPC / EDQUOT).
+_DISK_FULL_TEXT = tuple(os.strerror(n) for n in (errno.ENOSPC, errno.EDQUOT))
+_DUCKDB_FILE = re.compile(r'file "(?P<path>[^"]+)"')
+
+
+def _disk_full(err: BaseException) -> str | None:
+    """The file being written when the disk filled up ("" when unknown), found anywhere in
+    ``err``'s chain; None when the disk is not full."""
+    import duckdb
+
+    for e in _chain(err):
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            # a copy's error names its source first (shutil.copyfile): the target is filename2
+            return str(e.filename2 or e.filename or "")
+        if isinstance(e, duckdb.Error) and any(t in str(e) for t in _DISK_FULL_TEXT):
+            where = _DUCKDB_FILE.search(str(e))
+            return where["path"] if where else ""
+    return None
+
+
+def _busy(err: BaseException) -> Exception | None:
+    """The :class:`crmkit.db.DatabaseBusy` anywhere in ``err``'s chain, if any."""
+    from crmkit.db import DatabaseBusy
+
+    return next((e for e in _chain(err) if isinstance(e, DatabaseBusy)), None)
+
+
+def _what_stays(args: argparse.Namespace) -> str:
+    """What a failed command left of the data: each command writes in one transaction, a
+    staging file or a temporary file, so a failure writes nothing."""
+    from crmkit import db
+
+    if args.command == "publish":
+        snapshot = db.published_path(args.out)
+        if snapshot.exists():
+            return f"nothing was written: the previous snapshot stays as it was ({snapshot})"
+        return "nothing was written: there is no snapshot yet"
+    if args.command == "ingest":
+        return "nothing of the file being loaded was written (files reported above stay loaded)"
+    if args.command == "config":
+        return "the settings files may be incomplete: run it again with --force"
+    return "nothing was written"
+
+
+def _log_beside(args: argparse.Namespace) -> Path:
+    """The file a command's failure log goes beside: the snapshot for the commands that write
+    or read it, the warehouse for those that write or read it, else the current folder."""
+    from crmkit import db
+
+    if args.command == "publish":
+        return db.published_path(args.out)
+    if args.command in {"report", "serve"}:
+        return db.published_path(args.published)
+    if hasattr(args, "db"):
+        return db.warehouse_path(args.db)
+    return Path.cwd() / args.command
+
+
+def failure_line(args: argparse.Namespace, err: Exception) -> str:
+    """The one line ``crmkit <command>`` prints when it fails with ``err``.
+
+    Known failures say what happened and what to do: a database another process holds (which
+    one; try again later); a full disk (the file; nothing was written; free space); an error
+    reading or writing a file; a missing file, a bad value or setting (the error's own
+    message). An unexpected error's traceback is written to a log file
+    (:func:`_failure_log`) that the line names.
+    """
+    import duckdb
+
+    busy, full = _busy(err), _disk_full(err)
+    if busy is not None:
+        return str(busy)
+    if full is not None:
+        where = f" writing {full!r}" if full else ""
+        return (
+            f"the disk is full (no space left on device){where}; {_what_stays(args)}; "
+            "free some space and run it again"
+        )
+    if isinstance(err, (FileNotFoundError, ValueError)):
+        return str(err)
+    if isinstance(err, (OSError, duckdb.IOException)):
+        return f"{' '.join(str(err).split())}; {_what_stays(args)}"
+    log = _failure_log(_log_beside(args), args.command, err)
+    said = " ".join(str(err).split())[:200]
+    what = f"{type(err).__name__}: {said}" if said else type(err).__name__
+    return f"unexpected error ({what}); {_what_stays(args)}; the traceback is in {log}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
     try:
         code = args.func(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"crmkit {args.command}: {e}", file=sys.stderr)
+    except Exception as e:
+        print(f"crmkit {args.command}: {failure_line(args, e)}", file=sys.stderr)
         return EXIT_FAILED
     if not getattr(args, "quiet", False):
         print(f"[{args.command} took {time.perf_counter() - t0:.1f} s]", file=sys.stderr)

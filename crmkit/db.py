@@ -10,6 +10,9 @@ Two DuckDB files matter:
   so a reader never sees a half-written snapshot, and a reader that already holds the old file
   keeps reading it.
 
+A file another process holds (DuckDB allows one writer, or many readers, per file) raises
+:class:`DatabaseBusy`, naming that process, instead of DuckDB's lock error.
+
 Examples
 --------
 >>> con = connect(":memory:", read_only=False)
@@ -21,8 +24,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +40,58 @@ from crmkit import schema
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 DEFAULT_PUBLISHED = Path("data/published.duckdb")
+#: DuckDB's error when another process holds a file: 'IO Error: Could not set lock on file
+#: "w.duckdb": Conflicting lock is held in /usr/bin/python3.12 (PID 6543). See also …'
+_LOCK_HELD = re.compile(
+    r"Could not set lock on file(?:.*?held in (?P<program>.+?) \(PID (?P<pid>\d+)\))?"
+)
+
+
+class DatabaseBusy(RuntimeError):
+    """Another process holds the database file ``path``: it is ``pid`` (``None`` when unknown),
+    running ``program``. Nothing was read or written; the command can be run again once that
+    process has finished.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, pid: int | None, program: str, *, doing: str = "in use"
+    ) -> None:
+        self.path, self.pid, self.program = Path(path), pid, program
+        holder = f"process {pid} ({program})" if pid else "another process"
+        super().__init__(f"{str(path)!r} is {doing} by {holder}; try again when it has finished")
+
+
+def _program(pid: int, fallback: str = "") -> str:
+    """What process ``pid`` runs, from its command line: ``crmkit ingest`` for crmkit, else the
+    program's name (``python3.12 -m ipykernel_launcher``), never its arguments (they may hold a
+    token)."""
+    try:
+        argv = [os.fsdecode(a) for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+    except OSError:
+        return Path(fallback).name or "unknown program"
+    argv = [a for a in argv if a]
+    for i, arg in enumerate(argv):
+        if Path(arg).name == "crmkit" and (i <= 1 or argv[i - 1] == "-m"):
+            return " ".join(["crmkit", *argv[i + 1 : i + 2]])
+    name = Path(argv[0]).name if argv else Path(fallback).name
+    if len(argv) > 2 and argv[1] == "-m":
+        name += f" -m {argv[2]}"
+    return name or "unknown program"
+
+
+@contextlib.contextmanager
+def _busy_as_error(path: str | os.PathLike) -> Iterator[None]:
+    """Turn DuckDB's lock error on ``path`` into :class:`DatabaseBusy`."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.IOException as e:
+        held = _LOCK_HELD.search(str(e))
+        if held is None:
+            raise
+        pid = int(held["pid"]) if held["pid"] else None
+        raise DatabaseBusy(path, pid, _program(pid, held["program"] or "") if pid else "") from e
 
 
 def warehouse_path(db: str | os.PathLike | None = None) -> Path:
@@ -66,6 +123,10 @@ def connect(
     ------
     FileNotFoundError
         When opening a file read-only that does not exist (DuckDB would otherwise create it).
+    DatabaseBusy
+        When another process holds the file: writing needs it alone, reading needs no writer.
+    ValueError
+        When the file is not a DuckDB database (a CSV or Parquet file given as ``--db``).
     """
     target = str(path) if path is not None else str(warehouse_path())
     if target != ":memory:":
@@ -78,7 +139,41 @@ def connect(
     kwargs = {"read_only": read_only} if target != ":memory:" else {}
     if threads:
         kwargs["threads"] = threads
-    return ibis.duckdb.connect(target, **kwargs)
+    import duckdb
+
+    not_duckdb = ValueError(
+        f"{target!r} is not a DuckDB database file (DuckDB would read it as data, and keep "
+        "nothing written to it); pass the warehouse or snapshot .duckdb file"
+    )
+    try:
+        with _busy_as_error(target):
+            con = ibis.duckdb.connect(target, **kwargs)
+    except duckdb.CatalogException as e:
+        # a CSV or Parquet file opened read-only: DuckDB refuses the in-memory stand-in
+        if "in-memory database in read-only mode" in str(e):
+            raise not_duckdb from e
+        raise
+    if target != ":memory:" and con.con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone() == (None,):
+        # a CSV or Parquet file opened for writing: DuckDB serves an in-memory database
+        con.disconnect()
+        raise not_duckdb
+    return con
+
+
+def check_free(path: str | os.PathLike) -> None:
+    """Raise :class:`DatabaseBusy` when another process holds the database file ``path``; a
+    file that is missing or not a DuckDB database is free (a command may overwrite it)."""
+    import duckdb
+
+    if not Path(path).exists():
+        return
+    try:
+        with _busy_as_error(path):
+            duckdb.connect(str(path)).close()
+    except duckdb.Error:
+        pass
 
 
 def create_schema(con: Backend) -> None:
@@ -159,19 +254,28 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
     opened it keep reading their file. When the block raises, the staging file is removed and
     ``dst`` is untouched.
 
+    One publish of ``dst`` at a time: the block holds ``<dst>.lock`` (:func:`_lock_snapshot`).
+    Holding it, it first removes what a killed publish left (:func:`leftovers`): a full copy of
+    the warehouse, and a write-ahead log DuckDB would replay into the next staging file of that
+    name — a process id comes round again.
+
     Raises
     ------
     FileNotFoundError
         When ``src`` does not exist.
+    DatabaseBusy
+        When another publish of ``dst`` is running, or another process writes ``src``.
     """
     if not src.exists():
         raise FileNotFoundError(
             f"warehouse {str(src)!r} does not exist; run `crmkit demo` or `crmkit ingest` first"
         )
     dst.parent.mkdir(parents=True, exist_ok=True)
+    unlock = _lock_snapshot(dst)
     tmp = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
     try:
+        for stale in leftovers(dst):
+            stale.unlink(missing_ok=True)
         _copy_database(src, tmp)
         snap = connect(tmp, read_only=False)
         try:
@@ -186,7 +290,65 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
-    os.replace(tmp, dst)
+    else:
+        os.replace(tmp, dst)
+    finally:
+        unlock()
+
+
+def leftovers(dst: Path) -> list[Path]:
+    """The staging files (``<dst>.staging-<pid>`` and their ``.wal``) beside the snapshot
+    ``dst``: none once every publish has ended, whether it succeeded or failed; a publish
+    killed midway leaves its own, which the next one removes."""
+    pattern = re.compile(rf"{re.escape(dst.name)}\.staging-\d+(\.wal)?")
+    if not dst.parent.is_dir():
+        return []
+    return sorted(p for p in dst.parent.iterdir() if pattern.fullmatch(p.name))
+
+
+def _lock_snapshot(dst: Path) -> Callable[[], None]:
+    """Take ``<dst>.lock`` (``flock``, exclusive) for one publish of ``dst``; return the function
+    that releases it and removes the lock file.
+
+    A second publish of the same snapshot fails at once with :class:`DatabaseBusy` naming the
+    first (its process id is written in the file) rather than remove the first one's staging
+    file. A lock file left by a killed publish is taken over: the kernel released its lock
+    with the process.
+
+    Raises
+    ------
+    DatabaseBusy
+        When another process holds the lock.
+    """
+    path = dst.with_name(dst.name + ".lock")
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            written = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            pid = int(written) if written.isdigit() else None
+            raise DatabaseBusy(
+                dst, pid, _program(pid) if pid else "", doing="being published"
+            ) from None
+        # the publish that held it removes the file as it ends: lock the file that is there now
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        os.close(fd)
+
+    def unlock() -> None:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    except OSError as e:
+        unlock()
+        raise OSError(e.errno, e.strerror, str(path)) from e
+    return unlock
 
 
 def stored_counts(con: Backend) -> dict[str, int]:
@@ -253,7 +415,8 @@ def _copy_database(src: Path, dst: Path) -> None:
 
     import duckdb
 
-    lock = duckdb.connect(str(src), read_only=True)
+    with _busy_as_error(src):
+        lock = duckdb.connect(str(src), read_only=True)
     try:
         shutil.copyfile(src, dst)
         wal = src.with_name(src.name + ".wal")

@@ -279,5 +279,11 @@ def write_report(
         con.disconnect()
     path = Path(out or f"report-{data['period'].label}-{lang}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    # written beside and moved over: a full disk leaves the previous report, never half of one
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

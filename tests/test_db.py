@@ -47,3 +47,15 @@ def test_transaction_rolls_back_everything(tmp_path):
         raise RuntimeError("boom")
     assert "scratch" not in con.list_tables()
     assert db.table_counts(con) == before
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_csv_file_given_as_the_database_is_refused(tmp_path, read_only):
+    """DuckDB opens an existing CSV file as an in-memory database (writable: everything written
+    to it vanishes; read-only: a CatalogException about in-memory mode). Both are refused
+    naming the file, and the CSV is left as it was."""
+    csv = tmp_path / "orders.csv"
+    csv.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"'.*orders\.csv' is not a DuckDB database file"):
+        db.connect(csv, read_only=read_only)
+    assert csv.read_text(encoding="utf-8") == "a,b\n1,2\n"
