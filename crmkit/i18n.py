@@ -366,10 +366,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "kpi_attainment": ("达成率", "Attainment"),
     "kpi_vs": ("对比", "vs"),
     "kpi_unavailable": ("暂不可用", "Not available yet"),
-    "page_unavailable": (
-        "本页暂不可用：发布时缺少所需数据",
-        "This page is not available: the data it needs was missing at publish",
-    ),
+    "na_note": ("暂不可用", "Not available"),
+    "na_not_drawn": ("未画出", "Not drawn"),
     "na_no_table": ("数据中没有{table}表", "no {table} table in the data"),
     "na_empty_table": ("{table}表没有数据", "the {table} table is empty"),
     "na_no_observations": ("统计期内没有可计数的记录", "nothing to count in the period"),

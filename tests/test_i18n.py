@@ -129,6 +129,13 @@ INDIRECT = {
     ("crmkit/views/base.py", "desc"),  # PAGES
     ("crmkit/relationship.py", "key"),  # _greeting("rel_birthday" / "rel_holiday" / ...)
     ("crmkit/views/churn.py", "key"),  # ("winback_by_reason", ...), ("winback_by_segment", ...)
+    # the title keys of charts and tables shown as "not available" notes: (box, "fig_…") pairs
+    ("crmkit/views/churn.py", "title"),
+    ("crmkit/views/classification.py", "title"),
+    ("crmkit/views/kpi.py", "title"),  # FIGURES
+    ("crmkit/views/needs.py", "title"),
+    ("crmkit/views/overview.py", "title"),
+    ("crmkit/views/satisfaction.py", "title"),
 }
 
 
