@@ -115,7 +115,9 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     ("nd_event_", ""): _fixed("birthday", "holiday", "post_purchase"),
     # i18n.reason_text: why a number or a step is not available, and what there was too few of
     # (stats.too_few callers: clv, churn, winback)
-    ("na_", ""): _fixed("no_table", "empty_table", "no_observations", "too_few"),
+    ("na_", ""): _fixed(
+        "no_table", "empty_table", "no_observations", "status_defaulted", "too_few"
+    ),
     ("na_what_", ""): _fixed(
         "repeat_buyers", "labelled_rows", "churned_rows", "attempts", "training_cutoffs"
     ),

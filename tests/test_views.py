@@ -497,3 +497,40 @@ def test_without_customers_the_data_overview_still_counts_rows(tmp_path):
         assert set(notes) == {"Not available: the Customers table is empty"}
     finally:
         c.disconnect()
+
+
+def test_overview_without_order_status_says_the_return_rate_is_not_known(tmp_path):
+    """The fixtures' orders without their status column: ingest set all six to completed. The
+    return-rate card, the return-rate chart and alerts say the status was not in the data
+    (never 0.0 %), and the trend does not draw the return rate."""
+    from crmkit.ingest import ingest
+
+    orders = tmp_path / "orders.csv"
+    pd.read_csv(FIXTURES / "orders.csv").drop(columns="status").to_csv(orders, index=False)
+    wh = db.connect(tmp_path / "w.duckdb", read_only=False)
+    for table, path in (("customers", FIXTURES / "customers.csv"),
+                        ("products", FIXTURES / "products.csv"), ("orders", orders)):  # fmt: skip
+        assert ingest(path, table, con=wh).ok
+    wh.disconnect()
+    c = db.connect(crmkit.publish(tmp_path / "w.duckdb", tmp_path / "p.duckdb").path)
+    try:
+        d = views.kpi_overview_data(c, lang="zh", role="dashboard")
+        ev = d["evaluation"].set_index("key")
+        assert (ev.loc["return_rate", "available"], ev.loc["return_rate", "reason"]) == (
+            False,
+            "status_defaulted",
+        )
+        assert d["unavailable"]["returns"] == {"orders": "status_defaulted"}
+        assert d["trend_not_drawn"]["return_rate"] == "status_defaulted"
+        page = views.kpi_overview(c, lang="zh")
+        card = page.cards.value.split("data-key='return_rate'")[1].split("crmkit-card")[0]
+        assert "data-value=''" in card and "0.0%" not in card
+        assert "暂不可用：订单状态不在数据中（导入时全部记为已完成）" in card
+        assert not _drawn(page.fig_returns)
+        assert "退货率 — 订单状态不在数据中" in page.trend_note.value
+        page.filter_bar.language.value = "en"
+        assert "order status was not in the data (all set to completed at ingest)" in (
+            page.fig_returns.children[0].value
+        )
+    finally:
+        c.disconnect()

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, kpi, periods, returns, sales
+from crmkit import charts, kpi, periods, returns, sales, stats
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, reason_text, t
 from crmkit.views.base import (
@@ -259,6 +259,7 @@ def kpi_overview_data(
         dashboard role); ``alerts`` (satisfaction / churn hook frames, None while missing);
         ``unavailable`` (section → {step or table: reason code}: the sections of
         :data:`OVERVIEW_SECTIONS` that cannot be shown, ``trend`` when no trend KPI is available,
+        ``returns`` also when the orders' status was not in the data,
         ``satisfaction_alerts`` when neither complaints nor satisfaction ran). A section that
         is not available has none of its keys.
     """
@@ -307,7 +308,10 @@ def kpi_overview_data(
         )
     end = min(p.end, periods.data_end(as_of))
     if "returns" not in missing:
-        out |= _returns(con, p.start, end, scope)
+        try:
+            out |= _returns(con, p.start, end, scope)
+        except stats.NotEnoughData as e:  # the orders' status was not in the data
+            missing["returns"] = {"orders": e.reason}
     if "pipeline" not in missing:
         out |= {
             "pipeline": sales.pipeline(con, as_of=as_of, customers=scope),
