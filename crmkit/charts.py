@@ -141,11 +141,12 @@ def show_in(box, fig: go.Figure, *, meta: str | None = None) -> go.FigureWidget:
     afterwards by assigning the new data and layout to that same widget.
 
     ``meta`` (e.g. the filters in words) is kept in ``layout.meta``, so the chart records what
-    produced it and a browser test can tell that it was redrawn.
+    produced it and a browser test can tell that it was redrawn. Anything else in the box (a
+    "not available" note) is replaced.
     """
     if meta is not None:
         fig.update_layout(meta={"filters": meta})
-    if not box.children:
+    if not box.children or not isinstance(box.children[0], go.FigureWidget):
         widget = figure_widget(fig)
         box.children = (widget,)
         return widget

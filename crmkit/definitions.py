@@ -8,8 +8,11 @@ Counted order (计入订单)
     an order with a known customer whose status is not one of the settings'
     ``rfm.exclude_statuses`` (default returned, refunded, cancelled) — :func:`counted_orders`.
 Placed order (有效下单)
-    an order that was not cancelled (:data:`PLACED_STATUSES`): the denominator of the return
-    rate — :func:`placed_orders`.
+    an order that was not cancelled (:data:`PLACED_STATUSES`) by the status in the data: the
+    denominator of the return rate — :func:`placed_orders`. An order whose status ingest
+    filled in (the file had none: ``status_defaulted``) is not known to be placed or returned;
+    when every order of a window is such, the return rate is not available
+    (:func:`status_not_recorded`), never 0 %.
 Customer at a date d (某日的客户)
     a customer with a counted order in ``[d − W, d)``, W = :data:`ACTIVE_DAYS` days (or the
     period's length if longer) — :func:`customer_flow`.
@@ -71,6 +74,11 @@ POTENTIAL = "potential"
 PLACED_STATUSES = ("completed", "returned", "refunded")
 #: The status of a returned order (the return rate's numerator).
 RETURNED = "returned"
+#: The orders column marking a status that ingest filled in because the data had none.
+STATUS_DEFAULTED = schema.defaulted_column("status")
+#: The reason code of a return rate over orders whose status was never in the data
+#: (:func:`crmkit.i18n.reason_text` words it).
+NO_STATUS = "status_defaulted"
 #: Trailing window (days) in which a customer must have a counted order to be a customer.
 ACTIVE_DAYS = 365
 
@@ -166,7 +174,10 @@ MEASURES: dict[str, Measure] = {
             "退货率",
             "Return rate",
             ("期内下单且已退货的订单", "orders placed in the period and returned"),
-            ("期内下单且未取消的订单", "orders placed in the period, not cancelled"),
+            (
+                "期内下单且未取消的订单（订单状态来自数据）",
+                "orders placed in the period, not cancelled (status from the data)",
+            ),
             _PERIOD,
         ),
         Measure(
@@ -356,13 +367,56 @@ def counted_orders(
 def placed_orders(
     orders: ir.Table, *, start: datetime, end: datetime, customers: ir.Table | None = None
 ) -> ir.Table:
-    """Orders placed in ``[start, end)`` that were not cancelled (:data:`PLACED_STATUSES`)."""
+    """Orders placed in ``[start, end)`` that were not cancelled (:data:`PLACED_STATUSES`),
+    by a status that came from the data: rows whose status ingest filled in
+    (:data:`STATUS_DEFAULTED`) are left out, their status says nothing.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> o = ibis.memtable({"order_ts": [datetime(2024, 1, 2)] * 3,
+    ...     "status": ["returned", "completed", "completed"],
+    ...     "status_defaulted": [False, False, True]})
+    >>> placed_orders(o, start=datetime(2024, 1, 1), end=datetime(2024, 2, 1)).count().execute()
+    2
+    """
     o = orders.filter(
         orders.order_ts >= _lit(start),
         orders.order_ts < _lit(end),
         orders.status.isin(list(PLACED_STATUSES)),
     )
+    if STATUS_DEFAULTED in o.columns:  # a table built before the marker has none
+        o = o.filter(~o[STATUS_DEFAULTED].fill_null(False))
     return restrict(o, customers)
+
+
+def status_not_recorded(
+    orders: ir.Table, *, start: datetime, end: datetime, customers: ir.Table | None = None
+) -> str:
+    """Why a return rate over ``[start, end)`` is not available: :data:`NO_STATUS` when the
+    window has orders but not one whose status came from the data (an orders file without a
+    status column: ingest set every status to completed); empty otherwise.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> o = ibis.memtable({"order_ts": [datetime(2024, 1, 2)] * 2,
+    ...     "status": ["completed"] * 2, "status_defaulted": [True, True]})
+    >>> status_not_recorded(o, start=datetime(2024, 1, 1), end=datetime(2024, 2, 1))
+    'status_defaulted'
+    >>> status_not_recorded(o, start=datetime(2024, 2, 1), end=datetime(2024, 3, 1))
+    ''
+    """
+    if STATUS_DEFAULTED not in orders.columns:
+        return ""
+    o = restrict(
+        orders.filter(orders.order_ts >= _lit(start), orders.order_ts < _lit(end)), customers
+    )
+    row = o.aggregate(
+        n=o.count(), recorded=(~o[STATUS_DEFAULTED].fill_null(False)).cast("int64").sum()
+    ).to_pandas()
+    n, recorded = (int(v) for v in row.iloc[0].fillna(0))
+    return NO_STATUS if n and not recorded else ""
 
 
 def customer_flow(

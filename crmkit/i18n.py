@@ -380,13 +380,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "kpi_attainment": ("达成率", "Attainment"),
     "kpi_vs": ("对比", "vs"),
     "kpi_unavailable": ("暂不可用", "Not available yet"),
-    "page_unavailable": (
-        "本页暂不可用：发布时缺少所需数据",
-        "This page is not available: the data it needs was missing at publish",
-    ),
+    "na_note": ("暂不可用", "Not available"),
+    "na_not_drawn": ("未画出", "Not drawn"),
     "na_no_table": ("数据中没有{table}表", "no {table} table in the data"),
     "na_empty_table": ("{table}表没有数据", "the {table} table is empty"),
     "na_no_observations": ("统计期内没有可计数的记录", "nothing to count in the period"),
+    "na_status_defaulted": (
+        "订单状态不在数据中（导入时全部记为已完成）",
+        "order status was not in the data (all set to completed at ingest)",
+    ),
     "na_too_few": (
         "{what}仅{have}个，至少需要{need}个",
         "only {have} {what}, at least {need} needed",
@@ -888,20 +890,22 @@ def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
 
 def reason_text(reason: str, lang: str = DEFAULT_LANG) -> str:
     """Why a number or a step is not available, in ``lang``: the codes ``no_table:T[,T]``,
-    ``empty_table:T``, ``no_observations`` and ``too_few:WHAT:HAVE:NEED`` in words; any other
-    reason (a sentence) as it is.
+    ``empty_table:T``, ``no_observations``, ``status_defaulted`` (the orders' status was not in
+    the data) and ``too_few:WHAT:HAVE:NEED`` in words; any other reason (a sentence) as it is.
 
     >>> reason_text("empty_table:referrals", "zh"), reason_text("no_table:feedback", "en")
     ('推荐记录表没有数据', 'no Feedback table in the data')
     >>> reason_text("too_few:repeat_buyers:12:50", "en")
     'only 12 repeat buyers, at least 50 needed'
+    >>> reason_text("status_defaulted", "zh")
+    '订单状态不在数据中（导入时全部记为已完成）'
     """
     code, _, arg = (reason or "").partition(":")
     if code in ("no_table", "empty_table") and arg:
         tables = [table_label(x, lang) if x in schema.TABLES else x for x in arg.split(",")]
         return t(f"na_{code}", lang, table="、".join(tables) if lang == "zh" else ", ".join(tables))
-    if code == "no_observations" and not arg:
-        return t("na_no_observations", lang)
+    if code in ("no_observations", "status_defaulted") and not arg:
+        return t(f"na_{code}", lang)
     if code == "too_few" and arg.count(":") == 2:
         what, have, need = arg.split(":")
         known = f"na_what_{what}" in LABELS

@@ -11,7 +11,9 @@ A file needs only the columns of ``Table.file_columns``: orders need customer, o
 amount (订单编号 / 产品编号 / 状态 / 数量 / 渠道 are optional); customers need only
 ``customer_id``. What is filled in is counted in ``IngestResult.filled`` and in the report:
 
-- ``orders.status`` left out → ``completed``;
+- ``orders.status`` left out → ``completed``, with ``status_defaulted = true`` on those rows
+  (:func:`crmkit.schema.defaulted_column`), so the return rate knows the status was never in
+  the data;
 - ``orders.order_id`` left out → ``"auto-"`` + 20 hex digits of the SHA-256 of the row's
   customer_id, order_ts, product_id, quantity and amount (``Table.key_from``, as parsed, so
   ``2024/3/1`` and ``2024-03-01`` agree) and its ordinal among the file's rows with that same
@@ -1134,8 +1136,10 @@ def _update_first_activity(con: Backend) -> int:
 
 
 def _with_surrogates(con: Backend, spec: _schema.Table, clean: ir.Table) -> ir.Table:
-    """The clean rows with every declared column (absent ones NULL), their surrogate keys and,
-    for tables that take stubs, ``derived = false`` (the row comes from a file)."""
+    """The clean rows with every declared column (absent ones NULL), their surrogate keys,
+    for tables that take stubs ``derived = false`` (the row comes from a file) and for each
+    column with a default its marker (:func:`crmkit.schema.defaulted_column`: the value was
+    filled in)."""
     target_schema = spec.ibis_schema()
     cols = {
         c.name: clean[c.name] if c.name in clean.columns else ibis.null(c.ibis_type)
@@ -1143,6 +1147,9 @@ def _with_surrogates(con: Backend, spec: _schema.Table, clean: ir.Table) -> ir.T
     }
     if spec.stubs:
         cols[_schema.DERIVED] = ibis.literal(False)
+    for c in spec.columns:
+        if c.default is not None:
+            cols[_schema.defaulted_column(c.name)] = clean[_filled(c.name)]
     out = clean.select(_row=clean._row, **cols)
     for sk_name, fkcol in spec.surrogate_columns:
         ref = _schema.TABLES[fkcol.fk]

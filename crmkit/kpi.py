@@ -98,6 +98,8 @@ class _Counts:
     hi: float | None = None
     method: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    #: why the KPI is not available on this data (a reason code); empty when it is
+    reason: str = ""
 
 
 def _effective_end(end: datetime, as_of: datetime | None) -> datetime:
@@ -370,11 +372,18 @@ def _lead_conversion(ctx: KPIContext) -> _Counts:
 
 
 def _return_rate(ctx: KPIContext) -> _Counts:
-    o = definitions.placed_orders(ctx.table("orders"), start=ctx.start, end=ctx.effective_end)
+    orders = ctx.table("orders")
+    o = definitions.placed_orders(orders, start=ctx.start, end=ctx.effective_end)
     row = o.aggregate(
         k=(o.status == definitions.RETURNED).cast("int64").sum(), n=o.count()
     ).to_pandas()
     k, n = row.iloc[0].fillna(0)
+    if not n:
+        # orders without a status from the data (all set to completed at ingest): their
+        # 0 returns would be made up
+        reason = definitions.status_not_recorded(orders, start=ctx.start, end=ctx.effective_end)
+        if reason:
+            return _Counts(reason=reason)
     return _Counts(int(k), int(n))
 
 
@@ -648,6 +657,8 @@ def compute(
         )
     else:
         counts = fn(ctx)
+    if counts.reason:
+        return KPIValue(_unavailable(k, counts.reason, window), **meta)
     return KPIValue(_metric(k, counts, window), **meta, extras=dict(counts.extras))
 
 

@@ -120,23 +120,34 @@ def changes(evaluation: pd.DataFrame, lang: str) -> list[str]:
 def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -> str:
     """The report HTML for one :func:`crmkit.views.kpi_overview_data` result."""
     from crmkit.views import base
-    from crmkit.views.base import html_table
+    from crmkit.views.base import html_table, unavailable_html
     from crmkit.views.kpi import (
+        FIGURES,
         alerts_html,
         figures,
         kpi_cards_html,
         lists_html,
         period_line,
+        trend_note_html,
+        unavailable_figures,
     )
 
     generated = generated or datetime.now()
     figs = figures(data, lang)
+    notes = unavailable_figures(data, lang)
+
+    def chart(name: str) -> str:
+        if name not in figs:
+            return notes[name]
+        out = figs[name].to_html(
+            full_html=False, include_plotlyjs=False, config={"displayModeBar": False}
+        )
+        return out + (trend_note_html(data, lang) if name == "trend" else "")
+
     chart_html = "".join(
-        f"<div class='crmkit-chart' data-chart='{name}'>"
-        + fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
-        + "</div>"
-        for name, fig in figs.items()
+        f"<div class='crmkit-chart' data-chart='{name}'>{chart(name)}</div>" for name in FIGURES
     )
+    missing = data["unavailable"]
     table_cols = [
         "kpi",
         "value",
@@ -159,9 +170,9 @@ def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -
     }
     kt = kpi_table(data["evaluation"], lang)
     change_items = changes(data["evaluation"], lang)
-    reasons = data["return_reasons"]
     reason_html = ""
-    if not reasons.empty:
+    if "returns" not in missing and not data["return_reasons"].empty:
+        reasons = data["return_reasons"]
         # the five most frequent reasons of each flagged product, then its feedback texts
         r = reasons.groupby(["product_id", "kind"], sort=False).head(REASONS_SHOWN).copy()
         r["share"] = [fmt_pct(v, lang) if _num(v) else "" for v in r.share]
@@ -178,27 +189,31 @@ def render(data: dict, lang: str = "zh", *, generated: datetime | None = None) -
             max_rows=40,
             lang=lang,
         )
-    win = data["win_by_source"].copy()
-    win_html = html_table(
-        win.assign(
-            source=[channel_label(s, lang) for s in win.source],
-            rate=[fmt_pct(v, lang) for v in win.rate],
-            interval=[
-                f"{fmt_pct(a, lang)} – {fmt_pct(b, lang)}"
-                for a, b in zip(win.lo, win.hi, strict=True)
-            ],
-            small=[t("small_sample", lang) if s else "" for s in win.small_sample],
-        ),
-        {
-            "source": t("col_source", lang),
-            "won": t("col_won", lang),
-            "closed": t("col_closed", lang),
-            "rate": t("col_rate", lang),
-            "interval": t("kpi_interval", lang),
-            "small": "",
-        },
-        empty=t("no_data", lang),
-        lang=lang,
+    win = data.get("win_by_source")
+    win_html = (
+        unavailable_html(missing["pipeline"], lang)
+        if win is None
+        else html_table(
+            win.assign(
+                source=[channel_label(s, lang) for s in win.source],
+                rate=[fmt_pct(v, lang) for v in win.rate],
+                interval=[
+                    f"{fmt_pct(a, lang)} – {fmt_pct(b, lang)}"
+                    for a, b in zip(win.lo, win.hi, strict=True)
+                ],
+                small=[t("small_sample", lang) if s else "" for s in win.small_sample],
+            ),
+            {
+                "source": t("col_source", lang),
+                "won": t("col_won", lang),
+                "closed": t("col_closed", lang),
+                "rate": t("col_rate", lang),
+                "interval": t("kpi_interval", lang),
+                "small": "",
+            },
+            empty=t("no_data", lang),
+            lang=lang,
+        )
     )
     title = t("rep_title", lang)
     return f"""<!DOCTYPE html>

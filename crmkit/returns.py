@@ -1,10 +1,10 @@
 """Return rates (退货率): products returned more than the rest of their category, and why.
 
-A product's return rate is its returned orders / its placed orders (not cancelled,
-:func:`crmkit.definitions.placed_orders`) in a window ``[start, end)``, the same 口径 as the
-KPI return rate of :mod:`crmkit.kpi`. :func:`return_alerts` tests each product against the
-rest of its category and flags those significantly higher; :func:`return_reasons` lists the
-return reasons and customer feedback behind them.
+A product's return rate is its returned orders / its placed orders (not cancelled, by a
+status from the data: :func:`crmkit.definitions.placed_orders`) in a window ``[start, end)``,
+the same 口径 as the KPI return rate of :mod:`crmkit.kpi`. :func:`return_alerts` tests each
+product against the rest of its category and flags those significantly higher;
+:func:`return_reasons` lists the return reasons and customer feedback behind them.
 
 Examples
 --------
@@ -60,8 +60,16 @@ def return_alerts(
         orders, returned, rate, lo, hi, category_orders, category_returned, category_rate
         (rest of the category), excess_returns (returned − orders × category_rate), z, p, q,
         tested, flagged.
+
+    Raises
+    ------
+    crmkit.stats.NotEnoughData
+        With reason :data:`crmkit.definitions.NO_STATUS` when the window has orders but none
+        whose status came from the data (an orders file without a status column): every return
+        rate would be a made-up 0 %.
     """
-    o = definitions.placed_orders(con.table("orders"), start=start, end=end, customers=customers)
+    orders = con.table("orders")
+    o = definitions.placed_orders(orders, start=start, end=end, customers=customers)
     o = o.filter(o.product_id.notnull())  # an order export without products has no product rows
     per = o.group_by("product_id").aggregate(
         orders=o.count(), returned=(o.status == definitions.RETURNED).cast("int64").sum()
@@ -88,6 +96,9 @@ def return_alerts(
         "flagged",
     ]
     if df.empty:
+        reason = definitions.status_not_recorded(orders, start=start, end=end, customers=customers)
+        if reason:
+            raise stats.NotEnoughData(reason)
         # typed, so that ``alerts[alerts.flagged]`` selects rows (an object column of no rows
         # would be read as a list of column names)
         return pd.DataFrame(columns=cols).astype({"flagged": bool, "tested": bool})

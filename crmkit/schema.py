@@ -23,6 +23,10 @@ Conventions
 - ``customers`` and ``products`` accept stub rows (``Table.stubs``): ``crmkit ingest
   --add-missing`` creates one, with the key only and ``derived = true``, for every key a file
   references that the warehouse lacks. Rows loaded from files have ``derived = false``.
+- A column with a ``default`` has a marker column beside it (:func:`defaulted_column`:
+  ``orders.status_defaulted``), true on the rows whose value ingest filled in because the file
+  had no such column or left the cell blank: an order status that was never in the data is not
+  a return rate of 0 (:func:`crmkit.definitions.placed_orders`).
 
 Examples
 --------
@@ -49,6 +53,16 @@ Fill = Literal["first_activity"]
 
 #: The column that marks stub rows created by ``ingest --add-missing`` (tables with ``stubs``).
 DERIVED = "derived"
+
+
+def defaulted_column(name: str) -> str:
+    """The marker column of a column with a ``default``: true where ingest stored the default.
+
+    >>> defaulted_column("status")
+    'status_defaulted'
+    """
+    return f"{name}_defaulted"
+
 
 #: A customer's first activity: the earliest ``order_ts`` of their orders. It stands in for a
 #: ``created_at`` that a customers file leaves out (``fill="first_activity"``).
@@ -231,7 +245,8 @@ class Table:
         return out
 
     def ibis_schema(self) -> ibis.Schema:
-        """The warehouse schema: declared columns plus surrogate keys and the ``derived`` mark."""
+        """The warehouse schema: declared columns plus surrogate keys, the ``derived`` mark and
+        the markers of defaulted columns (:meth:`column_defaults`)."""
         fields: dict[str, dt.DataType] = {}
         if self.surrogate:
             fields[self.surrogate] = dt.int64
@@ -239,14 +254,20 @@ class Table:
             fields[c.name] = c.ibis_type
         for sk, _ in self.surrogate_columns:
             fields[sk] = dt.int64
-        if self.stubs:
-            fields[DERIVED] = dt.boolean
+        for name in self.column_defaults:
+            fields[name] = dt.boolean
         return ibis.schema(fields)
 
     @property
     def column_defaults(self) -> dict[str, bool]:
-        """Warehouse columns with a DDL default: ``derived`` is false unless a stub sets it."""
-        return {DERIVED: False} if self.stubs else {}
+        """Warehouse columns with a DDL default: ``derived`` is false unless a stub sets it; a
+        column's :func:`defaulted_column` is false unless ingest filled the value in.
+
+        >>> TABLES["orders"].column_defaults, TABLES["products"].column_defaults
+        ({'status_defaulted': False}, {'derived': False})
+        """
+        marks = {defaulted_column(c.name): False for c in self.columns if c.default is not None}
+        return {DERIVED: False, **marks} if self.stubs else marks
 
 
 def _surrogate_name(col: Column, target: Table) -> str:

@@ -130,7 +130,9 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     ("nd_event_", ""): _fixed("birthday", "holiday", "post_purchase"),
     # i18n.reason_text: why a number or a step is not available, and what there was too few of
     # (stats.too_few callers: clv, churn, winback)
-    ("na_", ""): _fixed("no_table", "empty_table", "no_observations", "too_few"),
+    ("na_", ""): _fixed(
+        "no_table", "empty_table", "no_observations", "status_defaulted", "too_few"
+    ),
     ("na_what_", ""): _fixed(
         "repeat_buyers", "labelled_rows", "churned_rows", "attempts", "training_cutoffs"
     ),
@@ -144,6 +146,13 @@ INDIRECT = {
     ("crmkit/views/base.py", "desc"),  # PAGES
     ("crmkit/relationship.py", "key"),  # _greeting("rel_birthday" / "rel_holiday" / ...)
     ("crmkit/views/churn.py", "key"),  # ("winback_by_reason", ...), ("winback_by_segment", ...)
+    # the title keys of charts and tables shown as "not available" notes: (box, "fig_…") pairs
+    ("crmkit/views/churn.py", "title"),
+    ("crmkit/views/classification.py", "title"),
+    ("crmkit/views/kpi.py", "title"),  # FIGURES
+    ("crmkit/views/needs.py", "title"),
+    ("crmkit/views/overview.py", "title"),
+    ("crmkit/views/satisfaction.py", "title"),
 }
 
 

@@ -193,6 +193,32 @@ def test_a_status_change_in_a_later_export_updates_the_order(con, write):
     assert order["status"] == "returned"
 
 
+def test_a_filled_status_is_marked_until_a_file_gives_one(con, write):
+    """``status_defaulted`` says which statuses ingest made up. THREE_COLUMNS has no 状态
+    column: all 4 orders completed and marked. A later export of C2's order (2024/3/5,
+    ¥1,288) with 状态 已退货 is the same order (the status is not in its computed id): returned,
+    no longer marked; the three C1 orders keep theirs. A blank 状态 cell is filled and marked
+    like a missing column."""
+    ingest(write("a.csv", THREE_COLUMNS), "orders", con=con, add_missing=True, now=NOW)
+    marked = {o["customer_id"]: o["status_defaulted"] for o in rows(con, "orders").values()}
+    assert marked == {"C1": True, "C2": True}
+    assert {o["status"] for o in rows(con, "orders").values()} == {"completed"}
+    head = "客户编号,下单时间,金额,状态\n"
+    res = ingest(write("b.csv", head + 'C2,2024/3/5,"¥1,288.00",已退货\nC3,2024-05-01,5,\n'),
+                 "orders", con=con, add_missing=True, now=NOW)  # fmt: skip
+    assert (res.inserted, res.updated, res.filled["status"]) == (1, 1, 1)
+    got = sorted(
+        (o["customer_id"], o["status"], o["status_defaulted"]) for o in rows(con, "orders").values()
+    )
+    assert got == [
+        ("C1", "completed", True),
+        ("C1", "completed", True),
+        ("C1", "completed", True),
+        ("C2", "returned", False),
+        ("C3", "completed", True),
+    ]
+
+
 def test_chinese_five_column_export(con, write):
     """订单编号 / 客户编号 / 下单时间 / 金额 / 状态 after customers C1, C2: 3 in = 3 loaded.
 

@@ -263,6 +263,41 @@ def test_missing_table_reports_unavailable():
     assert vals["return_rate"].reason == "empty_table:orders"
 
 
+@pytest.mark.parametrize("with_status", [True, False])
+def test_return_rate_needs_a_status_from_the_data(tmp_path, with_status):
+    """tests/fixtures: customers, products and the six orders, once as they are and once from a
+    copy without the status column. 2024-Q1 has O001 completed, O002 completed, O003 returned,
+    O004 completed, O005 refunded (O006, cancelled, is on 2024-04-02): with the statuses the
+    return rate is 1 / 5 = 0.2 as always. Without them ingest set every status to completed and
+    marked it (``status_defaulted``): the rate is not available with the reason, not 0 / 5."""
+    from crmkit.i18n import reason_text
+    from crmkit.ingest import ingest
+
+    fixtures = ROOT / "tests" / "fixtures"
+    orders = fixtures / "orders.csv"
+    if not with_status:
+        orders = tmp_path / "orders_without_status.csv"
+        pd.read_csv(fixtures / "orders.csv").drop(columns="status").to_csv(orders, index=False)
+    c = db.connect(":memory:", read_only=False)
+    for table, path in (("customers", fixtures / "customers.csv"),
+                        ("products", fixtures / "products.csv"), ("orders", orders)):  # fmt: skip
+        assert ingest(path, table, con=c).ok
+    v = kpi.compute(c, "return_rate", "2024-Q1")
+    if with_status:
+        assert (v.available, v.numerator, v.n, v.value) == (True, 1, 5, 0.2)
+        return
+    assert (v.available, v.value, v.n, v.reason) == (False, None, None, "status_defaulted")
+    assert reason_text(v.reason, "zh") == "订单状态不在数据中（导入时全部记为已完成）"
+    assert reason_text(v.reason, "en") == (
+        "order status was not in the data (all set to completed at ingest)"
+    )
+    with pytest.raises(stats.NotEnoughData, match="status_defaulted"):
+        returns.return_alerts(c, datetime(2024, 1, 1), datetime(2024, 4, 1))
+    # a period without any order is still "nothing to count", not the status
+    empty = kpi.compute(c, "return_rate", "2023-Q1")
+    assert (empty.available, empty.n) == (True, 0)
+
+
 def test_value_is_the_metric_of_its_counts(con):
     """A KPI value is a stats.Metric (the one shape of a rate) with the KPI's metadata: the
     return rate 1/5 is exactly Metric.rate(1, 5) with the KPI's 口径 and the period's window."""

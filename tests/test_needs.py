@@ -272,9 +272,10 @@ def test_example_texts_mask_phones_and_emails():
 
 def test_publish_without_feedback_or_interactions(tiny_snapshot):
     """The tiny snapshot has customers, products and orders only: the need steps are skipped
-    with the reason and the needs page's data says so instead of failing; the relationship
-    step still runs. Nobody was ever contacted, so every customer is overdue unless created
-    within their cadence."""
+    with the reason and the needs page's data says so for its need sections (the needs step's
+    own reason, no need_texts table, traced to the empty feedback table) instead of failing;
+    the relationship step still runs and its sections are there. Nobody was ever contacted, so
+    every customer is overdue unless created within their cadence."""
     con = db.connect(tiny_snapshot)
     try:
         steps = con.table("publish_steps").to_pandas().set_index("step")
@@ -285,10 +286,13 @@ def test_publish_without_feedback_or_interactions(tiny_snapshot):
         assert steps.loc["relationship", "status"] == "ok"
         assert "need_texts" not in con.list_tables()
         d = views.needs_data(con, lang="en", role="dashboard")
-        assert d["unavailable"] == {
+        assert d["unavailable"]["needs"] == {
             "need_texts": "empty_table:feedback",
             "needs": "empty_table:feedback",
         }
+        # nor were any contacts: the contact sections say so rather than list all 5 overdue
+        assert d["unavailable"]["contacts"] == {"interactions": "empty_table:interactions"}
+        assert "priority" not in d and "overdue" not in d and "calendar" in d
         status = con.table("contact_status").to_pandas()
         assert status.last_contact.isna().all() and status.overdue.all()
     finally:

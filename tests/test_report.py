@@ -108,7 +108,8 @@ def test_kpi_table_formats_values_n_and_intervals(en, zh, tiny_con):
     assert kt.loc["Retention rate"].value == "—" and kt.loc["Retention rate"].n == "0"
     clv = kt.loc["Customer lifetime value (CLV)"]
     assert clv.value == "Not available yet" and clv.n == "—"
-    assert clv.definition.endswith("(no clv table in the data)")  # the reason in words
+    # the reason in words: why the clv step wrote no table, not that the table is missing
+    assert clv.definition.endswith("(only 1 repeat buyers, at least 50 needed)")
     # published without settings: no target, and the table says so
     assert (rr.target, rr.attainment) == ("No target set", "—")
     # the attainment is value against the company's target: lower is better for returns
@@ -134,13 +135,16 @@ def test_changes_name_the_one_kpi_with_a_previous_value(en, zh):
 
 
 def test_report_sections_in_both_languages(en, zh):
-    """Section titles follow the language; the lists are empty (no customer was active at the
-    start of the quarter, no opportunities) and say so."""
+    """Section titles follow the language; the list of lost customers is empty (no customer
+    was active at the start of the quarter) and says so; the pipeline chart, the win rates and
+    the stuck opportunities say they are not available (no opportunities in the data)."""
     text, _ = en
     for heading in ("KPIs against targets", "What changed vs the previous period", "Alerts",
                     "Lists to act on (personal data masked)"):  # fmt: skip
         assert f'<div class="crmkit-section">{heading}</div>' in text
     assert "No data for these filters" in text
+    # the sales and lead conversion cards, the pipeline chart, win rates and stuck list
+    assert text.count("Not available: the Sales opportunities table is empty") == 5
     ztext, _ = zh
     assert '<html lang="zh-CN">' in ztext
     assert '<div class="crmkit-title">客户管理经营报告 · 2024-Q1</div>' in ztext

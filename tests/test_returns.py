@@ -186,3 +186,32 @@ def test_orders_without_a_product_are_not_a_product():
     )
     out = returns.return_alerts(con, datetime(2025, 1, 1), datetime(2025, 4, 1))
     assert out.product_id.tolist() == ["P1"] and out.orders.tolist() == [1]
+
+
+def test_statuses_filled_in_at_ingest_are_not_counted():
+    """P1: O1 returned and O2 completed from the data, O3 and O4 completed because the file had
+    no status (``status_defaulted``): P1's rate is 1 / 2, not 1 / 4. A window holding only
+    orders with a made-up status has no rate at all: NotEnoughData with the reason code, which
+    the overview page shows as "order status was not in the data"."""
+    con = ibis.duckdb.connect()
+    con.create_table(
+        "orders",
+        pd.DataFrame(
+            {
+                "order_id": ["O1", "O2", "O3", "O4"],
+                "customer_sk": [1, 2, 3, 4],
+                "product_id": ["P1"] * 4,
+                "order_ts": [datetime(2025, 1, 5)] * 2 + [datetime(2025, 4, 5)] * 2,
+                "status": ["returned", "completed", "completed", "completed"],
+                "status_defaulted": [False, False, True, True],
+            }
+        ),
+    )
+    con.create_table(
+        "products", pd.DataFrame({"product_id": ["P1"], "name": ["x"], "category": ["c"]})
+    )
+    out = returns.return_alerts(con, datetime(2025, 1, 1), datetime(2025, 7, 1))
+    assert (out.orders.tolist(), out.returned.tolist(), out.rate.tolist()) == ([2], [1], [0.5])
+    with pytest.raises(stats.NotEnoughData) as e:
+        returns.return_alerts(con, datetime(2025, 4, 1), datetime(2025, 7, 1))
+    assert e.value.reason == "status_defaulted"

@@ -251,7 +251,7 @@ def test_demo_page_numbers_match_crmkit(demo_con):
 def test_publish_without_feedback_or_tickets(tiny_snapshot):
     """The tiny snapshot has customers, products and orders only: the satisfaction steps are
     skipped with the reason (no rows in feedback, in tickets), their tables are not written,
-    and the page's data says why it is not available instead of failing."""
+    and the page's data says for each section why it is not available instead of failing."""
     con = db.connect(tiny_snapshot)
     try:
         steps = con.table("publish_steps").to_pandas().set_index("step")
@@ -267,9 +267,11 @@ def test_publish_without_feedback_or_tickets(tiny_snapshot):
         assert "satisfaction_drivers" not in con.list_tables()
         data = views.satisfaction_data(con, views.Filters(), lang="en")
         assert data["unavailable"] == {
-            "satisfaction_responses": "empty_table:feedback",
-            "satisfaction": "empty_table:feedback",
+            "scores": {"satisfaction_responses": "empty_table:feedback"},
+            "drivers": {"satisfaction": "empty_table:feedback"},
+            "complaints": {"complaints": "empty_table:tickets"},
         }
+        assert data["scores"] == {} and data["cards"]["sla"]["value"] is None
     finally:
         con.disconnect()
 

@@ -9,6 +9,7 @@ import io
 import math
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +17,8 @@ import pytest
 import crmkit
 from crmkit import db, views
 from crmkit.views import Filters
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture()
@@ -311,7 +314,227 @@ def test_classification_page_migration_dropdowns(con):
     assert "crmkit-error" not in page.status.value
 
 
-# ------------------------------------------------------------------------------ codes in words
+# ---------------------------------------------------------------------------------------------
+# Partial snapshots: every section shows when its own data is there and says why when not
+# ---------------------------------------------------------------------------------------------
+
+
+def _notes(widget) -> list[str]:
+    """The text of every "not available" note under ``widget`` (cards, charts, tables)."""
+
+    found = []
+    value = getattr(widget, "value", None)
+    if isinstance(value, str):
+        for m in re.finditer(r"<div class='[^']*crmkit-unavailable[^']*'[^>]*>(.*?)</div>", value):
+            found.append(re.sub(r"<[^>]+>", "", m.group(1)))
+    for child in getattr(widget, "children", ()):
+        found += _notes(child)
+    return found
+
+
+def _drawn(box) -> bool:
+    """A chart box holds a drawn figure (not a note)."""
+    import plotly.graph_objects as go
+
+    return len(box.children) == 1 and isinstance(box.children[0], go.FigureWidget)
+
+
+def test_needs_page_without_feedback_or_contacts_shows_the_care_calendar(con):
+    """The tiny snapshot has no feedback and no contacts: the four need cards, three need charts
+    and five need tables say the feedback table is empty; the overdue card, the contact chart,
+    the contact table and the overdue list say the interactions table is empty (without any
+    contact every customer would look overdue: 5 of 5); the care calendar — from customers and
+    orders — shows: nothing falls due from 2024-04-03 to 2024-05-02 (no birthdays in the file,
+    no greeted festival in the window, no counted order in the last 7 days to follow up), so
+    its card says 0 for that window."""
+    d = views.needs_data(con, lang="en", role="dashboard")
+    assert d["unavailable"] == {
+        "needs": {"need_texts": "empty_table:feedback", "needs": "empty_table:feedback"},
+        "contacts": {"interactions": "empty_table:interactions"},
+    }
+    assert "overdue" not in d and d["calendar"].empty
+    assert d["cards"]["care_due"][0] == 0 and "3 Apr 2024 – 2 May 2024" in d["cards"]["care_due"][2]
+
+    page = views.customer_needs(con, lang="zh")
+    assert "crmkit-ready" in page.status.value and "crmkit-error" not in page.status.value
+    notes = _notes(page.widget)
+    assert notes.count("暂不可用：客户反馈表没有数据") == 4 + 3 + 5
+    assert notes.count("暂不可用：互动记录表没有数据") == 1 + 1 + 2
+    assert "data-key='texts' data-value='' data-available='false'" in page.cards.value
+    assert "data-key='care_due' data-value='0'" in page.cards.value
+    assert not _drawn(page.fig_priority) and "需求优先级" in page.fig_priority.children[0].value
+    assert not _drawn(page.fig_contacts) and page.topic.layout.display == "none"
+    assert "关怀日历 (0)" in page.calendar_title.value and page.owner.layout.display is None
+
+
+def test_satisfaction_page_says_why_for_each_section(con):
+    """No feedback and no tickets: every card, chart and table of the page says which table is
+    empty — scores and drivers the feedback, the SLA sections the complaint tickets."""
+    page = views.satisfaction_page(con, lang="en")
+    assert "crmkit-error" not in page.status.value
+    notes = _notes(page.widget)
+    feedback = "Not available: the Feedback table is empty"
+    tickets = "Not available: the Complaint tickets table is empty"
+    assert notes.count(feedback) == 3 + 2 + 3  # NPS, CSAT, CES; trend, drivers; 3 tables
+    assert notes.count(tickets) == 1 + 2 + 2  # SLA card; SLA and backlog charts; 2 tables
+    assert not any(_drawn(b) for b in (page.fig_trend, page.fig_drivers, page.fig_sla))
+
+
+def test_overview_page_draws_what_orders_give(con):
+    """Customers, products and orders: the return rates (P03 1 of 1 returned) and the trend of
+    retention, churn and return rate are drawn; sales conversion is not drawn and says why; the
+    pipeline, the stuck opportunities and the alerts of the skipped steps say why; the lost
+    customers list is there (empty: nobody was a customer at the start of 2024-Q1)."""
+    d = views.kpi_overview_data(con, lang="en", role="dashboard")
+    assert set(d["unavailable"]) == {
+        "pipeline", "sla_alerts", "score_alerts", "satisfaction_alerts", "churn_alerts",
+    }  # fmt: skip
+    assert d["trend_not_drawn"] == {"sales_conversion": "empty_table:opportunities"}
+    assert set(d["trend"].key) == {
+        "retention_rate",
+        "customer_churn",
+        "return_rate",
+        "new_customers",
+    }
+    assert d["returns"].set_index("product_id").rate.to_dict() == {"P01": 0, "P02": 0, "P03": 1}
+    assert d["lost"].empty and "stuck" not in d
+
+    page = views.kpi_overview(con, lang="zh")
+    assert "crmkit-error" not in page.status.value
+    assert _drawn(page.fig_trend) and _drawn(page.fig_returns) and _drawn(page.fig_map)
+    assert not _drawn(page.fig_pipeline)
+    assert "未画出：销售转化率 — 销售机会表没有数据" in page.trend_note.value
+    notes = _notes(page.widget)
+    assert "暂不可用：首单之后的训练截止点仅0个，至少需要1个" in notes  # churn alerts
+    assert "暂不可用：投诉工单表没有数据；客户反馈表没有数据" in notes  # satisfaction alerts
+    assert notes.count("暂不可用：销售机会表没有数据") == 2 + 2  # 2 KPI cards, chart, stuck list
+    # CLV was skipped for too few repeat buyers: its card says that, not "no clv table"
+    assert "暂不可用：复购客户仅1个，至少需要50个" in notes
+
+
+def test_churn_page_shows_the_churn_rate_and_cohorts_without_a_model(con):
+    """Too little history for CLV (1 repeat buyer of 50), for the churn model (no training
+    cut-off after the first order) and no contacts for win-back: those sections say why; the
+    quarterly churn trend and the cohorts, from orders alone, are drawn."""
+    d = views.churn_data(con, lang="en", role="dashboard")
+    assert d["unavailable"] == {
+        "clv": {"clv": "too_few:repeat_buyers:1:50"},
+        "model": {"churn": "too_few:training_cutoffs:0:1"},
+        "winback": {"winback": "empty_table:interactions"},
+    }
+    page = views.churn_warning(con, lang="en")
+    assert "crmkit-error" not in page.status.value
+    assert _drawn(page.fig_trend) and _drawn(page.fig_cohorts)
+    assert not any(_drawn(b) for b in (page.fig_palive, page.fig_clv, page.fig_lift))
+    assert "data-key='at_risk' data-value='' data-available='false'" in page.cards.value
+    assert page.owner.layout.display == "none"
+
+
+@pytest.fixture(scope="module")
+def customers_only(tmp_path_factory):
+    """tests/fixtures/customers.csv alone, published: every step that needs orders skipped."""
+    from crmkit.ingest import ingest
+
+    root = tmp_path_factory.mktemp("customers_only")
+    wh = db.connect(root / "w.duckdb", read_only=False)
+    assert ingest(FIXTURES / "customers.csv", "customers", con=wh).ok
+    wh.disconnect()
+    c = db.connect(crmkit.publish(root / "w.duckdb", root / "p.duckdb").path)
+    yield c
+    c.disconnect()
+
+
+def test_without_orders_every_class_section_says_so(customers_only):
+    """No orders: the classification step was skipped ("the Orders table is empty"), and so was
+    classification_snapshots — for want of the classification table, whose own reason is the
+    one shown. Every card, chart and table of the classification page says so; the data
+    overview, which needs customers only, shows everything."""
+    d = views.classification_data(customers_only, lang="en")
+    assert d["unavailable"] == {
+        "classification": {"classification": "empty_table:orders"},
+        "migration": {
+            "classification": "empty_table:orders",
+            "classification_snapshots": "empty_table:orders",
+        },
+    }
+    page = views.customer_classification(customers_only, lang="en")
+    assert "crmkit-error" not in page.status.value
+    notes = _notes(page.widget)
+    assert len(notes) == 4 + 5 + 2 and set(notes) == {"Not available: the Orders table is empty"}
+    overview = views.data_overview(customers_only, lang="en")
+    assert _notes(overview.widget) == [] and overview.cards.value.count("data-value='5'") == 1
+
+
+def test_without_orders_the_overview_says_why_for_each_chart(customers_only):
+    """No orders, no products, no opportunities: no trend KPI is available, so the trend chart
+    itself is a note listing the reasons; so are the map, the return rates and the pipeline."""
+    page = views.kpi_overview(customers_only, lang="en")
+    assert "crmkit-error" not in page.status.value
+    boxes = (page.fig_trend, page.fig_map, page.fig_returns, page.fig_pipeline)
+    assert not any(_drawn(b) for b in boxes)
+    assert "Not available: the Orders table is empty; the Sales opportunities table is empty" in (
+        page.fig_trend.children[0].value
+    )
+
+
+def test_without_customers_the_data_overview_still_counts_rows(tmp_path):
+    """Only products.csv (3 products): the quality step was skipped for the empty customers
+    table; the rows-per-table chart is drawn (products 3, every other table 0) and every
+    quality card, chart and table says why."""
+    from crmkit.ingest import ingest
+
+    wh = db.connect(tmp_path / "w.duckdb", read_only=False)
+    assert ingest(FIXTURES / "products.csv", "products", con=wh).ok
+    wh.disconnect()
+    c = db.connect(crmkit.publish(tmp_path / "w.duckdb", tmp_path / "p.duckdb").path)
+    try:
+        d = views.overview_data(c, lang="en")
+        assert d["unavailable"] == {"quality": {"quality": "empty_table:customers"}}
+        assert _rows(d)["products"] == 3 and sum(_rows(d).values()) == 3
+        page = views.data_overview(c, lang="en")
+        assert _drawn(page.fig_counts) and not _drawn(page.fig_bands)
+        notes = _notes(page.widget)
+        assert len(notes) == 6 + 3 + 3
+        assert set(notes) == {"Not available: the Customers table is empty"}
+    finally:
+        c.disconnect()
+
+
+def test_overview_without_order_status_says_the_return_rate_is_not_known(tmp_path):
+    """The fixtures' orders without their status column: ingest set all six to completed. The
+    return-rate card, the return-rate chart and alerts say the status was not in the data
+    (never 0.0 %), and the trend does not draw the return rate."""
+    from crmkit.ingest import ingest
+
+    orders = tmp_path / "orders.csv"
+    pd.read_csv(FIXTURES / "orders.csv").drop(columns="status").to_csv(orders, index=False)
+    wh = db.connect(tmp_path / "w.duckdb", read_only=False)
+    for table, path in (("customers", FIXTURES / "customers.csv"),
+                        ("products", FIXTURES / "products.csv"), ("orders", orders)):  # fmt: skip
+        assert ingest(path, table, con=wh).ok
+    wh.disconnect()
+    c = db.connect(crmkit.publish(tmp_path / "w.duckdb", tmp_path / "p.duckdb").path)
+    try:
+        d = views.kpi_overview_data(c, lang="zh", role="dashboard")
+        ev = d["evaluation"].set_index("key")
+        assert (ev.loc["return_rate", "available"], ev.loc["return_rate", "reason"]) == (
+            False,
+            "status_defaulted",
+        )
+        assert d["unavailable"]["returns"] == {"orders": "status_defaulted"}
+        assert d["trend_not_drawn"]["return_rate"] == "status_defaulted"
+        page = views.kpi_overview(c, lang="zh")
+        card = page.cards.value.split("data-key='return_rate'")[1].split("crmkit-card")[0]
+        assert "data-value=''" in card and "0.0%" not in card
+        assert "暂不可用：订单状态不在数据中（导入时全部记为已完成）" in card
+        assert not _drawn(page.fig_returns)
+        assert "退货率 — 订单状态不在数据中" in page.trend_note.value
+        page.filter_bar.language.value = "en"
+        assert "order status was not in the data (all set to completed at ingest)" in (
+            page.fig_returns.children[0].value
+        )
+    finally:
+        c.disconnect()
 
 
 def _alerts(rows: list[tuple]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
@@ -346,6 +346,7 @@ table.crmkit-table th{background:#f0f4f8}
 .crmkit-section{font-size:16px;font-weight:600;margin:14px 0 4px}
 .crmkit-error{color:#c2464b;font-size:14px;padding:8px}
 .crmkit-na{color:#52606d;font-size:14px;padding:8px 0}
+.crmkit-unavailable{color:#7b8794;font-style:italic}
 </style>
 """
 SMALL_N = stats.MIN_N
@@ -402,9 +403,27 @@ def html_table(
 
 
 def card_html(
-    key: str, value: object, label: str, definition: str, *, fmt: str, n: int | None, lang: str
+    key: str,
+    value: object,
+    label: str,
+    definition: str,
+    *,
+    fmt: str,
+    n: int | None,
+    lang: str,
+    reasons: Mapping[str, str] | None = None,
 ) -> str:
-    """A KPI card; ``data-key``/``data-value`` let tests read the exact number."""
+    """A KPI card; ``data-key``/``data-value`` let tests read the exact number. With
+    ``reasons`` (its section's data is missing: :func:`unavailable_sections`) it says "not
+    available" and why instead of a number (``data-available='false'``)."""
+    if reasons:
+        return (
+            f"<div class='crmkit-card' data-key='{key}' data-value='' data-available='false' "
+            f"title='{html.escape(definition)}'>"
+            f"<div class='l'>{html.escape(label)}</div><div class='v'>—</div>"
+            f"<div class='d crmkit-unavailable'>{html.escape(reasons_text(reasons, lang))}</div>"
+            "</div>"
+        )
     if value is None:
         shown = "—"
     elif fmt == "pct":
@@ -427,12 +446,25 @@ def card_html(
     )
 
 
-def cards_html(data: dict, formats: dict[str, str], lang: str) -> str:
+def cards_html(
+    data: dict, formats: dict[str, str], lang: str, sections: Mapping[str, str] | None = None
+) -> str:
     """The row of KPI cards for ``data["cards"]`` (key -> value, label, definition), each
     formatted as ``formats[key]`` ("int", "pct", "score") and flagged when ``data["n"]`` is
-    small."""
+    small. ``sections`` names the page section of each card: a card of a section in
+    ``data["unavailable"]`` says "not available" with the reasons."""
+    missing = data.get("unavailable", {})
     cards = "".join(
-        card_html(k, v, label, d, fmt=formats[k], n=data["n"], lang=lang)
+        card_html(
+            k,
+            v,
+            label,
+            d,
+            fmt=formats[k],
+            n=data.get("n"),
+            lang=lang,
+            reasons=missing.get((sections or {}).get(k)),
+        )
         for k, (v, label, d) in data["cards"].items()
     )
     return f"<div class='crmkit-cards'>{cards}</div>"
@@ -531,20 +563,74 @@ class FilterBar:
         self._on_change(f, self.lang)
 
 
-def skipped_steps(con: BaseBackend, steps: Sequence[str]) -> dict[str, str]:
-    """The publish steps among ``steps`` that did not run on this snapshot, with their reason
-    codes (``publish_steps``; :func:`crmkit.i18n.reason_text` words them). A snapshot without
+def skipped_steps(con: BaseBackend) -> dict[str, str]:
+    """The publish steps that did not run on this snapshot, with their reason codes
+    (``publish_steps``; :func:`crmkit.i18n.reason_text` words them). A snapshot without
     ``publish_steps`` (published by an older crmkit) reports none."""
-    if not steps or "publish_steps" not in con.list_tables():
+    if "publish_steps" not in con.list_tables():
         return {}
     ps = con.table("publish_steps")
-    rows = ps.filter(ps.step.isin(list(steps)) & (ps.status != "ok")).to_pandas()
+    rows = ps.filter(ps.status != "ok").to_pandas()
     return dict(zip(rows.step, rows.reason.fillna(""), strict=True))
 
 
-def unavailable_html(reasons: dict[str, str], lang: str) -> str:
-    """The "not available" note of a page or section: the reasons of the skipped steps in
-    words, each once. A step skipped only because an earlier step wrote nothing (its reason
+@dataclass(frozen=True)
+class Section:
+    """What one section of a page (cards, a chart, a table) reads: the publish steps that must
+    have run and the data tables that must hold rows. Without them the section says "not
+    available" with the reason, and the rest of the page still shows."""
+
+    steps: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+
+
+def unavailable_sections(
+    con: BaseBackend, sections: Mapping[str, Section]
+) -> dict[str, dict[str, str]]:
+    """The sections of a page that cannot be shown on this snapshot, each with why:
+    ``{section: {step or table: reason code}}`` — a step of the section that was skipped at
+    publish (:func:`skipped_steps`), a table that is absent (``no_table:T``) or holds no rows
+    (``empty_table:T``). Sections that can be shown are not listed."""
+    skipped = skipped_steps(con)
+    present = set(con.list_tables())
+    rows: dict[str, int] = {}
+    out: dict[str, dict[str, str]] = {}
+    for name, sec in sections.items():
+        why = {s: root_reason(skipped[s], skipped) for s in sec.steps if s in skipped}
+        for tbl in sec.tables:
+            if tbl not in present:
+                why[tbl] = f"no_table:{tbl}"
+                continue
+            if tbl not in rows:
+                rows[tbl] = int(con.table(tbl).count().execute())
+            if not rows[tbl]:
+                why[tbl] = f"empty_table:{tbl}"
+        if why:
+            out[name] = why
+    return out
+
+
+def root_reason(reason: str, skipped: Mapping[str, str]) -> str:
+    """The reason a user can act on: a step (or KPI) that lacks a table an earlier step did not
+    write (``no_table:classification``) is missing for that step's reason in ``skipped``
+    (:func:`skipped_steps`: ``empty_table:orders``).
+
+    >>> root_reason("no_table:clv", {"clv": "too_few:repeat_buyers:1:50"})
+    'too_few:repeat_buyers:1:50'
+    """
+    seen = set()
+    while reason not in seen:
+        seen.add(reason)
+        code, _, arg = reason.partition(":")
+        if code != "no_table" or arg not in skipped:
+            break
+        reason = skipped[arg]
+    return reason
+
+
+def reasons_text(reasons: Mapping[str, str], lang: str) -> str:
+    """The words of a "not available" note: 暂不可用：<reasons> / Not available: <reasons>,
+    each reason once. A step skipped only because an earlier step wrote nothing (its reason
     names a snapshot table, not a warehouse table) is left out when a root cause is listed."""
 
     def root(r: str) -> bool:
@@ -552,11 +638,47 @@ def unavailable_html(reasons: dict[str, str], lang: str) -> str:
         return code not in ("no_table", "empty_table") or set(arg.split(",")) <= set(schema.TABLES)
 
     shown = [r for r in dict.fromkeys(reasons.values()) if root(r)] or list(reasons.values())
-    items = "".join(f"<li>{html.escape(reason_text(r, lang))}</li>" for r in shown)
+    colon, sep = ("：", "；") if lang == "zh" else (": ", "; ")
+    return t("na_note", lang) + colon + sep.join(reason_text(r, lang) for r in shown)
+
+
+def unavailable_html(reasons: Mapping[str, str], lang: str, *, title: str = "") -> str:
+    """The "not available" note of a section, under its ``title``: :func:`reasons_text`."""
+    head = f"<div class='crmkit-section'>{html.escape(title)}</div>" if title else ""
     return (
-        f"<div class='crmkit-unavailable crmkit-na'>{html.escape(t('page_unavailable', lang))}"
-        f"<ul>{items}</ul></div>"
+        f"{head}<div class='crmkit-unavailable crmkit-na'>"
+        f"{html.escape(reasons_text(reasons, lang))}</div>"
     )
+
+
+def show_chart(
+    box,  # noqa: ANN001
+    figure: Callable[[], object],
+    reasons: Mapping[str, str] | None,
+    *,
+    title: str,
+    lang: str,
+    meta: str,
+) -> None:
+    """Draw ``figure()`` in ``box`` (:func:`crmkit.charts.show_in`), or, when the chart's
+    section is not available (``reasons``), the note with the chart's ``title`` in its place
+    (:func:`show_unavailable`)."""
+    if reasons:
+        show_unavailable(box, reasons, title=title, lang=lang)
+    else:
+        charts.show_in(box, figure(), meta=meta)
+
+
+def show_unavailable(box, reasons: Mapping[str, str], *, title: str, lang: str) -> None:  # noqa: ANN001
+    """Put the "not available" note of a chart (:func:`unavailable_html` under its ``title``)
+    in the chart's ``box``."""
+    import ipywidgets as w
+
+    note = unavailable_html(reasons, lang, title=title)
+    if box.children and isinstance(box.children[0], w.HTML):
+        box.children[0].value = note
+    else:
+        box.children = (w.HTML(note),)
 
 
 class Page:
@@ -564,9 +686,10 @@ class Page:
 
     Subclasses implement ``build()`` (create the widgets once) and ``update(data)`` (assign new
     data), and ``compute(filters, lang)`` (call the page's ``*_data`` function). A data
-    function answers ``unavailable`` (step → reason) when a publish step whose tables it reads
-    was skipped (a company's data without feedback, say): the page then says "not available"
-    with the reasons.
+    function answers ``unavailable`` (section → {step or table: reason}) for the sections
+    whose publish step was skipped or whose table is empty (a company's data without feedback,
+    say): ``update`` shows each such card, chart and table as "not available" with the reason
+    (:func:`cards_html`, :func:`show_chart`, :func:`unavailable_html`) and draws the rest.
     """
 
     title_key = "app_title"
@@ -602,9 +725,7 @@ class Page:
         self.refresh(f, lang)
 
     def refresh(self, f: Filters, lang: str) -> None:
-        """Recompute and redraw; on failure show a short message and log the traceback. When
-        the page's data function answers ``unavailable`` (a publish step it reads was
-        skipped), the page says "not available" with the reasons instead of drawing."""
+        """Recompute and redraw; on failure show a short message and log the traceback."""
         self.lang = lang
         self.status.value = f"<div class='crmkit-busy crmkit-sub'>{t('updating', lang)}</div>"
         # the marker names the filters it is ready for: tests (and scripts) wait on it
@@ -619,10 +740,6 @@ class Page:
                 f"<div class='crmkit-sub'>{t('as_of', lang)}: {fmt_date(data['as_of'], lang)}"
                 f" · {html.escape(f.describe(lang))}</div>"
             )
-            if data.get("unavailable"):
-                self.body.layout.display = "none"
-                self.status.value = unavailable_html(data["unavailable"], lang) + ready
-                return
             self.update(data, f, lang)
             self.status.value = ready
         except Exception:

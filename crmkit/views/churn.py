@@ -33,6 +33,7 @@ from crmkit.views.base import (
     ExportButtons,
     Filters,
     Page,
+    Section,
     cards_html,
     chart_box_layout,
     chart_row,
@@ -43,7 +44,10 @@ from crmkit.views.base import (
     kpi_scope,
     safe_page,
     segment_label,
-    skipped_steps,
+    show_chart,
+    show_unavailable,
+    unavailable_html,
+    unavailable_sections,
 )
 
 log = logging.getLogger("crmkit.views")
@@ -64,18 +68,26 @@ RISK_COLUMNS = (
     "segment",
     "value_tier",
 )
-#: The publish steps whose tables the page reads (win-back is optional: its section is empty).
-CHURN_STEPS = ("clv", "churn")
-#: Tables the page reads, written by crmkit.churn / crmkit.clv / crmkit.loyalty at publish.
-PUBLISHED_TABLES = (
-    "churn_warning_list",
-    "churn_scores",
-    "churn_backtest",
-    "churn_lift",
-    "churn_reasons",
-    "clv",
-    "cohort_retention",
-)
+#: The page's sections and what each reads: the quarterly churn rate needs only orders; the
+#: cohorts, CLV, churn model and win-back need their publish steps.
+CHURN_SECTIONS = {
+    "trend": Section(tables=("orders",)),
+    "cohorts": Section(("loyalty",)),
+    "clv": Section(("classification", "clv")),
+    "model": Section(("churn",)),
+    "winback": Section(("winback",)),
+}
+#: The publish steps the churn model's sections read.
+CHURN_STEPS = CHURN_SECTIONS["model"].steps
+#: The section of each card (``customer_churn`` also when that KPI is not available).
+CHURN_CARDS = {
+    "buyer_churn_91d": "trend",
+    "customer_churn": "customer_churn",
+    "at_risk": "model",
+    "revenue_at_risk": "model",
+    "clv_mean": "clv",
+    "winback_rate": "winback",
+}
 #: Risk at or above which a customer counts as "at risk" on the cards.
 AT_RISK = 0.5
 TREND_QUARTERS = 8
@@ -149,116 +161,63 @@ def churn_data(
     Returns
     -------
     dict
-        ``as_of``, ``n`` (active customers scored in scope), ``cards`` (quarterly buyer churn
-        ``buyer_churn_91d``, customer churn ``customer_churn`` of the last complete quarter —
-        the overview's KPI —, customers at risk, revenue at risk, mean CLV — each with its
-        definition), ``churn_rate`` (the buyer-churn :class:`crmkit.stats.Metric` of the last 91
-        days), ``customer_churn`` (the KPI value), ``trend`` (8 quarters),
-        ``cohorts`` (published monthly cohorts, all customers), ``palive`` (P(alive) histogram
-        per value tier: tier_label, bin, customers), ``clv_tiers`` (CLV quartiles per tier),
-        ``backtest`` (one row), ``lift``, ``risk`` (the list), ``owners`` (owners with
-        customers on the list in scope), ``winback_reason`` / ``winback_segment``. When the
-        churn or CLV step was skipped at publish, only ``as_of`` and ``unavailable`` (step →
-        reason code).
+        ``as_of``, ``unavailable`` (section of :data:`CHURN_SECTIONS` → {step or table: reason code}
+        for the sections that cannot be shown: the churn model is skipped on a short history while
+        the churn rate, cohorts and CLV still show; ``customer_churn`` when that KPI is not
+        available), ``cards`` (quarterly buyer churn ``buyer_churn_91d``, customer churn
+        ``customer_churn`` of the last complete quarter — the overview's KPI —, customers at risk,
+        revenue at risk, mean CLV, win-back rate — each with its definition; :data:`CHURN_CARDS`
+        names each card's section). The ``trend`` section: ``churn_rate`` (the buyer-churn
+        :class:`crmkit.stats.Metric` of the last 91 days), ``customer_churn`` (the KPI value),
+        ``trend`` (8 quarters). ``cohorts`` (published monthly cohorts, all customers). The ``clv``
+        section: ``palive`` (P(alive) histogram per value tier: tier_label, bin, customers),
+        ``clv_tiers`` (CLV quartiles per tier). The ``model`` section: ``n`` (active customers
+        scored in scope), ``backtest`` (one row), ``lift``, ``risk`` (the list), ``owners`` (owners
+        with customers on the list in scope), ``churn_reasons``. The ``winback`` section:
+        ``winback_reason`` / ``winback_segment``. A section that is not available has none of its
+        keys.
     """
     role = current_role(role)
-    skipped = skipped_steps(con, CHURN_STEPS)
-    if skipped:
-        return {"as_of": data_as_of(con), "unavailable": skipped}
-    missing = [n for n in PUBLISHED_TABLES if n not in con.list_tables()]
-    if missing:
-        raise ValueError(
-            f"the snapshot lacks {missing}: the churn models were not fitted at publish time "
-            "(too little history, see churn_publish_info); publish a warehouse with more orders"
-        )
     as_of = data_as_of(con)
+    missing = unavailable_sections(con, CHURN_SECTIONS)
     scope = customers_in_scope(con, f)
-    qs = periods.rolling_quarters(as_of, TREND_QUARTERS)
-    # counted once per filter group at publish time (crmkit.cubes); live over the orders when
-    # the snapshot predates that
-    rates = cubes.churn_rates(con, f, as_of) or [
-        definitions.buyer_churn(con.table("orders"), start=q.start, end=q.end, customers=scope)
-        for q in qs
-    ]
-    rate = rates[-1]
-    trend = pd.DataFrame(
-        [{"period_end": q.end, **m.as_dict()} for q, m in zip(qs, rates, strict=True)]
-    ).rename(columns={"value": "churn_rate"})
-    customer_churn = kpi.compute_all(
-        con,
-        periods.last_complete_period(as_of),
-        keys=["customer_churn"],
-        customers=kpi_scope(con, f),
-        as_of=as_of,
-        lang=lang,
-    )[0]
-
-    scores = con.table("churn_scores").semi_join(scope, "customer_id")
-    tot = (
-        scores.aggregate(
-            n=scores.count(),
-            at_risk=(scores.risk >= AT_RISK).cast("int64").sum(),
-            loss=scores.expected_loss.sum(),
-        )
-        .to_pandas()
-        .iloc[0]
-    )
-    n = int(tot.n)
-
-    clv = con.table("clv").semi_join(scope, "customer_id")
-    cls = con.table("classification").select("customer_id", "value_tier")
-    clv = clv.left_join(cls, "customer_id").drop("customer_id_right")
-    clv_mean = loyalty.clv_mean(clv)
-    palive = (
-        clv.group_by(
-            tier=clv.value_tier, bin=(clv.p_alive * 20).floor().clip(upper=19).cast("int64")
-        )
-        .aggregate(customers=ibis._.count())
-        .to_pandas()
-    )
-    palive["tier_label"] = [_tier_label(v, lang) for v in palive.tier]
-    clv_tiers = (
-        clv.group_by(tier=clv.value_tier)
-        .aggregate(
-            n=ibis._.count(),
-            lo=clv.clv.quantile(0.05),
-            q1=clv.clv.quantile(0.25),
-            median=clv.clv.quantile(0.5),
-            q3=clv.clv.quantile(0.75),
-            hi=clv.clv.quantile(0.95),
-            mean=clv.clv.mean(),
-        )
-        .to_pandas()
-    )
-    order = {"gold": 0, "silver": 1, "bronze": 2}
-    clv_tiers = clv_tiers.sort_values("tier", key=lambda s: s.map(order).fillna(9))
-    clv_tiers["tier_label"] = [_tier_label(v, lang) for v in clv_tiers.tier]
-
-    backtest = con.table("churn_backtest").to_pandas()
-    lift = con.table("churn_lift").to_pandas()
-    cohorts = con.table("cohort_retention").to_pandas()
-
-    risk = risk_list(con, f, owner=owner, lang=lang, role=role)
-    wl = con.table("churn_warning_list").semi_join(scope, "customer_id")
-    owners = sorted(wl.select("owner").distinct().to_pandas().owner.dropna().tolist())
-
-    if "winback_attempts" in con.list_tables():
-        att = con.table("winback_attempts").semi_join(scope, "customer_id").to_pandas()
-    else:
-        att = pd.DataFrame(columns=["reason", "rfm_class", "returned", "revenue_recovered"])
-    wb_reason = winback.winback(att, "reason") if len(att) else pd.DataFrame()
-    wb_segment = winback.winback(att, "rfm_class") if len(att) else pd.DataFrame()
-    if len(wb_reason):
-        wb_reason["label"] = [t(f"signal_{r}", lang) for r in wb_reason.reason]
-        wb_segment["label"] = [segment_label(s, lang) for s in wb_segment.rfm_class]
-    wb_total = stats.Metric.rate("winback_rate", int(att.returned.sum()), len(att))
-
-    reasons = con.table("churn_reasons").to_pandas()
-    reasons["label"] = [t(f"signal_{c}", lang) for c in reasons.signal]
-
-    horizon = int(backtest.horizon_days.iloc[0]) if len(backtest) else None
-    cards = {
+    out: dict[str, object] = {"as_of": as_of, "unavailable": missing, "owner": owner, "n": None}
+    cards: dict[str, tuple] = {
         "buyer_churn_91d": (
+            None,
+            definitions.MEASURES["buyer_churn_91d"].name(lang),
+            "",
+        ),
+        "customer_churn": (None, definitions.MEASURES["customer_churn"].name(lang), ""),
+        "at_risk": (None, t("at_risk_customers", lang), ""),
+        "revenue_at_risk": (None, t("revenue_at_risk", lang), ""),
+        "clv_mean": (None, t("clv_mean", lang), ""),
+        "winback_rate": (None, t("winback_rate", lang), ""),
+    }
+
+    if "trend" not in missing:
+        qs = periods.rolling_quarters(as_of, TREND_QUARTERS)
+        # counted once per filter group at publish time (crmkit.cubes); live over the orders
+        # when the snapshot predates that
+        rates = cubes.churn_rates(con, f, as_of) or [
+            definitions.buyer_churn(con.table("orders"), start=q.start, end=q.end, customers=scope)
+            for q in qs
+        ]
+        rate = rates[-1]
+        trend = pd.DataFrame(
+            [{"period_end": q.end, **m.as_dict()} for q, m in zip(qs, rates, strict=True)]
+        ).rename(columns={"value": "churn_rate"})
+        customer_churn = kpi.compute_all(
+            con,
+            periods.last_complete_period(as_of),
+            keys=["customer_churn"],
+            customers=kpi_scope(con, f),
+            as_of=as_of,
+            lang=lang,
+        )[0]
+        if not customer_churn.available:
+            missing["customer_churn"] = {"kpi": customer_churn.reason}
+        cards["buyer_churn_91d"] = (
             rate.value,
             definitions.MEASURES[rate.key].name(lang),
             t(
@@ -269,30 +228,102 @@ def churn_data(
                 lo=fmt_pct(rate.lo),
                 hi=fmt_pct(rate.hi),
             ),
-        ),
-        "customer_churn": (
+        )
+        cards["customer_churn"] = (
             customer_churn.value,
             customer_churn.name,
             f"{customer_churn.period}：{customer_churn.definition['zh']}"
             if lang == "zh"
             else f"{customer_churn.period}: {customer_churn.definition['en']}",
-        ),
-        "at_risk": (
-            int(tot.at_risk or 0),
-            t("at_risk_customers", lang),
-            t("def_at_risk", lang, n=fmt_int(n), horizon=horizon),
-        ),
-        "revenue_at_risk": (
-            float(tot.loss or 0),
-            t("revenue_at_risk", lang),
-            t("def_revenue_at_risk", lang),
-        ),
-        "clv_mean": (
+        )
+        out |= {"churn_rate": rate, "customer_churn": customer_churn, "trend": trend}
+    else:
+        missing["customer_churn"] = missing["trend"]
+
+    if "cohorts" not in missing:
+        out["cohorts"] = con.table("cohort_retention").to_pandas()
+
+    if "clv" not in missing:
+        clv = con.table("clv").semi_join(scope, "customer_id")
+        cls = con.table("classification").select("customer_id", "value_tier")
+        clv = clv.left_join(cls, "customer_id").drop("customer_id_right")
+        clv_mean = loyalty.clv_mean(clv)
+        palive = (
+            clv.group_by(
+                tier=clv.value_tier, bin=(clv.p_alive * 20).floor().clip(upper=19).cast("int64")
+            )
+            .aggregate(customers=ibis._.count())
+            .to_pandas()
+        )
+        palive["tier_label"] = [_tier_label(v, lang) for v in palive.tier]
+        clv_tiers = (
+            clv.group_by(tier=clv.value_tier)
+            .aggregate(
+                n=ibis._.count(),
+                lo=clv.clv.quantile(0.05),
+                q1=clv.clv.quantile(0.25),
+                median=clv.clv.quantile(0.5),
+                q3=clv.clv.quantile(0.75),
+                hi=clv.clv.quantile(0.95),
+                mean=clv.clv.mean(),
+            )
+            .to_pandas()
+        )
+        order = {"gold": 0, "silver": 1, "bronze": 2}
+        clv_tiers = clv_tiers.sort_values("tier", key=lambda s: s.map(order).fillna(9))
+        clv_tiers["tier_label"] = [_tier_label(v, lang) for v in clv_tiers.tier]
+        cards["clv_mean"] = (
             clv_mean.value,
             t("clv_mean", lang),
             t("def_clv_mean", lang, n=fmt_int(clv_mean.n)),
-        ),
-        "winback_rate": (
+        )
+        out |= {"palive": palive, "clv_tiers": clv_tiers}
+
+    if "model" not in missing:
+        scores = con.table("churn_scores").semi_join(scope, "customer_id")
+        tot = (
+            scores.aggregate(
+                n=scores.count(),
+                at_risk=(scores.risk >= AT_RISK).cast("int64").sum(),
+                loss=scores.expected_loss.sum(),
+            )
+            .to_pandas()
+            .iloc[0]
+        )
+        n = int(tot.n)
+        backtest = con.table("churn_backtest").to_pandas()
+        wl = con.table("churn_warning_list").semi_join(scope, "customer_id")
+        reasons = con.table("churn_reasons").to_pandas()
+        reasons["label"] = [t(f"signal_{c}", lang) for c in reasons.signal]
+        horizon = int(backtest.horizon_days.iloc[0]) if len(backtest) else None
+        cards["at_risk"] = (
+            int(tot.at_risk or 0),
+            t("at_risk_customers", lang),
+            t("def_at_risk", lang, n=fmt_int(n), horizon=horizon),
+        )
+        cards["revenue_at_risk"] = (
+            float(tot.loss or 0),
+            t("revenue_at_risk", lang),
+            t("def_revenue_at_risk", lang),
+        )
+        out |= {
+            "n": n,
+            "backtest": backtest,
+            "lift": con.table("churn_lift").to_pandas(),
+            "risk": risk_list(con, f, owner=owner, lang=lang, role=role),
+            "owners": sorted(wl.select("owner").distinct().to_pandas().owner.dropna().tolist()),
+            "churn_reasons": reasons,
+        }
+
+    if "winback" not in missing:
+        att = con.table("winback_attempts").semi_join(scope, "customer_id").to_pandas()
+        wb_reason = winback.winback(att, "reason") if len(att) else pd.DataFrame()
+        wb_segment = winback.winback(att, "rfm_class") if len(att) else pd.DataFrame()
+        if len(wb_reason):
+            wb_reason["label"] = [t(f"signal_{r}", lang) for r in wb_reason.reason]
+            wb_segment["label"] = [segment_label(s, lang) for s in wb_segment.rfm_class]
+        wb_total = stats.Metric.rate("winback_rate", int(att.returned.sum()), len(att))
+        cards["winback_rate"] = (
             wb_total.value,
             t("winback_rate", lang),
             t(
@@ -301,27 +332,9 @@ def churn_data(
                 k=fmt_int(wb_total.numerator or 0),
                 n=fmt_int(wb_total.n or 0),
             ),
-        ),
-    }
-    return {
-        "as_of": as_of,
-        "n": n,
-        "cards": cards,
-        "churn_rate": rate,
-        "customer_churn": customer_churn,
-        "trend": trend,
-        "cohorts": cohorts,
-        "palive": palive,
-        "clv_tiers": clv_tiers,
-        "backtest": backtest,
-        "lift": lift,
-        "risk": risk,
-        "owners": owners,
-        "owner": owner,
-        "winback_reason": wb_reason,
-        "churn_reasons": reasons,
-        "winback_segment": wb_segment,
-    }
+        )
+        out |= {"winback_reason": wb_reason, "winback_segment": wb_segment}
+    return out | {"cards": cards}
 
 
 class ChurnPage(Page):
@@ -377,6 +390,7 @@ class ChurnPage(Page):
         stamp = f.describe(lang) + (
             f"; {t('col_owner', lang)}: {data['owner']}" if data["owner"] else ""
         )
+        missing = data["unavailable"]
         self.cards.value = cards_html(
             data,
             {
@@ -388,13 +402,55 @@ class ChurnPage(Page):
                 "winback_rate": "pct",
             },
             lang,
+            CHURN_CARDS,
         )
-        charts.show_in(self.fig_trend, charts.plot_retention_trend(data["trend"], lang), meta=stamp)
-        charts.show_in(
-            self.fig_cohorts, charts.plot_cohort_retention(data["cohorts"], lang), meta=stamp
+        for box, section, title, figure in (
+            (
+                self.fig_trend,
+                "trend",
+                "fig_retention_trend",
+                lambda: charts.plot_retention_trend(data["trend"], lang),
+            ),
+            (
+                self.fig_cohorts,
+                "cohorts",
+                "fig_cohort_retention",
+                lambda: charts.plot_cohort_retention(data["cohorts"], lang),
+            ),
+            (
+                self.fig_palive,
+                "clv",
+                "fig_palive",
+                lambda: charts.plot_palive(data["palive"], lang),
+            ),
+            (
+                self.fig_clv,
+                "clv",
+                "fig_clv_by_tier",
+                lambda: charts.plot_clv_by_tier(data["clv_tiers"], lang),
+            ),
+        ):
+            show_chart(
+                box, figure, missing.get(section), title=t(title, lang), lang=lang, meta=stamp
+            )
+        self._update_model(data, missing.get("model"), stamp, f, lang)
+        self.winback_html.value = self._why_html(data, missing.get("model"), lang) + (
+            self._winback_html(data, missing.get("winback"), lang)
         )
-        charts.show_in(self.fig_palive, charts.plot_palive(data["palive"], lang), meta=stamp)
-        charts.show_in(self.fig_clv, charts.plot_clv_by_tier(data["clv_tiers"], lang), meta=stamp)
+
+    def _update_model(
+        self, data: dict, reasons: dict | None, stamp: str, f: Filters, lang: str
+    ) -> None:
+        """Lift, backtest and the risk list (owner filter, chart, table, export), or notes."""
+        for widget in (self.owner, self.risk_export.widget):
+            widget.layout.display = "none" if reasons else None
+        if reasons:
+            show_unavailable(self.fig_lift, reasons, title=t("fig_lift", lang), lang=lang)
+            show_unavailable(self.fig_risk, reasons, title=t("fig_risk_list", lang), lang=lang)
+            self.backtest_html.value = unavailable_html(reasons, lang, title=t("backtest", lang))
+            self.sec_risk.value = unavailable_html(reasons, lang, title=t("risk_list", lang))
+            self.risk_table.value = ""
+            return
         charts.show_in(self.fig_lift, charts.plot_lift(data["lift"], lang), meta=stamp)
         bt = data["backtest"]
         if len(bt):
@@ -453,6 +509,34 @@ class ChurnPage(Page):
             f" <span class='crmkit-risk-count' data-n='{len(risk)}'>({fmt_int(len(risk))})</span>"
             f"</div><div class='crmkit-sub'>{html.escape(t('def_risk_list', lang))}</div>"
         )
+
+    def _why_html(self, data: dict, reasons: dict | None, lang: str) -> str:
+        """Why customers left (from the churn model's step), or its note."""
+        if reasons:
+            return unavailable_html(reasons, lang, title=t("why_churned", lang))
+        rs = data["churn_reasons"]
+        cols = [
+            "label",
+            "n_with",
+            "rate_with",
+            "rate_without",
+            "odds_ratio",
+            "adjusted_rr",
+            "direction",
+            "share_of_churned",
+        ]
+        return (
+            f"<div class='crmkit-section'>{t('why_churned', lang)}</div>"
+            + html_table(
+                reasons_table(rs, lang), {c: t(f"col_why_{c}", lang) for c in cols}, lang=lang
+            )
+            + f"<div class='crmkit-sub'>{html.escape(t('def_why_churned', lang))}</div>"
+        )
+
+    def _winback_html(self, data: dict, reasons: dict | None, lang: str) -> str:
+        """Win-back by reason and by segment, or the note why there is none."""
+        if reasons:
+            return unavailable_html(reasons, lang, title=t("winback_by_reason", lang))
         parts = []
         for key, frame in (("winback_by_reason", data["winback_reason"]),
                            ("winback_by_segment", data["winback_segment"])):  # fmt: skip
@@ -469,28 +553,8 @@ class ChurnPage(Page):
                     f"<div class='crmkit-section'>{t(key, lang)}</div>"
                     + html_table(fr, {c: t(f"col_wb_{c}", lang) for c in cols}, lang=lang)
                 )
-        rs = data["churn_reasons"]
-        cols = [
-            "label",
-            "n_with",
-            "rate_with",
-            "rate_without",
-            "odds_ratio",
-            "adjusted_rr",
-            "direction",
-            "share_of_churned",
-        ]
-        why = (
-            f"<div class='crmkit-section'>{t('why_churned', lang)}</div>"
-            + html_table(
-                reasons_table(rs, lang), {c: t(f"col_why_{c}", lang) for c in cols}, lang=lang
-            )
-            + f"<div class='crmkit-sub'>{html.escape(t('def_why_churned', lang))}</div>"
-        )
-        self.winback_html.value = (
-            why
-            + "".join(parts)
-            + f"<div class='crmkit-sub'>{html.escape(t('def_winback', lang))}</div>"
+        return (
+            "".join(parts) + f"<div class='crmkit-sub'>{html.escape(t('def_winback', lang))}</div>"
         )
 
 

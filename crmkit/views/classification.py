@@ -20,6 +20,7 @@ from crmkit.views.base import (
     ExportButtons,
     Filters,
     Page,
+    Section,
     cards_html,
     chart_box_layout,
     chart_row,
@@ -29,7 +30,10 @@ from crmkit.views.base import (
     html_table,
     safe_page,
     segment_label,
-    skipped_steps,
+    show_chart,
+    show_unavailable,
+    unavailable_html,
+    unavailable_sections,
 )
 
 log = logging.getLogger("crmkit.views")
@@ -56,6 +60,16 @@ PARETO_POINTS = 200
 
 #: The publish steps whose tables the page reads.
 CLASSIFICATION_STEPS = ("classification",)
+#: The page's sections and what each reads: every class figure reads the classification; the
+#: migration also the class snapshots at past quarter ends.
+CLASSIFICATION_SECTIONS = {
+    "classification": Section(CLASSIFICATION_STEPS),
+    "migration": Section((*CLASSIFICATION_STEPS, "classification_snapshots")),
+}
+#: The section of each card.
+CLASSIFICATION_CARDS = dict.fromkeys(
+    ("customers", "important", "a_revenue_share", "churned_share"), "classification"
+)
 
 
 def _label(col: str, lang: str) -> str:
@@ -124,14 +138,28 @@ def classification_data(
         ``migration_to`` (two of ``snapshot_dates``); ``rfm_grid`` (R score × F score:
         customers, mean spend); ``class_table`` (per segment: customers, spend, share, mean
         recency / orders / spend, main owner team and strategy); ``customers`` (the list for
-        ``list_segment``, most valuable first, PII masked for the dashboard role). When the
-        classification step was skipped at publish, only ``as_of`` and ``unavailable``.
+        ``list_segment``, most valuable first, PII masked for the dashboard role);
+        ``unavailable`` (section of :data:`CLASSIFICATION_SECTIONS` → {step: reason code}):
+        without the classification step (no orders) only ``as_of``, ``list_segment`` and the
+        cards' labels (no values) come back; without class snapshots ``migration`` is empty.
     """
     role = current_role(role)
     as_of = data_as_of(con)
-    skipped = skipped_steps(con, CLASSIFICATION_STEPS)
-    if skipped:
-        return {"as_of": as_of, "unavailable": skipped}
+    missing = unavailable_sections(con, CLASSIFICATION_SECTIONS)
+    if "classification" in missing:
+        labels = {
+            "customers": t("customers", lang),
+            "important": t("important_customers", lang),
+            "a_revenue_share": t("a_revenue_share", lang),
+            "churned_share": t("churned_share", lang),
+        }
+        return {
+            "as_of": as_of,
+            "unavailable": missing,
+            "n": None,
+            "cards": {k: (None, label, "") for k, label in labels.items()},
+            "list_segment": list_segment,
+        }
     cls = classified_in_scope(con, f, as_of)
     seg = cls.rfm_class.fill_null(POTENTIAL)
     money = cls.monetary.cast("float64").fill_null(0)
@@ -189,7 +217,11 @@ def classification_data(
 
     grid = maintenance_map(cls, lang)
 
-    migration = _migration_in_scope(con, f, lang, as_of, migration_from, migration_to)
+    migration = (
+        _migration_in_scope(con, f, lang, as_of, migration_from, migration_to)
+        if "migration" not in missing
+        else pd.DataFrame()
+    )
 
     rfm_grid = (
         buyers.group_by(["r_score", "f_score"])
@@ -252,6 +284,7 @@ def classification_data(
     }
     return {
         "as_of": as_of,
+        "unavailable": missing,
         "n": n,
         "rules_version": rules_version,
         "cards": cards,
@@ -278,8 +311,6 @@ def _migration_in_scope(
     """Segment migration between two published snapshots: by default the earliest (about a
     year before ``as_of``) and the latest."""
     cols = ["from_segment", "to_segment", "from_label", "to_label", "customers", "revenue"]
-    if "classification_snapshots" not in con.list_tables():
-        return pd.DataFrame(columns=cols)
     snaps = con.table("classification_snapshots").semi_join(
         customers_in_scope(con, f), "customer_id"
     )
@@ -384,28 +415,41 @@ class ClassificationPage(Page):
 
     def update(self, data: dict, f: Filters, lang: str) -> None:
         stamp = f.describe(lang)
-        self.cards.value = (
-            cards_html(
-                data,
-                {
-                    "customers": "int",
-                    "important": "int",
-                    "a_revenue_share": "pct",
-                    "churned_share": "pct",
-                },
-                lang,
-            )
-            + f"<div class='crmkit-sub'>{t('rules_version', lang)}: "
+        reasons = data["unavailable"].get("classification")
+        self.cards.value = cards_html(
+            data,
+            {
+                "customers": "int",
+                "important": "int",
+                "a_revenue_share": "pct",
+                "churned_share": "pct",
+            },
+            lang,
+            CLASSIFICATION_CARDS,
+        ) + (
+            ""
+            if reasons
+            else f"<div class='crmkit-sub'>{t('rules_version', lang)}: "
             f"{html.escape(str(data['rules_version']))}</div>"
         )
+        self._update_migration(data, data["unavailable"].get("migration"), stamp, lang)
+        for widget in (self.segment_buttons, self.list_export.widget):
+            widget.layout.display = "none" if reasons else None
+        if reasons:
+            for box, title in (
+                (self.fig_segments, "fig_segments"),
+                (self.fig_pareto, "fig_pareto"),
+                (self.fig_map, "fig_maintenance_map"),
+                (self.fig_rfm, "fig_rfm_heatmap"),
+            ):
+                show_unavailable(box, reasons, title=t(title, lang), lang=lang)
+            self.class_table.value = unavailable_html(reasons, lang, title=t("class_table", lang))
+            self.sec_list.value = unavailable_html(reasons, lang, title=t("customer_list", lang))
+            self.list_table.value = ""
+            return
         charts.show_in(self.fig_segments, charts.plot_segments(data["segments"], lang), meta=stamp)
         charts.show_in(self.fig_pareto, charts.plot_pareto(data["pareto"], lang), meta=stamp)
         charts.show_in(self.fig_map, charts.plot_maintenance_map(data["map"], lang), meta=stamp)
-        charts.show_in(
-            self.fig_migration,
-            charts.plot_migration(data["migration"], lang, data["migration"].attrs.get("order")),
-            meta=stamp,
-        )
 
         charts.show_in(self.fig_rfm, charts.plot_rfm_heatmap(data["rfm_grid"], lang), meta=stamp)
         ct = data["class_table"].copy()
@@ -428,23 +472,6 @@ class ClassificationPage(Page):
             f"<div class='crmkit-section'>{t('class_table', lang)}</div>"
             + html_table(ct, {c: t(f"col_{c}", lang) for c in cols}, lang=lang)
         )
-        migration = data["migration"]
-        dates = data["snapshot_dates"]
-        if dates:
-            options = [(fmt_date(d.date(), lang), d) for d in dates]
-            chosen = (migration.attrs["from_at"], migration.attrs["to_at"])
-            for dd in (self.migration_from, self.migration_to):
-                dd.unobserve(self._dates_changed, names="value")
-            try:
-                self.migration_from.options = options
-                self.migration_to.options = options
-                self.migration_from.value, self.migration_to.value = chosen
-                self.migration_from.description = t("migration_from", lang)
-                self.migration_to.description = t("migration_to", lang)
-            finally:
-                for dd in (self.migration_from, self.migration_to):
-                    dd.observe(self._dates_changed, names="value")
-            self.dates = chosen
         segs = data["segments"]
         options = [(f"{row.label} ({row.customers:,})", row.segment) for row in segs.itertuples()]
         self.segment_buttons.unobserve(self._segment_clicked, names="value")
@@ -464,6 +491,41 @@ class ClassificationPage(Page):
         self.list_export.show(
             lst.rename(columns=headers), f"customers_{data['list_segment']}", f, lang
         )
+
+    def _update_migration(self, data: dict, reasons: dict | None, stamp: str, lang: str) -> None:
+        """The migration chart and its two date dropdowns, or the chart's note."""
+        self.migration_from.layout.display = self.migration_to.layout.display = (
+            "none" if reasons else None
+        )
+        show_chart(
+            self.fig_migration,
+            lambda: charts.plot_migration(
+                data["migration"], lang, data["migration"].attrs.get("order")
+            ),
+            reasons,
+            title=t("fig_migration", lang),
+            lang=lang,
+            meta=stamp,
+        )
+        if reasons:
+            return
+        migration = data["migration"]
+        dates = data["snapshot_dates"]
+        if dates:
+            options = [(fmt_date(d.date(), lang), d) for d in dates]
+            chosen = (migration.attrs["from_at"], migration.attrs["to_at"])
+            for dd in (self.migration_from, self.migration_to):
+                dd.unobserve(self._dates_changed, names="value")
+            try:
+                self.migration_from.options = options
+                self.migration_to.options = options
+                self.migration_from.value, self.migration_to.value = chosen
+                self.migration_from.description = t("migration_from", lang)
+                self.migration_to.description = t("migration_to", lang)
+            finally:
+                for dd in (self.migration_from, self.migration_to):
+                    dd.observe(self._dates_changed, names="value")
+            self.dates = chosen
 
 
 def customer_classification(

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, kpi, periods, returns, sales
+from crmkit import charts, kpi, periods, returns, sales, stats
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, reason_text, t
 from crmkit.views.base import (
@@ -34,13 +34,20 @@ from crmkit.views.base import (
     PERIODS,
     Filters,
     Page,
+    Section,
     chart_box_layout,
     chart_row,
     current_role,
     customers_for_role,
     html_table,
     kpi_scope,
+    reasons_text,
+    root_reason,
     safe_page,
+    show_chart,
+    skipped_steps,
+    unavailable_html,
+    unavailable_sections,
 )
 from crmkit.views.classification import classified_in_scope, maintenance_map
 
@@ -74,6 +81,17 @@ ALERT_HOOKS: dict[str, tuple[str, str, int]] = {
 TREND_PERIODS = kpi.TREND_PERIODS
 TOP_ALERTS = 5
 LIST_ROWS = 20
+#: The page's sections and what each reads (the KPI cards say per card why one is missing).
+#: Return rates compare a product with its category, so they need the products too.
+OVERVIEW_SECTIONS = {
+    "map": Section(("classification",)),
+    "returns": Section(tables=("orders", "products")),
+    "pipeline": Section(tables=("opportunities",)),
+    "lost": Section(tables=("orders",)),
+    "sla_alerts": Section(("complaints",)),
+    "score_alerts": Section(("satisfaction",)),
+    "churn_alerts": Section(("churn",)),
+}
 
 
 def page_link(page: str, text: str) -> str:
@@ -130,8 +148,8 @@ def kpi_card_html(row: dict, lang: str, *, link: bool = True) -> str:
     lines = []
     if not row["available"]:
         lines.append(
-            f"<div class='d crmkit-unavailable'>{html.escape(t('kpi_unavailable', lang))}: "
-            f"{html.escape(reason_text(row['reason'], lang))}</div>"
+            f"<div class='d crmkit-unavailable'>"
+            f"{html.escape(reasons_text({key: row['reason']}, lang))}</div>"
         )
     else:
         target = row.get("target")
@@ -187,7 +205,6 @@ KPI_CSS = """
 .crmkit-kpi .d{line-height:1.5}
 .crmkit-change-better{color:#2f7d43}
 .crmkit-change-worse{color:#c2464b}
-.crmkit-unavailable{color:#7b8794;font-style:italic}
 </style>
 """
 
@@ -234,42 +251,87 @@ def kpi_overview_data(
         ``as_of``; ``period`` (:class:`crmkit.periods.Period`); ``evaluation`` (one row per KPI:
         value, n, interval, small_sample, target, attainment, gap, met, previous, change,
         direction, forecast, available, reason — :func:`crmkit.kpi.evaluate`); ``cards``
-        (key -> value, the numbers on the cards); ``trend`` (:func:`crmkit.kpi.trend` of
-        ``TREND_KEYS`` and new customers over the period and the ``trend_periods`` before it);
-        ``map`` (the maintenance map frame); ``returns`` (:func:`crmkit.returns.return_alerts`);
-        ``return_reasons`` (top reason per flagged product); ``pipeline``; ``win_by_source``;
-        ``alerts`` (satisfaction / churn hook frames, None while missing); ``lost`` (customers
-        lost in the period, most valuable first, PII masked for the dashboard role); ``stuck``
-        (open opportunities longest in their stage, masked).
+        (key -> value, the numbers on the cards); ``trend`` (:func:`crmkit.kpi.trend` of the
+        ``TREND_KEYS`` available in the period and new customers over the period and the
+        ``trend_periods`` before it) and ``trend_not_drawn`` (key → reason code of the others);
+        ``map`` (the maintenance map frame); ``returns`` (:func:`crmkit.returns.return_alerts`),
+        ``return_reasons`` and ``top_reason`` (top reason per flagged product); ``pipeline``,
+        ``win_by_source`` and ``stuck`` (open opportunities longest in their stage, masked);
+        ``lost`` (customers lost in the period, most valuable first, PII masked for the
+        dashboard role); ``alerts`` (satisfaction / churn hook frames, None while missing);
+        ``unavailable`` (section → {step or table: reason code}: the sections of
+        :data:`OVERVIEW_SECTIONS` that cannot be shown, ``trend`` when no trend KPI is available,
+        ``returns`` also when the orders' status was not in the data,
+        ``satisfaction_alerts`` when neither complaints nor satisfaction ran). A section that
+        is not available has none of its keys.
     """
     role = current_role(role)
     as_of = data_as_of(con)
     p = reporting_period(con, f, period)
     scope = kpi_scope(con, f)
+    missing = unavailable_sections(con, OVERVIEW_SECTIONS)
     evaluation = kpi.evaluate(con, p, customers=scope, as_of=as_of, lang=lang)
+    # a KPI reading a table an earlier publish step did not write says why that step was
+    # skipped (CLV: too few repeat buyers), not that the table is missing
+    skipped = skipped_steps(con)
+    evaluation["reason"] = [root_reason(r or "", skipped) for r in evaluation.reason]
     cards = {
         r.key: (None if r.value is None or pd.isna(r.value) else float(r.value))
         for r in evaluation.itertuples()
     }
+    ev = evaluation.set_index("key")
+    # a KPI not available in the period (no table, no status in the data …) is not drawn as a
+    # line of gaps: the chart says which and why
+    not_drawn = {k: ev.loc[k, "reason"] for k in TREND_KEYS if not ev.loc[k, "available"]}
+    if len(not_drawn) == len(TREND_KEYS):
+        missing["trend"] = not_drawn
     trend = kpi.trend(
         con,
         p,
         periods=trend_periods,
-        keys=(*TREND_KEYS, "new_customers"),
+        keys=(*(k for k in TREND_KEYS if k not in not_drawn), "new_customers"),
         customers=scope,
         as_of=as_of,
         lang=lang,
     )
-    if "classification" in con.list_tables():
-        grid = maintenance_map(classified_in_scope(con, replace(f, period="all"), as_of), lang)
-    else:  # the classification step was skipped (no orders): the map is empty, not an error
-        grid = pd.DataFrame(
-            columns=["stage", "stage_code", "type", "team", "customers", "strategy"]
+    out: dict[str, object] = {
+        "as_of": as_of,
+        "period": p,
+        "unavailable": missing,
+        "evaluation": evaluation,
+        "cards": cards,
+        "n": 0 if pd.isna(ev.loc["retention_rate", "n"]) else int(ev.loc["retention_rate", "n"]),
+        "trend": trend,
+        "trend_not_drawn": not_drawn,
+    }
+    if "map" not in missing:
+        out["map"] = maintenance_map(
+            classified_in_scope(con, replace(f, period="all"), as_of), lang
         )
     end = min(p.end, periods.data_end(as_of))
-    ret = returns.return_alerts(con, p.start, end, customers=scope)
+    if "returns" not in missing:
+        try:
+            out |= _returns(con, p.start, end, scope)
+        except stats.NotEnoughData as e:  # the orders' status was not in the data
+            missing["returns"] = {"orders": e.reason}
+    if "pipeline" not in missing:
+        out |= {
+            "pipeline": sales.pipeline(con, as_of=as_of, customers=scope),
+            "win_by_source": sales.win_rates(con, p, "source", customers=scope),
+            "stuck": _stuck_list(con, scope, as_of, role),
+        }
+    if "lost" not in missing:
+        out["lost"] = _lost_list(con, p, scope, as_of, role)
+    if "sla_alerts" in missing and "score_alerts" in missing:
+        missing["satisfaction_alerts"] = missing["sla_alerts"] | missing["score_alerts"]
+    return out | {"alerts": alert_hooks(con, f, lang, role)}
+
+
+def _returns(con: BaseBackend, start, end, scope) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    """Return-rate alerts of the period with the top reasons of the flagged products."""
+    ret = returns.return_alerts(con, start, end, customers=scope)
     flagged = ret[ret.flagged]
-    reasons = returns.return_reasons(con, flagged.product_id.head(TOP_ALERTS), p.start, end)
+    reasons = returns.return_reasons(con, flagged.product_id.head(TOP_ALERTS), start, end)
     top_reason = (
         reasons[reasons.kind == "reason"]
         .groupby("product_id", as_index=False)
@@ -278,26 +340,7 @@ def kpi_overview_data(
         if not reasons.empty
         else pd.DataFrame(columns=["product_id", "top_reason", "top_reason_share"])
     )
-    pipe = sales.pipeline(con, as_of=as_of, customers=scope)
-    win_by_source = sales.win_rates(con, p, "source", customers=scope)
-    n_customers = evaluation.set_index("key").loc["retention_rate", "n"]
-    return {
-        "as_of": as_of,
-        "period": p,
-        "evaluation": evaluation,
-        "cards": cards,
-        "n": 0 if pd.isna(n_customers) else int(n_customers),
-        "trend": trend,
-        "map": grid,
-        "returns": ret,
-        "return_reasons": reasons,
-        "top_reason": top_reason,
-        "pipeline": pipe,
-        "win_by_source": win_by_source,
-        "alerts": alert_hooks(con, f, lang, role),
-        "lost": _lost_list(con, p, scope, as_of, role),
-        "stuck": _stuck_list(con, scope, as_of, role),
-    }
+    return {"returns": ret, "return_reasons": reasons, "top_reason": top_reason}
 
 
 def _masked_people(con: BaseBackend, role: str) -> ir.Table:
@@ -351,6 +394,30 @@ def _stuck_list(con, scope, as_of, role) -> pd.DataFrame:  # noqa: ANN001
     )
 
 
+#: The page's charts: name → (section, title key).
+FIGURES = {
+    "trend": ("trend", "fig_kpi_trend"),
+    "map": ("map", "fig_maintenance_map"),
+    "returns": ("returns", "fig_return_rates"),
+    "pipeline": ("pipeline", "fig_pipeline"),
+}
+
+
+def trend_note_html(data: dict, lang: str) -> str:
+    """Under the trend chart: the trend KPIs not drawn and why (empty when all are drawn)."""
+    if not data["trend_not_drawn"] or "trend" in data["unavailable"]:
+        return ""
+    names = data["evaluation"].set_index("key").name
+    colon, sep = ("：", "；") if lang == "zh" else (": ", "; ")
+    items = sep.join(
+        f"{names[k]} — {reason_text(r, lang)}" for k, r in data["trend_not_drawn"].items()
+    )
+    return (
+        f"<div class='crmkit-unavailable crmkit-sub crmkit-trend-not-drawn'>"
+        f"{html.escape(t('na_not_drawn', lang) + colon + items)}</div>"
+    )
+
+
 def returns_table(data: dict, lang: str, rows: int = TOP_ALERTS) -> pd.DataFrame:
     """The flagged products for the alert list: product, category, rate vs category, q, top
     reason (labels already formatted)."""
@@ -375,22 +442,32 @@ def alerts_html(data: dict, lang: str, *, link: bool = True) -> str:
     their pages unless ``link`` is False, as in the report)."""
     ref = page_link if link else (lambda _page, text: html.escape(text))
     cols = ["product_id", "name", "category", "orders", "rate", "category_rate", "q", "top_reason"]
-    parts = [
-        f"<div class='crmkit-section'>{t('ret_alerts', lang)}</div>",
-        f"<div class='crmkit-sub'>{html.escape(t('ret_method', lang))}</div>",
-        "<div class='crmkit-return-alerts'>"
-        + html_table(
-            returns_table(data, lang),
-            {c: t(f"ret_col_{c}", lang) for c in cols},
-            empty=t("ret_none", lang),
-            lang=lang,
-        )
-        + "</div>",
-    ]
+    missing = data["unavailable"]
+    if "returns" in missing:
+        parts = [unavailable_html(missing["returns"], lang, title=t("ret_alerts", lang))]
+    else:
+        parts = [
+            f"<div class='crmkit-section'>{t('ret_alerts', lang)}</div>",
+            f"<div class='crmkit-sub'>{html.escape(t('ret_method', lang))}</div>",
+            "<div class='crmkit-return-alerts'>"
+            + html_table(
+                returns_table(data, lang),
+                {c: t(f"ret_col_{c}", lang) for c in cols},
+                empty=t("ret_none", lang),
+                lang=lang,
+            )
+            + "</div>",
+        ]
     for name, frame in data["alerts"].items():
         _path, page, issue = ALERT_HOOKS[name]
         title = ref(page, t(f"alerts_{name}", lang))
-        if frame is None:
+        reasons = missing.get(f"{name}_alerts")
+        if reasons:
+            body = (
+                f"<div class='crmkit-unavailable crmkit-na' data-hook='{name}'>"
+                f"{html.escape(reasons_text(reasons, lang))}</div>"
+            )
+        elif frame is None:
             body = (
                 f"<div class='crmkit-sub crmkit-alerts-pending' data-hook='{name}'>"
                 f"{html.escape(t('alerts_not_yet', lang, issue=issue))}</div>"
@@ -421,7 +498,15 @@ def period_line(data: dict, lang: str) -> str:
 
 
 def lists_html(data: dict, lang: str) -> str:
-    """The lists to act on: customers lost in the period and opportunities stuck longest."""
+    """The lists to act on: customers lost in the period and opportunities stuck longest (each
+    a "not available" note when its table is empty)."""
+    return _lost_html(data, lang) + _stuck_html(data, lang)
+
+
+def _lost_html(data: dict, lang: str) -> str:
+    reasons = data["unavailable"].get("lost")
+    if reasons:
+        return unavailable_html(reasons, lang, title=t("list_lost", lang))
     lost = data["lost"].copy()
     lost["monetary"] = [fmt_money(v, lang) for v in lost.monetary]
     lost["owner_team"] = [
@@ -437,6 +522,24 @@ def lists_html(data: dict, lang: str) -> str:
         "last_order_ts",
         "monetary",
     ]
+    return (
+        f"<div class='crmkit-section'>{t('list_lost', lang)}</div>"
+        f"<div class='crmkit-sub'>{html.escape(t('list_lost_desc', lang))}</div>"
+        "<div class='crmkit-lost-list'>"
+        + html_table(
+            lost,
+            {c: t(f"lst_col_{c}", lang) for c in lost_cols},
+            empty=t("no_data", lang),
+            lang=lang,
+        )
+        + "</div>"
+    )
+
+
+def _stuck_html(data: dict, lang: str) -> str:
+    reasons = data["unavailable"].get("pipeline")
+    if reasons:
+        return unavailable_html(reasons, lang, title=t("list_stuck", lang))
     stuck = data["stuck"].copy()
     stuck["amount"] = [fmt_money(v, lang) for v in stuck.amount]
     stuck["stage"] = [t(f"stage_{s}", lang) for s in stuck.stage]
@@ -450,16 +553,7 @@ def lists_html(data: dict, lang: str) -> str:
         "days_in_stage",
     ]
     return (
-        f"<div class='crmkit-section'>{t('list_lost', lang)}</div>"
-        f"<div class='crmkit-sub'>{html.escape(t('list_lost_desc', lang))}</div>"
-        "<div class='crmkit-lost-list'>"
-        + html_table(
-            lost,
-            {c: t(f"lst_col_{c}", lang) for c in lost_cols},
-            empty=t("no_data", lang),
-            lang=lang,
-        )
-        + f"</div><div class='crmkit-section'>{t('list_stuck', lang)}</div>"
+        f"<div class='crmkit-section'>{t('list_stuck', lang)}</div>"
         "<div class='crmkit-stuck-list'>"
         + html_table(
             stuck,
@@ -472,12 +566,26 @@ def lists_html(data: dict, lang: str) -> str:
 
 
 def figures(data: dict, lang: str) -> dict[str, object]:
-    """The page's four charts (also embedded in the report)."""
+    """The page's charts (also embedded in the report) whose section is available
+    (:data:`FIGURES`; :func:`unavailable_figures` gives the notes of the others)."""
+    draw = {
+        "trend": lambda: charts.plot_kpi_trend(data["trend"], lang),
+        "map": lambda: charts.plot_maintenance_map(data["map"], lang),
+        "returns": lambda: charts.plot_return_rates(data["returns"], lang),
+        "pipeline": lambda: charts.plot_pipeline(data["pipeline"], lang),
+    }
+    missing = data["unavailable"]
+    return {name: fn() for name, fn in draw.items() if FIGURES[name][0] not in missing}
+
+
+def unavailable_figures(data: dict, lang: str) -> dict[str, str]:
+    """The "not available" notes (HTML, under each chart's title) of the charts that
+    :func:`figures` leaves out."""
+    missing = data["unavailable"]
     return {
-        "trend": charts.plot_kpi_trend(data["trend"], lang),
-        "map": charts.plot_maintenance_map(data["map"], lang),
-        "returns": charts.plot_return_rates(data["returns"], lang),
-        "pipeline": charts.plot_pipeline(data["pipeline"], lang),
+        name: unavailable_html(missing[section], lang, title=t(title, lang))
+        for name, (section, title) in FIGURES.items()
+        if section in missing
     }
 
 
@@ -501,6 +609,7 @@ class OverviewPage(Page):
         self.fig_trend, self.fig_map, self.fig_returns, self.fig_pipeline = (
             w.Box(layout=half) for _ in range(4)
         )
+        self.trend_note = w.HTML(layout=w.Layout(width=f"{charts.WIDTH + 10}px"))
         self.alerts = w.HTML(layout=w.Layout(width=f"{charts.WIDTH + 10}px"))
         self.map_link = w.HTML()
         self.lists = w.HTML()
@@ -509,7 +618,10 @@ class OverviewPage(Page):
             [
                 w.HBox([self.period_dd, self.period_text]),
                 self.cards,
-                w.HBox([self.fig_trend, self.fig_returns], layout=chart_row()),
+                w.HBox(
+                    [w.VBox([self.fig_trend, self.trend_note]), self.fig_returns],
+                    layout=chart_row(),
+                ),
                 w.HBox([w.VBox([self.fig_map, self.map_link]), self.alerts], layout=chart_row()),
                 w.HBox([self.fig_pipeline], layout=chart_row()),
                 self.lists,
@@ -534,10 +646,23 @@ class OverviewPage(Page):
         )
         self.cards.value = kpi_cards_html(data["evaluation"], lang)
         figs = figures(data, lang)
-        charts.show_in(self.fig_trend, figs["trend"], meta=stamp)
-        charts.show_in(self.fig_map, figs["map"], meta=stamp)
-        charts.show_in(self.fig_returns, figs["returns"], meta=stamp)
-        charts.show_in(self.fig_pipeline, figs["pipeline"], meta=stamp)
+        boxes = {
+            "trend": self.fig_trend,
+            "map": self.fig_map,
+            "returns": self.fig_returns,
+            "pipeline": self.fig_pipeline,
+        }
+        for name, box in boxes.items():
+            section, title = FIGURES[name]
+            show_chart(
+                box,
+                lambda name=name: figs[name],
+                data["unavailable"].get(section),
+                title=t(title, lang),
+                lang=lang,
+                meta=stamp,
+            )
+        self.trend_note.value = trend_note_html(data, lang)
         self.map_link.value = (
             f"<div class='crmkit-sub'>{page_link('classification', t('map_more', lang))}</div>"
         )
@@ -555,6 +680,7 @@ def kpi_overview(
 __all__ = [
     "ALERT_HOOKS",
     "CARD_KEYS",
+    "FIGURES",
     "OverviewPage",
     "alert_hooks",
     "alerts_html",
@@ -568,4 +694,6 @@ __all__ = [
     "period_options",
     "reporting_period",
     "returns_table",
+    "trend_note_html",
+    "unavailable_figures",
 ]

@@ -28,6 +28,7 @@ from crmkit.views.base import (
     ExportButtons,
     Filters,
     Page,
+    Section,
     cards_html,
     chart_box_layout,
     chart_row,
@@ -37,12 +38,34 @@ from crmkit.views.base import (
     html_table,
     safe_page,
     segment_label,
-    skipped_steps,
+    show_chart,
+    show_unavailable,
+    unavailable_html,
+    unavailable_sections,
 )
 
 log = logging.getLogger("crmkit.views")
-#: The publish steps whose tables the page reads.
+#: The publish steps whose tables the need sections read (feedback texts).
 NEEDS_STEPS = ("need_texts", "needs")
+#: The publish step whose tables the contact-cadence and care-calendar sections read (customers,
+#: their contacts and orders: no feedback needed).
+RELATIONSHIP_STEPS = ("relationship",)
+#: The page's sections and what each reads. Contact cadence needs the contacts themselves:
+#: without any, every customer would look overdue and every channel at 0 contacts.
+NEEDS_SECTIONS = {
+    "needs": Section(NEEDS_STEPS),
+    "contacts": Section(RELATIONSHIP_STEPS, tables=("interactions",)),
+    "care": Section(RELATIONSHIP_STEPS),
+}
+#: The section of each card.
+NEEDS_CARDS = {
+    "texts": "needs",
+    "customers_text": "needs",
+    "common": "needs",
+    "unanswered": "needs",
+    "overdue_share": "contacts",
+    "care_due": "care",
+}
 
 EXAMPLES = 10
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -103,21 +126,88 @@ def needs_data(
     Returns
     -------
     dict
-        ``as_of``, ``n`` (customers with text), ``cards``; ``priority`` (:func:`needs.need_summary`
-        with labels, formula in ``attrs``); ``trend`` (month, topic, label, share …) and
-        ``trend_tests`` (:func:`needs.trend_tests`); ``by_segment``; ``unanswered`` (common
-        needs without an action in progress or done) and ``actions``; ``examples`` (latest
-        texts of ``topic``, names masked for the dashboard role); ``clusters`` (each
-        with its ``label``, :func:`crmkit.text.cluster_name` of its top terms);
-        ``contacts`` (per segment) and ``overdue`` (list, most overdue first); ``calendar``;
-        ``owners`` (offered in the owner dropdown). When a publish step the page reads was
-        skipped, only ``as_of`` and ``unavailable`` (step → reason code) are returned.
+        ``as_of``, ``cards`` (key → value, label, definition; :data:`NEEDS_CARDS` names each card's
+        section) and ``unavailable`` (section of :data:`NEEDS_SECTIONS` → {step or table: reason
+        code} for the sections that cannot be shown: data without feedback has no needs, but its
+        care calendar — and, with contacts, its contact cadence — still shows). The ``needs``
+        section: ``n`` (customers with text), ``priority`` (:func:`needs.need_summary` with labels,
+        formula in ``attrs``); ``trend`` (month, topic, label, share …) and ``trend_tests``
+        (:func:`needs.trend_tests`); ``by_segment``; ``unanswered`` (common needs without an action
+        in progress or done) and ``actions``; ``examples`` (latest texts of ``topic``, names masked
+        for the dashboard role); ``clusters``. The ``contacts`` section: ``contacts`` (per segment)
+        and ``overdue`` (list, most overdue first), ``n_overdue``. The ``care`` section:
+        ``calendar``; ``owners`` (offered in the owner dropdown). A section that is not available
+        has none of its keys.
     """
     role = current_role(role)
     as_of = data_as_of(con)
-    skipped = skipped_steps(con, NEEDS_STEPS)
-    if skipped:
-        return {"as_of": as_of, "unavailable": skipped}
+    missing = unavailable_sections(con, NEEDS_SECTIONS)
+    window = fmt_date(as_of, lang)
+    out: dict[str, object] = {"as_of": as_of, "unavailable": missing, "owner": owner, "n": None}
+    cards: dict[str, tuple] = {
+        "texts": (None, t("nd_texts", lang), ""),
+        "customers_text": (None, t("nd_customers_text", lang), ""),
+        "common": (None, t("nd_common", lang), ""),
+        "unanswered": (None, t("nd_unanswered", lang), ""),
+        "overdue_share": (None, t("nd_overdue", lang), ""),
+        "care_due": (None, t("nd_care_due", lang), ""),
+    }
+    if "needs" not in missing:
+        part = _needs_part(con, f, as_of, lang, role, topic)
+        tax = text.load_taxonomy()
+        share = fmt_pct(float(tax["common"]["min_customer_share"]), lang)
+        n = part["n"]
+        common_n = int((part["priority"].need_type == "common").sum())
+        cards |= {
+            "texts": (
+                part.pop("n_texts"),
+                t("nd_texts", lang),
+                t("def_nd_texts", lang, as_of=window),
+            ),
+            "customers_text": (n, t("nd_customers_text", lang), t("def_nd_customers_text", lang)),
+            "common": (
+                common_n,
+                t("nd_common", lang),
+                t("def_nd_common", lang, share=share, n=fmt_int(n)),
+            ),
+            "unanswered": (
+                len(part["unanswered"]),
+                t("nd_unanswered", lang),
+                t("def_nd_unanswered", lang),
+            ),
+        }
+        out |= part
+    if "contacts" not in missing:
+        part = _contacts_part(con, f, lang, role, owner)
+        n_status = part.pop("n_status")
+        cards["overdue_share"] = (
+            part["n_overdue"] / n_status if n_status else None,
+            t("nd_overdue", lang),
+            t("def_nd_overdue", lang, n=fmt_int(n_status), as_of=window),
+        )
+        out |= part
+    if "care" not in missing:
+        part = _care_part(con, f, lang, role, owner)
+        horizon = int(relationship.load_relationship()["calendar"]["horizon_days"])
+        cards["care_due"] = (
+            part.pop("n_care"),
+            t("nd_care_due", lang),
+            t(
+                "def_nd_care_due",
+                lang,
+                start=fmt_date(as_of.date() + timedelta(days=1), lang),
+                end=fmt_date(as_of.date() + timedelta(days=horizon), lang),
+            ),
+        )
+        out |= part
+    out["cards"] = cards
+    return out
+
+
+def _needs_part(
+    con: BaseBackend, f: Filters, as_of: datetime, lang: str, role: str, topic: str | None
+) -> dict[str, object]:
+    """The ``needs`` section of :func:`needs_data` (plus ``n_texts`` for its card)."""
     tax = text.load_taxonomy()
     texts, mentions = _texts_in_scope(con, f, as_of)
     actions = con.table("need_actions").to_pandas()
@@ -128,8 +218,6 @@ def needs_data(
     priority["reason_label"] = [t(f"nd_reason_{r}", lang) if r else "" for r in priority.reason]
     priority["status_label"] = [t(f"nd_status_{s}", lang) for s in priority.status]
     priority["kind_label"] = [t(f"nd_kind_{k}", lang) for k in priority.kind]
-    n = int(priority.attrs["n_customers"])
-    n_texts = int(texts.count().execute())
     label = {x: text.topic_label(x, lang, tax) for x in tax["topics"]}
 
     trend = needs.need_trend(texts, mentions.filter(mentions.topic.isin(text.need_topics(tax))))
@@ -166,17 +254,38 @@ def needs_data(
         if role == "dashboard":
             examples["text"] = [mask_text(x) for x in examples.text]
 
+    return {
+        "n": int(priority.attrs["n_customers"]),
+        "n_texts": int(texts.count().execute()),
+        "priority": priority,
+        "trend": trend,
+        "trend_tests": tests,
+        "by_segment": by_seg,
+        "unanswered": unanswered,
+        "actions": act,
+        "topic": topic,
+        "examples": examples,
+        "clusters": _clusters(con, lang, tax),
+    }
+
+
+def _clusters(con: BaseBackend, lang: str, tax: dict) -> pd.DataFrame:
+    """The new-need clusters, each with its ``label`` (:func:`crmkit.text.cluster_name` of its
+    top terms: 新话题：包装 / 环保)."""
     clusters = con.table("need_clusters").to_pandas()
     terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
     clusters["label"] = [text.topic_label(x, lang, tax, clusters=terms) for x in clusters.topic]
+    return clusters
 
+
+def _contacts_part(
+    con: BaseBackend, f: Filters, lang: str, role: str, owner: str | None
+) -> dict[str, object]:
+    """The ``contacts`` section of :func:`needs_data` (plus ``n_status`` for its card)."""
     scope = customers_in_scope(con, f).select("customer_id")
     status = con.table("contact_status").semi_join(scope, "customer_id")
     contacts = relationship.contact_by_segment(status)
     contacts["segment_label"] = [segment_label(s, lang) for s in contacts.segment]
-    owners = sorted(
-        x for x in status.select("owner").distinct().to_pandas().owner.dropna().tolist()
-    )
     n_status = int(status.count().execute())
     n_overdue = int(status.overdue.cast("int64").sum().execute() or 0)
     st = status.filter(status.overdue)
@@ -190,7 +299,24 @@ def needs_data(
         .to_pandas()
     )
     overdue["segment"] = [segment_label(s, lang) for s in overdue.segment]
+    return {
+        "n_status": n_status,
+        "n_overdue": n_overdue,
+        "contacts": contacts,
+        "overdue": overdue,
+    }
 
+
+def _care_part(
+    con: BaseBackend, f: Filters, lang: str, role: str, owner: str | None
+) -> dict[str, object]:
+    """The ``care`` section of :func:`needs_data` (plus ``n_care`` for its card) and the owners
+    offered in the owner dropdown (which filters both lists)."""
+    scope = customers_in_scope(con, f).select("customer_id")
+    status = con.table("contact_status").semi_join(scope, "customer_id")
+    owners = sorted(
+        x for x in status.select("owner").distinct().to_pandas().owner.dropna().tolist()
+    )
     cal = con.table("care_calendar").semi_join(scope, "customer_id")
     n_care = int(cal.count().execute())
     if owner:
@@ -205,57 +331,7 @@ def needs_data(
     calendar["detail"] = calendar[f"detail_{'zh' if lang == 'zh' else 'en'}"]
     calendar["event"] = [t(f"nd_event_{e}", lang) for e in calendar.event]
     calendar["segment"] = [segment_label(s, lang) for s in calendar.segment]
-    calendar = calendar[list(CALENDAR_COLUMNS)]
-    horizon = int(relationship.load_relationship()["calendar"]["horizon_days"])
-
-    common_n = int((priority.need_type == "common").sum())
-    window = fmt_date(as_of, lang)
-    share = fmt_pct(float(tax["common"]["min_customer_share"]), lang)
-    cards = {
-        "texts": (n_texts, t("nd_texts", lang), t("def_nd_texts", lang, as_of=window)),
-        "customers_text": (n, t("nd_customers_text", lang), t("def_nd_customers_text", lang)),
-        "common": (
-            common_n,
-            t("nd_common", lang),
-            t("def_nd_common", lang, share=share, n=fmt_int(n)),
-        ),
-        "unanswered": (len(unanswered), t("nd_unanswered", lang), t("def_nd_unanswered", lang)),
-        "overdue_share": (
-            n_overdue / n_status if n_status else None,
-            t("nd_overdue", lang),
-            t("def_nd_overdue", lang, n=fmt_int(n_status), as_of=window),
-        ),
-        "care_due": (
-            n_care,
-            t("nd_care_due", lang),
-            t(
-                "def_nd_care_due",
-                lang,
-                start=fmt_date(as_of.date() + timedelta(days=1), lang),
-                end=fmt_date(as_of.date() + timedelta(days=horizon), lang),
-            ),
-        ),
-    }
-    return {
-        "as_of": as_of,
-        "n": n,
-        "n_overdue": n_overdue,
-        "cards": cards,
-        "priority": priority,
-        "trend": trend,
-        "trend_tests": tests,
-        "by_segment": by_seg,
-        "unanswered": unanswered,
-        "actions": act,
-        "topic": topic,
-        "examples": examples,
-        "clusters": clusters,
-        "contacts": contacts,
-        "overdue": overdue,
-        "calendar": calendar,
-        "owners": owners,
-        "owner": owner,
-    }
+    return {"n_care": n_care, "calendar": calendar[list(CALENDAR_COLUMNS)], "owners": owners}
 
 
 class NeedsPage(Page):
@@ -357,7 +433,32 @@ class NeedsPage(Page):
                 "care_due": "int",
             },
             lang,
+            NEEDS_CARDS,
         )
+        missing = data["unavailable"]
+        self._update_needs(data, missing.get("needs"), stamp, lang)
+        self._update_relationship(data, stamp, f, lang)
+
+    def _update_needs(self, data: dict, reasons: dict | None, stamp: str, lang: str) -> None:
+        """The need sections: charts and tables, or their "not available" notes."""
+        self.topic.layout.display = "none" if reasons else None
+        if reasons:
+            for box, title in (
+                (self.fig_priority, "fig_need_priority"),
+                (self.fig_trend, "fig_need_trend"),
+                (self.fig_segments, "fig_needs_by_segment"),
+            ):
+                show_unavailable(box, reasons, title=t(title, lang), lang=lang)
+            for widget, title in (
+                (self.priority_table, "nd_priority"),
+                (self.trend_table, "nd_trend_tests"),
+                (self.unanswered_table, "nd_unanswered_list"),
+                (self.examples_table, "nd_examples"),
+                (self.clusters_table, "nd_clusters"),
+            ):
+                widget.value = unavailable_html(reasons, lang, title=t(title, lang))
+            self.examples_title.value = ""
+            return
         pr = data["priority"]
         tests = data["trend_tests"]
         flagged = tuple(tests.loc[tests.change != "stable", "label"])
@@ -367,16 +468,6 @@ class NeedsPage(Page):
         )
         charts.show_in(
             self.fig_segments, charts.plot_needs_by_segment(data["by_segment"], lang), meta=stamp
-        )
-        charts.show_in(
-            self.fig_contacts,
-            charts.plot_contact_by_segment(
-                data["contacts"],
-                lang,
-                relationship.CHANNELS,
-                labels={c: channel_label(c, lang) for c in relationship.CHANNELS},
-            ),
-            meta=stamp,
         )
 
         shown = pr.assign(
@@ -473,45 +564,80 @@ class NeedsPage(Page):
                 lang=lang,
             )
         )
-        ct = data["contacts"]
-        ct = ct.assign(
-            segment=ct.segment_label,
-            per_customer=[f"{v:.2f}" for v in ct.per_customer],
-            mean_days_since=[fmt_int(v, lang) for v in ct.mean_days_since],
-            overdue_share=ct.overdue_share,
+
+    def _update_relationship(self, data: dict, stamp: str, f: Filters, lang: str) -> None:
+        """Contact cadence and the overdue list, the care calendar, or their notes."""
+        contacts, care = data["unavailable"].get("contacts"), data["unavailable"].get("care")
+        self.owner.layout.display = "none" if care else None
+        self.overdue_export.widget.layout.display = "none" if contacts else None
+        self.calendar_export.widget.layout.display = "none" if care else None
+        show_chart(
+            self.fig_contacts,
+            lambda: charts.plot_contact_by_segment(
+                data["contacts"],
+                lang,
+                relationship.CHANNELS,
+                labels={c: channel_label(c, lang) for c in relationship.CHANNELS},
+            ),
+            contacts,
+            title=t("fig_contact_by_segment", lang),
+            lang=lang,
+            meta=stamp,
         )
-        ccols = [
-            "segment",
-            "customers",
-            "per_customer",
-            "mean_days_since",
-            "target_days",
-            "overdue",
-            "overdue_share",
-        ]
-        self.contacts_table.value = (
-            f"<div class='crmkit-section'>{t('nd_contact_table', lang)}</div>"
-            + html_table(ct, {c: t(f"nd_col_{c}", lang) for c in ccols}, lang=lang)
-        )
-        owners = [(t("all", lang), ALL)] + [(o, o) for o in data["owners"]]
-        self._set_options(self.owner, owners, data["owner"] or ALL, self._owner_changed)
-        self.owner.description = t("nd_owner", lang)
+        if not care:
+            owners = [(t("all", lang), ALL)] + [(o, o) for o in data["owners"]]
+            self._set_options(self.owner, owners, data["owner"] or ALL, self._owner_changed)
+            self.owner.description = t("nd_owner", lang)
         who = f" · {html.escape(data['owner'])}" if data["owner"] else ""
-        self.overdue_title.value = (
-            f"<div class='crmkit-section'>{t('nd_overdue_list', lang)}{who} "
-            f"({fmt_int(len(data['overdue']))})</div>"
-        )
-        headers = {c: t(f"nd_col_{c}", lang) for c in OVERDUE_COLUMNS}
-        shown = data["overdue"].assign(
-            last_contact=[
-                "—" if pd.isna(x) else f"{x:%Y-%m-%d}" for x in data["overdue"].last_contact
-            ]
-        )
-        self.overdue_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
         suffix = f"_{data['owner']}" if data["owner"] else ""
-        self.overdue_export.show(
-            data["overdue"].rename(columns=headers), f"overdue_contacts{suffix}", f, lang
-        )
+        if contacts:
+            for widget, title in (
+                (self.contacts_table, "nd_contact_table"),
+                (self.overdue_table, "nd_overdue_list"),
+            ):
+                widget.value = unavailable_html(contacts, lang, title=t(title, lang))
+            self.overdue_title.value = ""
+        else:
+            ct = data["contacts"]
+            ct = ct.assign(
+                segment=ct.segment_label,
+                per_customer=[f"{v:.2f}" for v in ct.per_customer],
+                mean_days_since=[fmt_int(v, lang) for v in ct.mean_days_since],
+                overdue_share=ct.overdue_share,
+            )
+            ccols = [
+                "segment",
+                "customers",
+                "per_customer",
+                "mean_days_since",
+                "target_days",
+                "overdue",
+                "overdue_share",
+            ]
+            self.contacts_table.value = (
+                f"<div class='crmkit-section'>{t('nd_contact_table', lang)}</div>"
+                + html_table(ct, {c: t(f"nd_col_{c}", lang) for c in ccols}, lang=lang)
+            )
+            self.overdue_title.value = (
+                f"<div class='crmkit-section'>{t('nd_overdue_list', lang)}{who} "
+                f"({fmt_int(len(data['overdue']))})</div>"
+            )
+            headers = {c: t(f"nd_col_{c}", lang) for c in OVERDUE_COLUMNS}
+            shown = data["overdue"].assign(
+                last_contact=[
+                    "—" if pd.isna(x) else f"{x:%Y-%m-%d}" for x in data["overdue"].last_contact
+                ]
+            )
+            self.overdue_table.value = html_table(
+                shown, headers, empty=t("no_data", lang), lang=lang
+            )
+            self.overdue_export.show(
+                data["overdue"].rename(columns=headers), f"overdue_contacts{suffix}", f, lang
+            )
+        if care:
+            self.calendar_title.value = ""
+            self.calendar_table.value = unavailable_html(care, lang, title=t("nd_calendar", lang))
+            return
         self.calendar_title.value = (
             f"<div class='crmkit-section'>{t('nd_calendar', lang)}{who} "
             f"({fmt_int(len(data['calendar']))})</div>"

@@ -19,6 +19,7 @@ from crmkit.views.base import (
     ExportButtons,
     Filters,
     Page,
+    Section,
     cards_html,
     chart_box_layout,
     chart_row,
@@ -28,7 +29,9 @@ from crmkit.views.base import (
     html_table,
     in_period,
     safe_page,
-    skipped_steps,
+    show_unavailable,
+    unavailable_html,
+    unavailable_sections,
 )
 
 log = logging.getLogger("crmkit.views")
@@ -39,8 +42,16 @@ log = logging.getLogger("crmkit.views")
 
 QUALITY_BANDS = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001]
 
-#: The publish steps whose tables the page reads.
+#: The publish steps whose tables the quality sections read (rows per table and the last
+#: ingest runs need none).
 DATA_OVERVIEW_STEPS = ("quality",)
+#: The page's sections and what each reads.
+DATA_OVERVIEW_SECTIONS = {"quality": Section(DATA_OVERVIEW_STEPS)}
+#: The section of each card.
+DATA_OVERVIEW_CARDS = dict.fromkeys(
+    ("customers", "quality_score", "completeness", "validity", "stale_share", "duplicates"),
+    "quality",
+)
 
 
 def _scoped(con: BaseBackend, table: str, f: Filters, as_of: datetime) -> ir.Table:
@@ -71,14 +82,14 @@ def overview_data(
         ``reject_reasons`` (column, reason, rows — over the last run of each table);
         ``quality_tables``; ``bands`` (quality-score band, customers); ``columns`` (customer
         profile column, label, filled share); ``stale_teams``; ``stale_owners``; ``duplicates``
-        (masked for the dashboard role). When the quality step was skipped at publish (no
-        customers), only ``as_of`` and ``unavailable``.
+        (masked for the dashboard role); ``unavailable`` (section of
+        :data:`DATA_OVERVIEW_SECTIONS` → {step: reason code}): when the quality step was
+        skipped at publish (no customers), the cards have no values and only ``counts``,
+        ``last_ingest`` and ``reject_reasons`` come back.
     """
     role = current_role(role)
     as_of = data_as_of(con)
-    skipped = skipped_steps(con, DATA_OVERVIEW_STEPS)
-    if skipped:
-        return {"as_of": as_of, "unavailable": skipped}
+    missing = unavailable_sections(con, DATA_OVERVIEW_SECTIONS)
     present = set(con.list_tables())
     # rows per table for customers in scope: counted per filter group at publish time
     # (crmkit.cubes), live when the snapshot predates that
@@ -96,6 +107,26 @@ def overview_data(
             if name in present
         ]
     )
+    runs = con.table("ingest_runs") if "ingest_runs" in present else None
+    last_ingest, reasons = _last_ingest(con, runs)
+    if "quality" in missing:
+        labels = {
+            "customers": t("customers", lang),
+            "quality_score": t("quality_score", lang),
+            "completeness": t("completeness", lang),
+            "validity": t("validity", lang),
+            "stale_share": t("stale_share", lang),
+            "duplicates": t("duplicates", lang),
+        }
+        return {
+            "as_of": as_of,
+            "unavailable": missing,
+            "n": None,
+            "cards": {k: (None, label, "") for k, label in labels.items()},
+            "counts": counts,
+            "last_ingest": last_ingest,
+            "reject_reasons": reasons,
+        }
     scope = _scoped(con, "customers", f, as_of)
     rq = con.table("quality_records")
     rq = rq.semi_join(scope, "customer_id")
@@ -174,9 +205,6 @@ def overview_data(
 
     dups = _duplicates_in_scope(con, scope, role)
 
-    runs = con.table("ingest_runs") if "ingest_runs" in present else None
-    last_ingest, reasons = _last_ingest(con, runs)
-
     cards = {
         "customers": (
             n,
@@ -211,6 +239,7 @@ def overview_data(
     }
     return {
         "as_of": as_of,
+        "unavailable": missing,
         "n": n,
         "cards": cards,
         "counts": counts,
@@ -332,38 +361,9 @@ class DataOverviewPage(Page):
                 "duplicates": "int",
             },
             lang,
+            DATA_OVERVIEW_CARDS,
         )
         charts.show_in(self.fig_counts, charts.plot_table_counts(data["counts"], lang), meta=stamp)
-        charts.show_in(
-            self.fig_bands, charts.plot_quality_distribution(data["bands"], lang), meta=stamp
-        )
-        charts.show_in(
-            self.fig_columns, charts.plot_column_completeness(data["columns"], lang), meta=stamp
-        )
-        charts.show_in(
-            self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang), meta=stamp
-        )
-
-        self.sec_tables.value = (
-            f"<div class='crmkit-section'>{t('quality_by_table', lang)}</div>"
-            f"<div class='crmkit-sub'>{t('def_quality_by_table', lang)}</div>"
-        )
-        qt = data["quality_tables"].copy()
-        if not qt.empty:
-            qt["table"] = [table_label(x, lang) for x in qt.table]
-        self.tables_table.value = html_table(
-            qt,
-            {
-                "table": t("table", lang),
-                "rows": t("rows", lang),
-                "completeness_share": t("completeness", lang),
-                "validity_share": t("validity", lang),
-                "stale_share": t("stale_share", lang),
-                "quality_score": t("quality_score", lang),
-            },
-            empty=t("no_data", lang),
-            lang=lang,
-        )
         self.sec_ingest.value = f"<div class='crmkit-section'>{t('last_ingest', lang)}</div>"
         li = data["last_ingest"].copy()
         li["table_name"] = [table_label(x, lang) for x in li.table_name]
@@ -398,6 +398,54 @@ class DataOverviewPage(Page):
             else ""
         )
 
+        reasons = data["unavailable"].get("quality")
+        for widget in (self.owners_export.widget, self.dups_export.widget):
+            widget.layout.display = "none" if reasons else None
+        if reasons:
+            for box, title in (
+                (self.fig_bands, "fig_quality_distribution"),
+                (self.fig_columns, "fig_column_completeness"),
+                (self.fig_stale, "fig_stale_by_team"),
+            ):
+                show_unavailable(box, reasons, title=t(title, lang), lang=lang)
+            for head, table, title in (
+                (self.sec_tables, self.tables_table, "quality_by_table"),
+                (self.sec_owners, self.owners_table, "stale_by_owner"),
+                (self.sec_dups, self.dups_table, "duplicates"),
+            ):
+                head.value = unavailable_html(reasons, lang, title=t(title, lang))
+                table.value = ""
+            return
+        charts.show_in(
+            self.fig_bands, charts.plot_quality_distribution(data["bands"], lang), meta=stamp
+        )
+        charts.show_in(
+            self.fig_columns, charts.plot_column_completeness(data["columns"], lang), meta=stamp
+        )
+        charts.show_in(
+            self.fig_stale, charts.plot_stale_by_team(data["stale_teams"], lang), meta=stamp
+        )
+
+        self.sec_tables.value = (
+            f"<div class='crmkit-section'>{t('quality_by_table', lang)}</div>"
+            f"<div class='crmkit-sub'>{t('def_quality_by_table', lang)}</div>"
+        )
+        qt = data["quality_tables"].copy()
+        if not qt.empty:
+            qt["table"] = [table_label(x, lang) for x in qt.table]
+        self.tables_table.value = html_table(
+            qt,
+            {
+                "table": t("table", lang),
+                "rows": t("rows", lang),
+                "completeness_share": t("completeness", lang),
+                "validity_share": t("validity", lang),
+                "stale_share": t("stale_share", lang),
+                "quality_score": t("quality_score", lang),
+            },
+            empty=t("no_data", lang),
+            lang=lang,
+        )
         owners = data["stale_owners"].copy()
         owners["owner_team"] = [
             t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from crmkit import charts, complaints, definitions, schema, text
+from crmkit import charts, complaints, schema, text
 from crmkit import satisfaction as sat
 from crmkit.db import data_as_of
 from crmkit.i18n import channel_label, code_label, fmt_date, fmt_int, fmt_pct, t
@@ -28,20 +28,37 @@ from crmkit.views.base import (
     ExportButtons,
     Filters,
     Page,
+    Section,
+    card_html,
     chart_box_layout,
     chart_row,
     current_role,
     customers_for_role,
     customers_in_scope,
     html_table,
+    reasons_text,
     safe_page,
     segment_label,
-    skipped_steps,
+    show_chart,
+    unavailable_html,
+    unavailable_sections,
 )
 
 log = logging.getLogger("crmkit.views")
-#: The publish steps whose tables the page reads.
-SATISFACTION_STEPS = ("satisfaction_responses", "satisfaction")
+#: The publish steps whose tables the score sections read (survey answers).
+SATISFACTION_STEPS = ("satisfaction_responses",)
+#: The publish step whose tables the drivers, detractor topics and alerts read.
+DRIVER_STEPS = ("satisfaction",)
+#: The publish step whose tables the complaint SLA sections read (tickets).
+COMPLAINT_STEPS = ("complaints",)
+#: The page's sections and what each reads.
+SATISFACTION_SECTIONS = {
+    "scores": Section(SATISFACTION_STEPS),
+    "drivers": Section(DRIVER_STEPS),
+    "complaints": Section(COMPLAINT_STEPS),
+}
+#: The section of each score card, in the order shown.
+SATISFACTION_CARDS = {"nps": "scores", "csat": "scores", "ces": "scores", "sla": "complaints"}
 
 BREACH_COLUMNS = (
     "ticket_id",
@@ -91,12 +108,7 @@ def _filtered(con: BaseBackend, f: Filters) -> bool:
 def _scoped(
     con: BaseBackend, table: str, time_col: str | None, f: Filters, as_of: datetime
 ) -> ir.Table:
-    if table == "ticket_sla" and table not in con.list_tables():
-        # the complaints step was skipped (no tickets): the same columns with no rows, so the
-        # SLA sections show empty rather than fail
-        tbl = complaints.ticket_sla(con.table("tickets").limit(0), as_of=as_of)
-    else:
-        tbl = con.table(table)
+    tbl = con.table(table)
     if _filtered(con, f):
         tbl = tbl.semi_join(customers_in_scope(con, f), "customer_id")
     keep = f.keep(tbl[time_col], as_of) if time_col else None
@@ -119,152 +131,147 @@ def satisfaction_data(
     Returns
     -------
     dict
-        ``as_of``; ``scores`` (metric → one-row frame from :func:`crmkit.satisfaction.nps` /
-        ``csat`` / ``ces`` / :func:`crmkit.complaints.sla_summary`: value, lo, hi, n,
-        small_sample); ``cards``
-        (metric → value, label, definition, n, lo, hi); ``trend`` (NPS by month, by week for
-        the 30- and 90-day periods); ``segments`` (NPS and CSAT by customer segment);
-        ``drivers`` and ``alerts`` (published, whole snapshot); ``topics`` (published, each
-        with its ``label``, clusters named by their top terms); ``sla`` (by channel, with the
-        channel's ``label``);
-        ``backlog`` (open tickets by team and age); ``quality`` (service quality by team);
-        ``breaches`` (tickets that missed the SLA, newest first, names masked for the
-        dashboard role; channel, severity and status in ``lang``); ``info`` (the published
-        policy and model facts). When a publish step the page reads was skipped, only
-        ``as_of`` and ``unavailable`` (step → reason code) are returned.
+        ``as_of``; ``unavailable`` (section of :data:`SATISFACTION_SECTIONS` → {step: reason code}
+        for the sections whose publish step was skipped: without feedback the scores and drivers say
+        so while the complaint SLA still shows, and the other way round); ``cards`` (metric → value,
+        label, definition, n, lo, hi, small_sample; :data:`SATISFACTION_CARDS` names each card's
+        section); ``scores`` (metric → one-row frame from :func:`crmkit.satisfaction.nps` / ``csat``
+        / ``ces`` / :func:`crmkit.complaints.sla_summary`: value, lo, hi, n, small_sample) of the
+        sections shown; ``info`` (the published policy and model facts). The ``scores`` section:
+        ``n`` (NPS answers), ``trend`` (NPS by month, by week for the 30- and 90-day periods),
+        ``segments`` (NPS and CSAT by customer segment). The ``drivers`` section: ``drivers``,
+        ``topics`` and ``alerts`` (published, whole snapshot). The ``complaints`` section: ``sla``
+        (by channel); ``backlog`` (open tickets by team and age); ``quality`` (service quality by
+        team); ``breaches`` (tickets that missed the SLA, newest first, names masked for the
+        dashboard role). A section that is not available has none of its keys.
     """
     role = current_role(role)
     as_of = data_as_of(con)
-    skipped = skipped_steps(con, SATISFACTION_STEPS)
-    if skipped:
-        return {"as_of": as_of, "unavailable": skipped}
-    info = con.table("satisfaction_info").to_pandas().iloc[0].to_dict()
-    if "complaints_info" in con.list_tables():
+    missing = unavailable_sections(con, SATISFACTION_SECTIONS)
+    info: dict[str, object] = {}
+    if "drivers" not in missing:
+        info.update(con.table("satisfaction_info").to_pandas().iloc[0].to_dict())
+    if "complaints" not in missing:
         info.update(con.table("complaints_info").to_pandas().iloc[0].to_dict())
-    else:  # the complaints step was skipped (no tickets): state the default policy
-        policy = complaints.policy_info(definitions.sla_policy(), as_of=as_of)
-        info.update(policy.iloc[0].to_dict())
-    resp = _scoped(con, "satisfaction_responses", "ts", f, as_of)
-    sla_t = _scoped(con, "ticket_sla", "opened_at", f, as_of)
     window = _window(f, as_of, lang)
     desc = f.describe(lang)
+    out: dict[str, object] = {"as_of": as_of, "unavailable": missing, "info": info, "n": None}
+    scores: dict[str, pd.DataFrame] = {}
+    defs: dict[str, str] = {}
+    if "scores" not in missing:
+        resp = _scoped(con, "satisfaction_responses", "ts", f, as_of)
+        scores |= {
+            "nps": sat.nps(resp, filters=desc),
+            "csat": sat.csat(resp, filters=desc),
+            "ces": sat.ces(resp, filters=desc),
+        }
+        nps, csat, ces = (scores[k].iloc[0] for k in ("nps", "csat", "ces"))
+        defs |= {
+            "nps": t(
+                "sat_def_nps",
+                lang,
+                promoters=fmt_int(nps.promoters),
+                detractors=fmt_int(nps.detractors),
+                n=fmt_int(nps.n),
+                window=window,
+            ),
+            "csat": t(
+                "sat_def_csat", lang, k=fmt_int(csat.numerator), n=fmt_int(csat.n), window=window
+            ),
+            "ces": t("sat_def_ces", lang, n=fmt_int(ces.n), window=window),
+        }
+        freq = "week" if PERIODS[f.period] is not None and PERIODS[f.period] <= 90 else "month"
+        segments = sat.nps(resp, "segment").merge(
+            sat.csat(resp, "segment")[["segment", "value", "n"]].rename(
+                columns={"value": "csat", "n": "csat_n"}
+            ),
+            on="segment",
+            how="outer",
+        )
+        segments["label"] = [slice_label("segment", s, lang) for s in segments["segment"]]
+        out |= {
+            "n": int(nps.n),
+            "trend": sat.nps(resp, "period", freq=freq),
+            "segments": segments,
+        }
+    if "drivers" not in missing:
+        topics = (
+            con.table("satisfaction_topics").to_pandas()
+            if "satisfaction_topics" in con.list_tables()
+            else sat._empty(sat.TOPIC_COLUMNS)
+        )
+        clusters = (
+            con.table("need_clusters").select("topic", "top_terms").to_pandas()
+            if "need_clusters" in con.list_tables()
+            else pd.DataFrame(columns=["topic", "top_terms"])
+        )
+        terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
+        topics["label"] = [text.topic_label(x, lang, clusters=terms) for x in topics.topic]
+        out |= {
+            "drivers": con.table("satisfaction_drivers").to_pandas(),
+            "topics": topics,
+            "alerts": con.table("satisfaction_alerts").to_pandas(),
+        }
+    if "complaints" not in missing:
+        sla_t = _scoped(con, "ticket_sla", "opened_at", f, as_of)
+        scores["sla"] = complaints.sla_summary(sla_t, filters=desc)
+        sla = scores["sla"].iloc[0]
+        defs["sla"] = t(
+            "sat_def_sla",
+            lang,
+            policy=_policy_text(info, lang),
+            k=fmt_int(sla.numerator),
+            n=fmt_int(sla.n),
+            window=window,
+        )
+        fb = None if "scores" in missing else _scoped(con, "satisfaction_responses", None, f, as_of)
+        b = complaints.breaches(sla_t)
+        people = customers_for_role(con, role, pii=("name",))
+        b = b.left_join(people, "customer_id").select(b, people.name)
+        b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
+        breach_df = b.to_pandas()
+        breach_df["status"] = [
+            t("sat_open", lang) if o else t("sat_closed", lang) for o in breach_df["is_open"]
+        ]
+        breach_df["channel"] = [channel_label(c, lang) for c in breach_df["channel"]]
+        breach_df["severity"] = [
+            code_label("tickets", "severity", v, lang) for v in breach_df["severity"]
+        ]
+        sla_by_channel = complaints.sla_summary(sla_t, "channel")
+        sla_by_channel["label"] = [channel_label(c, lang) for c in sla_by_channel.channel]
+        out |= {
+            "sla": sla_by_channel,
+            "backlog": complaints.backlog_ageing(
+                _scoped(con, "ticket_sla", None, f, as_of), "team"
+            ),
+            "quality": complaints.service_quality(sla_t, fb, "team"),
+            "breaches": breach_df[list(BREACH_COLUMNS)].reset_index(drop=True),
+        }
 
-    scores = {
-        "nps": sat.nps(resp, filters=desc),
-        "csat": sat.csat(resp, filters=desc),
-        "ces": sat.ces(resp, filters=desc),
-        "sla": complaints.sla_summary(sla_t, filters=desc),
-    }
-    row = {k: v.iloc[0] for k, v in scores.items()}
+    cards = {}
+    for k in SATISFACTION_CARDS:
+        r = scores[k].iloc[0] if k in scores else None
+        cards[k] = {
+            "value": None if r is None or pd.isna(r.value) else float(r.value),
+            "label": t(f"sat_{k}", lang),
+            "definition": defs.get(k, ""),
+            "n": 0 if r is None else int(r.n),
+            "lo": None if r is None or pd.isna(r.lo) else float(r.lo),
+            "hi": None if r is None or pd.isna(r.hi) else float(r.hi),
+            "small_sample": r is not None and bool(r.small_sample),
+        }
+    return out | {"scores": scores, "cards": cards}
+
+
+def _policy_text(info: dict, lang: str) -> str:
+    """The complaint SLA policy in words (first-response hours, business hours, calendar)."""
     hours, bh = f"{info['first_response_hours']:g}", info.get("business_hours") or ""
     calendar = info.get("holiday_calendar") or ""
     if bh and calendar:
-        policy = t("sat_policy_bh_calendar", lang, hours=hours, bh=bh, calendar=calendar)
-    elif bh:
-        policy = t("sat_policy_bh", lang, hours=hours, bh=bh)
-    else:
-        policy = t("sat_policy", lang, hours=hours)
-    defs = {
-        "nps": t(
-            "sat_def_nps",
-            lang,
-            promoters=fmt_int(row["nps"].promoters),
-            detractors=fmt_int(row["nps"].detractors),
-            n=fmt_int(row["nps"].n),
-            window=window,
-        ),
-        "csat": t(
-            "sat_def_csat",
-            lang,
-            k=fmt_int(row["csat"].numerator),
-            n=fmt_int(row["csat"].n),
-            window=window,
-        ),
-        "ces": t("sat_def_ces", lang, n=fmt_int(row["ces"].n), window=window),
-        "sla": t(
-            "sat_def_sla",
-            lang,
-            policy=policy,
-            k=fmt_int(row["sla"].numerator),
-            n=fmt_int(row["sla"].n),
-            window=window,
-        ),
-    }
-    cards = {}
-    for k, r in row.items():
-        value = None if pd.isna(r.value) else float(r.value)
-        cards[k] = {
-            "value": value,
-            "label": t(f"sat_{k}", lang),
-            "definition": defs[k],
-            "n": int(r.n),
-            "lo": None if pd.isna(r.lo) else float(r.lo),
-            "hi": None if pd.isna(r.hi) else float(r.hi),
-            "small_sample": bool(r.small_sample),
-        }
-
-    freq = "week" if PERIODS[f.period] is not None and PERIODS[f.period] <= 90 else "month"
-    trend = sat.nps(resp, "period", freq=freq)
-
-    segments = sat.nps(resp, "segment").merge(
-        sat.csat(resp, "segment")[["segment", "value", "n"]].rename(
-            columns={"value": "csat", "n": "csat_n"}
-        ),
-        on="segment",
-        how="outer",
-    )
-    segments["label"] = [slice_label("segment", s, lang) for s in segments["segment"]]
-
-    drivers = con.table("satisfaction_drivers").to_pandas()
-    topics = (
-        con.table("satisfaction_topics").to_pandas()
-        if "satisfaction_topics" in con.list_tables()
-        else sat._empty(sat.TOPIC_COLUMNS)
-    )
-    clusters = (
-        con.table("need_clusters").select("topic", "top_terms").to_pandas()
-        if "need_clusters" in con.list_tables()
-        else pd.DataFrame(columns=["topic", "top_terms"])
-    )
-    terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
-    topics["label"] = [text.topic_label(x, lang, clusters=terms) for x in topics.topic]
-    alerts = con.table("satisfaction_alerts").to_pandas()
-    sla = complaints.sla_summary(sla_t, "channel")
-    sla["label"] = [channel_label(c, lang) for c in sla.channel]
-    backlog = complaints.backlog_ageing(_scoped(con, "ticket_sla", None, f, as_of), "team")
-    fb = _scoped(con, "satisfaction_responses", None, f, as_of)
-    quality = complaints.service_quality(sla_t, fb, "team")
-
-    b = complaints.breaches(sla_t)
-    people = customers_for_role(con, role, pii=("name",))
-    b = b.left_join(people, "customer_id").select(b, people.name)
-    b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
-    breach_df = b.to_pandas()
-    breach_df["status"] = [
-        t("sat_open", lang) if o else t("sat_closed", lang) for o in breach_df["is_open"]
-    ]
-    breach_df["channel"] = [channel_label(c, lang) for c in breach_df["channel"]]
-    breach_df["severity"] = [
-        code_label("tickets", "severity", v, lang) for v in breach_df["severity"]
-    ]
-    breach_df = breach_df[list(BREACH_COLUMNS)].reset_index(drop=True)
-
-    return {
-        "as_of": as_of,
-        "n": int(row["nps"].n),
-        "scores": scores,
-        "cards": cards,
-        "trend": trend,
-        "segments": segments,
-        "drivers": drivers,
-        "topics": topics,
-        "alerts": alerts,
-        "sla": sla,
-        "backlog": backlog,
-        "quality": quality,
-        "breaches": breach_df,
-        "info": info,
-    }
+        return t("sat_policy_bh_calendar", lang, hours=hours, bh=bh, calendar=calendar)
+    if bh:
+        return t("sat_policy_bh", lang, hours=hours, bh=bh)
+    return t("sat_policy", lang, hours=hours)
 
 
 def slice_label(dimension: str, value: str, lang: str) -> str:
@@ -308,11 +315,18 @@ def _driver_words(text: str, lang: str) -> str:
     return text
 
 
-def score_cards_html(cards: dict, lang: str) -> str:
+def score_cards_html(cards: dict, lang: str, unavailable: dict | None = None) -> str:
     """Score cards: value, 95 % interval and n, the definition on hover (``title``);
-    ``data-key`` / ``data-value`` / ``data-n`` let tests read the exact numbers."""
+    ``data-key`` / ``data-value`` / ``data-n`` let tests read the exact numbers. A card whose
+    section is in ``unavailable`` (:data:`SATISFACTION_CARDS`) says "not available" and why."""
     out = []
     for key, c in cards.items():
+        reasons = (unavailable or {}).get(SATISFACTION_CARDS.get(key))
+        if reasons:
+            out.append(
+                card_html(key, None, c["label"], "", fmt="pct", n=None, lang=lang, reasons=reasons)
+            )
+            continue
         small = (
             f"<div class='crmkit-small'>{t('small_sample', lang)}</div>"
             if c["small_sample"]
@@ -430,37 +444,25 @@ class SatisfactionPage(Page):
 
     def update(self, data: dict, f: Filters, lang: str) -> None:
         stamp = f.describe(lang)
-        self.cards.value = score_cards_html(data["cards"], lang)
-        charts.show_in(self.fig_trend, charts.plot_score_trend(data["trend"], lang), meta=stamp)
-        charts.show_in(self.fig_drivers, charts.plot_drivers(data["drivers"], lang), meta=stamp)
-        charts.show_in(self.fig_sla, charts.plot_sla(data["sla"], lang, by="label"), meta=stamp)
-        charts.show_in(
-            self.fig_backlog, charts.plot_backlog_ageing(data["backlog"], lang), meta=stamp
-        )
-        backlog = (
-            data["backlog"]
-            .pivot(index="team", columns="bucket", values="tickets")
-            .reindex(columns=list(complaints.AGE_BUCKETS))
-            .reset_index()
-            .rename(columns={"team": t("sat_col_team", lang)})
-        )
-        backlog.columns.name = None
-        self.backlog_export.show(backlog, "open_backlog_by_team", f, lang)
-        info = data["info"]
-        self.drivers_note.value = (
-            "<div class='crmkit-sub'>"
-            + html.escape(
-                t(
-                    "sat_sec_drivers_note",
-                    lang,
-                    method=t("sat_drivers_method", lang),
-                    n=fmt_int(info.get("drivers_n", 0)),
-                )
-            )
-            + "</div>"
-        )
-        self.topics.value = topics_html(data["topics"], lang)
+        missing = data["unavailable"]
+        self.cards.value = score_cards_html(data["cards"], lang, missing)
+        self._update_scores(data, missing.get("scores"), stamp, lang)
+        self._update_drivers(data, missing.get("drivers"), stamp, lang)
+        self._update_complaints(data, missing.get("complaints"), stamp, f, lang)
 
+    def _update_scores(self, data: dict, reasons: dict | None, stamp: str, lang: str) -> None:
+        """The NPS trend and the scores by segment, or their "not available" notes."""
+        show_chart(
+            self.fig_trend,
+            lambda: charts.plot_score_trend(data["trend"], lang),
+            reasons,
+            title=t("fig_score_trend", lang, metric=t("sat_nps", lang)),
+            lang=lang,
+            meta=stamp,
+        )
+        if reasons:
+            self.segments.value = unavailable_html(reasons, lang, title=t("sat_sec_segments", lang))
+            return
         seg = data["segments"].copy()
         seg["nps_shown"] = [_fmt_score("nps", v, lang) for v in seg["value"]]
         seg["csat_shown"] = [_fmt_score("csat", v, lang) for v in seg["csat"]]
@@ -479,8 +481,90 @@ class SatisfactionPage(Page):
             )
         )
 
-        self.alerts.value = score_alerts_html(data["alerts"], lang)
+    def _update_drivers(self, data: dict, reasons: dict | None, stamp: str, lang: str) -> None:
+        """Drivers, detractor topics and alerts, or their "not available" notes."""
+        show_chart(
+            self.fig_drivers,
+            lambda: charts.plot_drivers(data["drivers"], lang),
+            reasons,
+            title=t("fig_drivers", lang),
+            lang=lang,
+            meta=stamp,
+        )
+        if reasons:
+            self.drivers_note.value = ""
+            self.topics.value = unavailable_html(reasons, lang, title=t("sat_sec_topics", lang))
+            self.alerts.value = unavailable_html(reasons, lang, title=t("sat_sec_alerts", lang))
+            return
+        info = data["info"]
+        self.drivers_note.value = (
+            "<div class='crmkit-sub'>"
+            + html.escape(
+                t(
+                    "sat_sec_drivers_note",
+                    lang,
+                    method=t("sat_drivers_method", lang),
+                    n=fmt_int(info.get("drivers_n", 0)),
+                )
+            )
+            + "</div>"
+        )
+        self.topics.value = topics_html(data["topics"], lang)
 
+        tested = len(data["alerts"])
+        al = data["alerts"]
+        al = al[al["alert"]] if len(al) else al
+        if al.empty:
+            none = t("sat_no_alerts", lang, n=tested)
+            alerts_html = f"<div class='crmkit-sub crmkit-no-alerts'>{none}</div>"
+        else:
+            shown = al.copy()
+            for c in ("before", "now", "change"):
+                shown[c] = [
+                    _fmt_score(m, v, lang) if c != "change" or m != "csat" else f"{v:+.1%}"
+                    for m, v in zip(shown.metric, shown[c], strict=True)
+                ]
+            shown["q_value"] = [f"{q:.2g}" for q in shown.q_value]
+            shown["likely_drivers"] = [_driver_words(x, lang) for x in shown.likely_drivers]
+            shown["metric"] = [t(f"sat_{m}", lang) for m in shown.metric]
+            alerts_html = html_table(
+                shown, {c: t(f"sat_col_{c}", lang) for c in ALERT_COLUMNS}, max_rows=20, lang=lang
+            )
+        self.alerts.value = (
+            f"<div class='crmkit-section'>{t('sat_sec_alerts', lang)}</div>" + alerts_html
+        )
+
+    def _update_complaints(
+        self, data: dict, reasons: dict | None, stamp: str, f: Filters, lang: str
+    ) -> None:
+        """SLA by channel, backlog, service quality and breaches, or their notes."""
+        for box, title, figure in (
+            (self.fig_sla, "fig_sla", lambda: charts.plot_sla(data["sla"], lang, by="label")),
+            (
+                self.fig_backlog,
+                "fig_backlog_ageing",
+                lambda: charts.plot_backlog_ageing(data["backlog"], lang),
+            ),
+        ):
+            show_chart(box, figure, reasons, title=t(title, lang), lang=lang, meta=stamp)
+        for widget in (self.backlog_export.widget, self.breach_export.widget):
+            widget.layout.display = "none" if reasons else None
+        if reasons:
+            self.quality.value = unavailable_html(reasons, lang, title=t("sat_sec_quality", lang))
+            self.sec_breaches.value = ""
+            self.breach_table.value = unavailable_html(
+                reasons, lang, title=t("sat_sec_breaches", lang)
+            )
+            return
+        backlog = (
+            data["backlog"]
+            .pivot(index="team", columns="bucket", values="tickets")
+            .reindex(columns=list(complaints.AGE_BUCKETS))
+            .reset_index()
+            .rename(columns={"team": t("sat_col_team", lang)})
+        )
+        backlog.columns.name = None
+        self.backlog_export.show(backlog, "open_backlog_by_team", f, lang)
         q = data["quality"].copy()
         q["label"] = q["team"]
         q["attainment"] = [fmt_pct(v, lang) for v in q["value"]]
@@ -489,12 +573,27 @@ class SatisfactionPage(Page):
         ]
         q["reopen_rate"] = [fmt_pct(v, lang) for v in q["reopen_rate"]]
         q["escalation_rate"] = [fmt_pct(v, lang) for v in q["escalation_rate"]]
-        q["post_csat"] = [
-            f"{fmt_pct(v, lang)} (n={n})" for v, n in zip(q["post_csat"], q["csat_n"], strict=True)
-        ]
+        # post-ticket CSAT needs the survey answers: without them the column says why
+        no_csat = data["unavailable"].get("scores")
+        q["post_csat"] = (
+            "—"
+            if no_csat
+            else [
+                f"{fmt_pct(v, lang)} (n={n})"
+                for v, n in zip(q["post_csat"], q["csat_n"], strict=True)
+            ]
+        )
         q["flag"] = [t("sat_small", lang) if s else "" for s in q["small_sample"]]
-        self.quality.value = f"<div class='crmkit-section'>{t('sat_sec_quality', lang)}</div>" + (
-            html_table(
+        csat_note = (
+            "<div class='crmkit-unavailable crmkit-sub'>"
+            f"{html.escape(t('sat_col_post_csat', lang))} — "
+            f"{html.escape(reasons_text(no_csat, lang))}</div>"
+            if no_csat
+            else ""
+        )
+        self.quality.value = (
+            f"<div class='crmkit-section'>{t('sat_sec_quality', lang)}</div>"
+            + html_table(
                 q,
                 {
                     c: t("sat_col_team" if c == "label" else f"sat_col_{c}", lang)
@@ -502,6 +601,7 @@ class SatisfactionPage(Page):
                 },
                 lang=lang,
             )
+            + csat_note
         )
 
         br = data["breaches"]

@@ -125,6 +125,9 @@ def served(tmp_path, wait_until) -> Iterator:
         for name, value in options.items():
             cmd += [f"--{name.replace('_', '-')}", str(value)]
         env = {k: v for k, v in os.environ.items() if k != "CRMKIT_TOKEN"}
+        # the server (and its kernels) run in tmp_path: they import this checkout's crmkit,
+        # not whatever a relative PYTHONPATH or an install elsewhere would give there
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=out)
