@@ -317,6 +317,17 @@ TRIMMED = (
     " \t\n\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
     "\u2007\u2008\u2009\u200a\u200b\u200c\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
 )
+#: A value that starts or ends with one of TRIMMED (RE2); only those take DuckDB's trim with a
+#: character list, 10 times slower than this test.
+_TRIMMED_EDGE = "[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in TRIMMED) + "]"
+_TRIMMED_ENDS = f"^{_TRIMMED_EDGE}|{_TRIMMED_EDGE}$"
+
+
+def _trimmed(v: ir.StringValue) -> ir.StringValue:
+    """``v`` without any of TRIMMED at either end."""
+    return ibis.ifelse(v.re_search(_TRIMMED_ENDS), _trim(v, TRIMMED), v)
+
+
 #: Spaces that group digits (1 234,5), besides the plain space.
 _GROUP_SPACES = "[\u00a0\u2007\u2009\u202f]"
 #: Numbers as a file may write them: with a decimal point (1234.5, 1,234.5, 1 234.5) or, with
@@ -681,7 +692,7 @@ def _validate_and_upsert(
     #    default take it
     exprs: dict[str, ir.Value] = {"_row": raw._row}
     for c in present:
-        v = _trim(raw[c.name], TRIMMED).nullif("")
+        v = _trimmed(raw[c.name]).nullif("")
         parsed, why = _parse(c, v, reading)
         exprs[c.name] = parsed.cast(c.ibis_type)
         exprs[_err(c.name)] = _problem(
