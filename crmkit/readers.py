@@ -17,8 +17,8 @@ CSV files
   so a line that is not in the file's encoding fails the file naming that line: a UTF-8 file
   with one GBK line, or a GBK file with one UTF-8 line, is never stored as mojibake. A file whose
   first non-ASCII line is GBK is read as GBK even when that line comes after the sample used to
-  detect the encoding. A UTF-8 line that is valid UTF-8 only by chance but reads as Chinese in
-  GBK (e.g. GBK 郑十一 = UTF-8 ``֣ʮһ``) is rejected as a row, with the reason.
+  detect the encoding. A row of a UTF-8 file with a value that is valid UTF-8 only by chance
+  but reads as Chinese in GBK (GBK 郑十一 = UTF-8 ``֣ʮһ``) is rejected, with the reason.
 - **Records cannot swallow rows.** Python's csv module reads the lines in strict mode, one
   record at a time, and the lines each record took are counted. A record it cannot read (a quote
   that is never closed, a quote that closes in the middle of a value, a value over the module's
@@ -482,16 +482,16 @@ class _CsvRecords:
         row = 1  # where the next record starts
         while True:
             lines.keep_from = row
-            reason = None
+            error = reason = None
             try:
                 fields = next(reader)
             except StopIteration:
                 return
             except csv.Error as e:
-                fields, reason = None, e
+                fields, error = None, e
             last = before + reader.line_num
-            if reason is not None:
-                reason = _csv_error(reason, last - row + 1, last)
+            if error is not None:
+                reason = _csv_error(error, last - row + 1, last)
             elif last > row and self.width and len(fields) != self.width:
                 reason = (
                     f'a quote (") opened in this row closes only in row {last:,}, giving '

@@ -109,8 +109,8 @@ def test_runaway_quote_rejects_only_the_row_it_opens_in(con):
 def test_stray_quote_closing_rows_later_swallows_nothing(con):
     """hostile_stray_quote.csv: row 3 (S02) opens a quote that the quote in ``Bob "The
     Builder"`` on row 6 would close. 6 in = 5 loaded + 1 rejected (row 3); S05 keeps its quotes
-    and its own phone (before: 3 in = 3 loaded, S02 stored with a 2-line name and row 6's phone
-    13800000005, S03-S05 lost)."""
+    and its own phone (before: 3 in = 3 loaded, S02 stored with a 4-line name and row 6's phone
+    13800000005 and city 成都, S03-S05 lost)."""
     res = ingest(fx("hostile_stray_quote.csv"), "customers", con=con)
     reconciles(res, 6, 5, 1)
     assert rejects(res) == [
