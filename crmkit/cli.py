@@ -82,8 +82,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     path = db.warehouse_path(args.db)
     created = not path.exists()
     con = db.connect(path, read_only=False)
-    worst = EXIT_OK
-    loaded = False
+    done: list[tuple[str, object, int]] = []  # (file, IngestResult or None, exit code)
     try:
         for f in args.files:
             try:
@@ -93,25 +92,45 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     con=con,
                     progress=not args.quiet,
                     add_missing=args.add_missing,
+                    decimal_comma=args.decimal_comma,
                 )
             except IngestError as e:
                 print(f"crmkit ingest: {e}", file=sys.stderr)
                 print(
                     "nothing was written for this file; the warehouse is unchanged", file=sys.stderr
                 )
-                worst = EXIT_FAILED
+                done.append((f, None, EXIT_FAILED))
                 continue
             print(res.report())
-            loaded = True
-            if not res.ok:
-                worst = max(worst, EXIT_REJECTS)
+            done.append((f, res, EXIT_OK if res.ok else EXIT_REJECTS))
     finally:
         con.disconnect()
-        if created and not loaded:
+        if created and not any(res for _, res, _ in done):
             # no file loaded: leave no empty warehouse behind for publish to find
             for leftover in (path, path.with_name(path.name + ".wal")):
                 leftover.unlink(missing_ok=True)
+    worst = max((code for _, _, code in done), default=EXIT_OK)
+    if len(args.files) > 1:
+        print(ingest_summary(done, worst))
     return worst
+
+
+#: How ``crmkit ingest``'s summary names each exit code.
+INGEST_STATUS = {EXIT_OK: "all loaded", EXIT_REJECTS: "rows rejected", EXIT_FAILED: "failed"}
+
+
+def ingest_summary(done: list[tuple[str, object, int]], worst: int) -> str:
+    """One line per file of a multi-file ingest: rows in, loaded, rejected and its exit code
+    (a failed file wrote nothing: its counts are "-")."""
+    rows = [("file", "rows in", "loaded", "rejected", "exit")]
+    for f, res, code in done:
+        counts = (res.rows_in, res.loaded, res.rejected) if res else None
+        cells = [f"{n:,}" for n in counts] if counts else ["-"] * 3
+        rows.append((str(f), *cells, f"{code} {INGEST_STATUS[code]}"))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"summary of {len(done)} files (exit {worst}, the worst of them):"]
+    lines += [f"  {r[0]:<{width}}  {r[1]:>9}  {r[2]:>9}  {r[3]:>9}  {r[4]}" for r in rows]
+    return "\n".join(lines)
 
 
 def _failure_log(beside: Path, command: str, err: BaseException) -> Path:
@@ -294,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add a stub customer / product (marked derived) for every key the file references "
         "that the warehouse lacks, instead of rejecting those rows",
+    )
+    i.add_argument(
+        "--decimal-comma",
+        action="store_true",
+        help="numbers in CSV files are written with a decimal comma: 1.234,5 or 1 234,5 = "
+        "1234.5 (without it such values are rejected as ambiguous; Excel and Parquet numbers "
+        "are typed and read as they are)",
     )
     i.set_defaults(func=cmd_ingest)
 

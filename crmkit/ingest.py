@@ -42,13 +42,24 @@ Guarantees
   :class:`IngestError` and leaves the warehouse exactly as it was.
 - **Idempotent upsert by key**: ingesting the same file twice changes nothing (computed order
   ids included); a changed row is updated in place and keeps its surrogate key.
-- **Encodings**: UTF-8, UTF-8 with BOM and GB18030 / GBK are detected (DuckDB's own readers need
-  extensions downloaded at run time, unavailable offline, so decoding and Excel happen in Python
-  and reach DuckDB as Arrow).
+- **Reading** (``crmkit.readers``): one encoding per file (UTF-8, UTF-8 with BOM, GB18030 /
+  GBK …), checked line by line, so a file mixing encodings fails naming its first bad row
+  instead of loading mojibake; a quote that runs on rejects only the row it opens in; Excel
+  error cells and formulas without a value are rejected with the cell's address; unmapped
+  Parquet columns of any type are ignored. DuckDB's own readers need extensions downloaded at
+  run time, unavailable offline, so decoding and Excel happen in Python and reach DuckDB as
+  Arrow.
+- **Values**: every value is trimmed of Unicode spaces (NBSP, U+3000 …) and zero-width
+  characters at both ends; an id with an invisible character inside is rejected. Numbers are
+  read only when unambiguous (:func:`_number`): 1234.5, 1,234.5, 1 234.5, ¥1,234.50, 99元;
+  with ``decimal_comma`` (CSV files) 1234,5, 1.234,5, 1 234,5. Ambiguous forms (12,34;
+  1.234,5 without ``decimal_comma``; 12.345 in a CSV file), inf / NaN, scientific notation,
+  values beyond the column's range and amounts with more than 2 decimals are rejected per row
+  with the reason, never rounded or guessed.
 
-Row numbers are those a spreadsheet shows: in CSV and Excel files the header is row 1 and the
-first data row is row 2; in Parquet files the first row is row 1. Blank lines are skipped and not
-counted.
+Row numbers are physical: in a CSV file the line a row starts on (header = row 1; blank lines,
+which are skipped, and the lines of a quoted value with line breaks count: the number a text
+editor shows), in Excel the sheet's row, in Parquet the row counted from 1.
 
 Examples
 --------
@@ -60,18 +71,14 @@ Examples
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import io
 import os
 import re
 import sys
 import unicodedata
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import ibis
@@ -85,10 +92,18 @@ from tqdm import tqdm
 from crmkit import db as _db
 from crmkit import schema as _schema
 from crmkit.privacy import mask_expr
+from crmkit.readers import IngestError, Source, Unreadable, detect_encoding, open_source
 
-CHUNK_ROWS = 100_000
+__all__ = [
+    "IngestError",
+    "IngestResult",
+    "detect_encoding",
+    "header_map",
+    "ingest",
+    "normalise_header",
+]
+
 MAX_REJECTS_IN_RESULT = 10_000
-FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 
 #: Date-time layouts accepted (DuckDB strptime); Excel serial dates are handled separately.
 DATETIME_FORMATS = [
@@ -114,34 +129,6 @@ BOOL_SPELLINGS = {
     **dict.fromkeys(["true", "t", "yes", "y", "1", "是", "对", "已", "√"], True),
     **dict.fromkeys(["false", "f", "no", "n", "0", "否", "不", "未", "×"], False),
 }
-
-
-class IngestError(ValueError):
-    """A file that cannot be ingested at all; nothing was written.
-
-    Attributes
-    ----------
-    file : str
-    row : int or None
-        Row number as a spreadsheet shows it (header = 1), where the problem has one.
-    column : str or None
-    """
-
-    def __init__(
-        self,
-        file: str | os.PathLike,
-        message: str,
-        *,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.file, self.row, self.column = str(file), row, column
-        where = [f"{self.file}"]
-        if row is not None:
-            where.append(f"row {row}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {message}")
 
 
 @dataclass
@@ -172,6 +159,9 @@ class IngestResult:
     first_activity: int = 0
     #: the most frequent reject reasons over all rejected rows ("column: reason" → rows)
     top_reasons: dict[str, int] = field(default_factory=dict)
+    #: rows (CSV) with a quoted value holding line breaks, and the lines the first one spans
+    multiline_rows: int = 0
+    first_multiline: tuple[int, int] | None = None
 
     @property
     def loaded(self) -> int:
@@ -193,6 +183,12 @@ class IngestResult:
         ]
         if self.blank_rows:
             lines.append(f"  blank lines skipped: {self.blank_rows:,}")
+        if self.multiline_rows:
+            first, last = self.first_multiline
+            lines.append(
+                f"  rows with line breaks in a quoted value: {self.multiline_rows:,} (the first "
+                f"is row {first:,}, lines {first:,}-{last:,})"
+            )
         if self.ignored_columns:
             lines.append(f"  ignored columns: {', '.join(self.ignored_columns)}")
         spec = _schema.TABLES.get(self.table)
@@ -244,260 +240,6 @@ def _top_reasons(rj: ir.Table, n: int = 5) -> dict[str, int]:
         .to_pandas()
     )
     return {r.what: int(r.rows) for r in top.itertuples()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading files into chunks of raw text values
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Chunk:
-    rows: list[int]  # row numbers
-    columns: list[list[str | None]]  # one list per header column
-    ragged: list[tuple[int, int]]  # (row number, number of fields) of rows with the wrong width
-    blank: int = 0
-
-
-@dataclass
-class _Source:
-    path: Path
-    file_format: str
-    encoding: str | None
-    header: list[str]
-    chunks: Iterator[_Chunk]
-    size: int  # bytes (csv) or rows (xlsx, parquet), for the progress bar
-    progress_unit: str
-    position: callable  # current progress position
-
-
-def _open_source(path: Path) -> _Source:
-    if not path.exists():
-        raise IngestError(path, "file not found")
-    if path.is_dir():
-        raise IngestError(path, "is a folder, expected a file")
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise IngestError(
-            path, f"unsupported file type {path.suffix!r}; expected .csv, .xlsx or .parquet"
-        )
-    if path.stat().st_size == 0:
-        raise IngestError(path, "the file is empty (0 bytes); expected a header row and data")
-    return {"csv": _open_csv, "xlsx": _open_xlsx, "parquet": _open_parquet}[fmt](path)
-
-
-def detect_encoding(path: str | os.PathLike, sample_bytes: int = 1 << 20) -> str:
-    """Detect a text file's encoding: ``utf-8-sig``, ``utf-8``, ``gb18030`` or another.
-
-    GBK and GB2312 files are read as GB18030, their superset. Falls back to charset-normalizer
-    for anything else (Big5, UTF-16, Windows-1252 …).
-    """
-    with open(path, "rb") as f:
-        head = f.read(sample_bytes)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
-        if re.search(r"[\u4e00-\u9fff]", text):
-            return "gb18030"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(head).best()
-    if best is None:
-        raise IngestError(
-            path, "cannot tell the text encoding; save the file as UTF-8 (or GBK) and retry"
-        )
-    enc = best.encoding.lower().replace("_", "-")
-    return "gb18030" if enc in {"gbk", "gb2312", "gb18030", "hz"} else enc
-
-
-class _CountingReader(io.RawIOBase):
-    """A binary reader that counts bytes read, for a progress bar over a text stream."""
-
-    def __init__(self, raw: io.BufferedReader) -> None:
-        self.raw, self.count = raw, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # noqa: ANN001
-        n = self.raw.readinto(b)
-        self.count += n or 0
-        return n
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
-
-
-def _open_csv(path: Path) -> _Source:
-    encoding = detect_encoding(path)
-    with open(path, encoding=encoding, errors="replace", newline="") as f:
-        sample = f.read(64 * 1024)
-    if not sample.strip():
-        raise IngestError(path, "the file has no content (only blank lines or spaces)")
-    if path.suffix.lower() == ".tsv":
-        delimiter = "\t"
-    else:
-        try:
-            delimiter = csv.Sniffer().sniff(sample.split("\n", 20)[0], delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    counting = _CountingReader(open(path, "rb"))  # noqa: SIM115 (closed by the generator)
-    text = io.TextIOWrapper(io.BufferedReader(counting, 1 << 20), encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=delimiter)
-    try:
-        header = next(reader)
-        while not any(h.strip() for h in header):
-            header = next(reader)
-    except StopIteration:
-        raise IngestError(path, "the file has no header row") from None
-    except UnicodeDecodeError as e:
-        raise IngestError(path, f"not valid {encoding} text ({e.reason})", row=1) from None
-    header_row = reader.line_num  # blank lines before the header count as rows too
-
-    def chunks() -> Iterator[_Chunk]:
-        width = len(header)
-        row = header_row
-        ch = _Chunk([], [[] for _ in range(width)], [])
-        try:
-            for fields in reader:
-                row += 1
-                if not any(v.strip() for v in fields):
-                    ch.blank += 1
-                    continue
-                if len(fields) != width:
-                    ch.ragged.append((row, len(fields)))
-                    continue
-                ch.rows.append(row)
-                for col, v in zip(ch.columns, fields, strict=True):
-                    col.append(v)
-                if len(ch.rows) >= CHUNK_ROWS:
-                    yield ch
-                    ch = _Chunk([], [[] for _ in range(width)], [])
-            yield ch
-        except UnicodeDecodeError as e:
-            raise IngestError(
-                path,
-                f"not valid {encoding} text after row {row - 1} ({e.reason}); save the "
-                "file as UTF-8 or GBK and retry",
-                row=row,
-            ) from None
-        except csv.Error as e:
-            raise IngestError(path, f"cannot parse CSV: {e}", row=row) from None
-        finally:
-            text.close()
-
-    return _Source(
-        path, "csv", encoding, header, chunks(), path.stat().st_size, "B", lambda: counting.count
-    )
-
-
-def _excel_text(v: object) -> str | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
-    if isinstance(v, datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, (date, time)):
-        return v.isoformat()
-    if isinstance(v, timedelta):
-        return str(v)
-    return str(v)
-
-
-def _open_xlsx(path: Path) -> _Source:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_path(str(path))
-        sheet = wb.get_sheet_by_index(0)
-    except Exception as e:
-        raise IngestError(path, f"cannot read the Excel workbook: {e}") from None
-    rows_iter = iter(sheet.iter_rows())
-    first = sheet.start[0] + 1 if sheet.start else 1
-    header = None
-    row = first - 1
-    for cells in rows_iter:
-        row += 1
-        if any(_excel_text(c) for c in cells):
-            header = [_excel_text(c) or "" for c in cells]
-            break
-    if header is None:
-        raise IngestError(path, "the first sheet is empty; expected a header row and data")
-    done = [0]
-
-    def chunks() -> Iterator[_Chunk]:
-        nonlocal row
-        width = len(header)
-        ch = _Chunk([], [[] for _ in range(width)], [])
-        for cells in rows_iter:
-            row += 1
-            done[0] += 1
-            values = [_excel_text(c) for c in cells]
-            if not any(values):
-                ch.blank += 1
-                continue
-            values = (values + [None] * width)[:width]
-            ch.rows.append(row)
-            for col, v in zip(ch.columns, values, strict=True):
-                col.append(v)
-            if len(ch.rows) >= CHUNK_ROWS:
-                yield ch
-                ch = _Chunk([], [[] for _ in range(width)], [])
-        yield ch
-
-    return _Source(
-        path,
-        "xlsx",
-        None,
-        header,
-        chunks(),
-        max(sheet.height - row, 0),
-        " rows",
-        lambda: done[0],
-    )
-
-
-def _open_parquet(path: Path) -> _Source:
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as e:
-        raise IngestError(path, f"cannot read the Parquet file: {e}") from None
-    header = list(pf.schema_arrow.names)
-    done = [0]
-
-    def chunks() -> Iterator[_Chunk]:
-        start = 1
-        for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
-            cols = []
-            for arr in batch.columns:
-                if pa.types.is_timestamp(arr.type):
-                    arr = pc.strftime(arr, format="%Y-%m-%d %H:%M:%S")
-                cols.append(pc.cast(arr, pa.string()).to_pylist())
-            n = batch.num_rows
-            done[0] += n
-            yield _Chunk(list(range(start, start + n)), cols, [])
-            start += n
-
-    return _Source(
-        path, "parquet", None, header, chunks(), pf.metadata.num_rows, " rows", lambda: done[0]
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,23 +308,169 @@ def try_strptime(s: str, fmt: dt.Array(dt.string)) -> dt.timestamp:  # type: ign
     """DuckDB's TRY_STRPTIME with a list of layouts: the first that parses wins."""
 
 
-def _parse(col: _schema.Column, v: ir.StringValue) -> ir.Value:
-    """Typed value of the cleaned text ``v`` (NULL where it does not parse)."""
+@ibis.udf.scalar.builtin(name="trim")
+def _trim(s: str, characters: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's trim(s, characters): strip any of ``characters`` from both ends."""
+
+
+#: Stripped from both ends of every value: every Unicode space (NBSP, U+3000 …) and the
+#: zero-width characters and BOM that exports and copy-paste leave around ids.
+TRIMMED = (
+    " \t\n\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u200b\u200c\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+)
+#: A value that starts or ends with one of TRIMMED (RE2); only those take DuckDB's trim with a
+#: character list, 10 times slower than this test.
+_TRIMMED_EDGE = "[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in TRIMMED) + "]"
+_TRIMMED_ENDS = f"^{_TRIMMED_EDGE}|{_TRIMMED_EDGE}$"
+
+
+def _trimmed(v: ir.StringValue) -> ir.StringValue:
+    """``v`` without any of TRIMMED at either end."""
+    return ibis.ifelse(v.re_search(_TRIMMED_ENDS), _trim(v, TRIMMED), v)
+
+
+#: Spaces that group digits (1 234,5), besides the plain space.
+_GROUP_SPACES = "[\u00a0\u2007\u2009\u202f]"
+#: Numbers as a file may write them: with a decimal point (1234.5, 1,234.5, 1 234.5) or, with
+#: ``decimal_comma``, a decimal comma (1234,5, 1.234,5, 1 234,5); groups of 3 digits.
+_POINT_NUMBER = r"^[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d+)?|\.\d+)$"
+_COMMA_NUMBER = r"^[+-]?(?:(?:\d{1,3}(?:\.\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:,\d+)?|,\d+)$"
+_EXPONENT_NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+$"
+#: 1.234 or 12.000 in a CSV file: a decimal point, or a thousands point? Neither is assumed.
+_AMBIGUOUS_POINT = r"^[+-]?[1-9]\d{0,2}\.\d{3}$"
+_DECIMAL_COMMA_STYLE = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$"
+_DECIMAL_POINT_STYLE = r"\.(?:\d{0,2}|\d{4,})(?:\D|$)|,.*\."
+_BAD_GROUPS = r"^[+-]?\d+(?:[,. ]\d+)+$"
+_NOT_FINITE = r"^[+-]?(?:inf|infinity|nan)$"
+_SCIENTIFIC = r"^[+-]?[\d.,]*\d[eE][+-]?\d+$"
+_NOUNS = {
+    "int": "not a whole number",
+    "float": "not a number",
+    "money": "not a number",
+    "bool": "not yes/no",
+    "date": "not a date",
+    "timestamp": "not a date-time",
+}
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How numbers in this file are written: ``text`` = a CSV file, whose numbers are text
+    (Excel and Parquet numbers are typed); ``decimal_comma`` = 1.234,5 (CSV files only)."""
+
+    text: bool = True
+    decimal_comma: bool = False
+
+
+def _number(
+    col: _schema.Column, v: ir.StringValue, reading: _Reading
+) -> tuple[ir.Value, ir.StringValue]:
+    """The value of the number text ``v`` (NULL when it is not accepted) and the reason it is
+    not accepted (meaningful only then).
+
+    Accepted: an optional sign, digits in groups of 3 separated by ``,`` or a space (``.`` or a
+    space with ``decimal_comma``), a decimal point (comma), and for money a leading ¥ / ￥ / $
+    and a trailing 元. Whole numbers may end in ``.0``; amounts may have at most 2 decimals
+    that are not 0 (1234.500 = 1234.50). Rejected with a reason: anything ambiguous (12,34;
+    1.234,5 without ``decimal_comma``; 12.345 in a CSV file), inf / NaN, scientific notation
+    (except for floats), values too large for the column's type, more decimals than it keeps.
+    """
+    t = v
+    if col.dtype == "money":
+        t = t.re_replace(r"^([+-]?)[¥￥$]\s*", r"\1").re_replace(r"\s*元$", "")
+    t = t.re_replace(_GROUP_SPACES, " ")
+    if reading.decimal_comma:
+        well_formed = t.re_search(_COMMA_NUMBER)
+        plain = t.re_replace(r"[. ]", "").replace(",", ".")
+    else:
+        well_formed = t.re_search(_POINT_NUMBER)
+        plain = t.re_replace(r"[, ]", "")
+        if reading.text:
+            well_formed = well_formed & ~t.re_search(_AMBIGUOUS_POINT)
+    reasons = [(t.lower().re_search(_NOT_FINITE), "not a finite number")]
+    if col.dtype != "float":
+        reasons.append(
+            (t.re_search(_SCIENTIFIC), "written in scientific notation; write the number in full")
+        )
+    if reading.decimal_comma:
+        reasons.append(
+            (
+                t.re_search(_DECIMAL_POINT_STYLE),
+                "has a decimal point, but the file is read with --decimal-comma (1.234,5 or "
+                "1 234,5)",
+            )
+        )
+    else:
+        if reading.text:
+            reasons.append(
+                (
+                    t.re_search(_AMBIGUOUS_POINT),
+                    "ambiguous: a point before exactly 3 digits may be a decimal point or a "
+                    "thousands separator (1.234 = 1.234 or 1234?); write the number without "
+                    "thousands separators",
+                )
+            )
+        fix = (
+            "pass --decimal-comma if the file writes decimals with a comma"
+            if reading.text
+            else "write it with a decimal point (1234.5)"
+        )
+        reasons.append(
+            (t.re_search(_DECIMAL_COMMA_STYLE), f"written with a decimal comma (1.234,5); {fix}")
+        )
+    match col.dtype:
+        case "int":
+            whole = plain.re_search(r"^[+-]?\d+(?:\.0+)?$")
+            digits = plain.re_replace(r"\.0+$", "")
+            value = ibis.ifelse(well_formed & whole, digits.try_cast("int64"), None)
+            reasons += [
+                (well_formed & ~whole, "not a whole number"),
+                (well_formed, f"too large for a whole number (at most {2**63 - 1:,})"),
+            ]
+        case "money":
+            cents = plain.re_search(r"^[+-]?\d*(?:\.\d{0,2}0*)?$")
+            value = ibis.ifelse(well_formed & cents, plain.try_cast(dt.Decimal(18, 2)), None)
+            reasons += [
+                (well_formed & ~cents, "more than 2 decimal places; amounts are kept to the cent"),
+                (well_formed, "too large for an amount (at most 16 digits before the point)"),
+            ]
+        case "float":
+            if not reading.decimal_comma:
+                well_formed = well_formed | t.re_search(_EXPONENT_NUMBER)
+            num = plain.try_cast("float64")
+            value = ibis.ifelse(well_formed & ~num.isinf() & ~num.isnan(), num, None)
+            reasons.append((well_formed, "too large for a number"))
+        case _:
+            raise AssertionError(col.dtype)
+    # after the reasons for well-formed numbers: 0.125 is not a bad grouping
+    reasons.append(
+        (
+            t.re_search(_BAD_GROUPS),
+            "thousands separators must split the digits in groups of 3 (1,234,567)",
+        )
+    )
+    otherwise = f"{_NOUNS[col.dtype]}; expected {_schema.EXPECTED[col.dtype]}"
+    return value, ibis.cases(*reasons, else_=otherwise)
+
+
+def _parse(
+    col: _schema.Column, v: ir.StringValue, reading: _Reading
+) -> tuple[ir.Value, ir.StringValue | None]:
+    """Typed value of the trimmed text ``v`` (NULL where it is not accepted) and why a value
+    that is there is not accepted."""
     if col.allowed is not None:
         pairs = list(col.spellings().items())
-        return v.lower().cases(*pairs, else_=None)
+        codes = ", ".join(col.allowed)
+        return v.lower().cases(*pairs, else_=None), f"unknown value; expected one of {codes}"
+    if col.dtype in ("int", "float", "money"):
+        return _number(col, v, reading)
+    why = f"{_NOUNS.get(col.dtype)}; expected {_schema.EXPECTED[col.dtype]}"
     match col.dtype:
         case "text":
-            return v
-        case "int":
-            num = v.re_replace(r"[,\s]", "").try_cast("float64")
-            return ibis.ifelse(num == num.floor(), num, None).cast("int64")
-        case "float":
-            return v.re_replace(r"[,\s]", "").try_cast("float64")
-        case "money":
-            return v.re_replace(r"[¥￥$,\s元]", "").try_cast(dt.Decimal(18, 2))
+            return v, None
         case "bool":
-            return v.lower().cases(*BOOL_SPELLINGS.items(), else_=None)
+            return v.lower().cases(*BOOL_SPELLINGS.items(), else_=None), why
         case "date" | "timestamp":
             serial = v.try_cast("float64")
             from_serial = ibis.timestamp(EXCEL_EPOCH) + (serial * 86400).round().cast(
@@ -593,36 +481,35 @@ def _parse(col: _schema.Column, v: ir.StringValue) -> ir.Value:
                 from_serial,
                 try_strptime(v, ibis.literal(DATETIME_FORMATS)),
             )
-            return ts.date() if col.dtype == "date" else ts
+            return (ts.date() if col.dtype == "date" else ts), why
     raise AssertionError(col.dtype)
 
 
 def _problem(
-    col: _schema.Column, v: ir.StringValue, parsed: ir.Value, now: datetime, *, needed: bool
+    col: _schema.Column,
+    v: ir.StringValue,
+    parsed: ir.Value,
+    why: ir.StringValue | str | None,
+    now: datetime,
+    *,
+    needed: bool,
+    is_id: bool,
 ) -> ir.StringValue:
-    """Why the value is rejected, or NULL when it is fine. ``needed``: a blank is rejected
-    (a required column that ingest does not fill in)."""
+    """Why the value is rejected, or NULL when it is fine. ``why``: the reason a value that is
+    there does not parse; ``needed``: a blank is rejected (a required column that ingest does
+    not fill in); ``is_id``: a key, in which an invisible character would make a second one."""
     branches = []
     if needed:
         branches.append((v.isnull(), "missing required value"))
-    if col.allowed is not None:
-        codes = ", ".join(col.allowed)
-        branches.append((v.notnull() & parsed.isnull(), f"unknown value; expected one of {codes}"))
-    elif col.dtype != "text":
-        noun = {
-            "int": "not a whole number",
-            "float": "not a number",
-            "money": "not a number",
-            "bool": "not yes/no",
-            "date": "not a date",
-            "timestamp": "not a date-time",
-        }
+    if is_id:
         branches.append(
             (
-                v.notnull() & parsed.isnull(),
-                f"{noun[col.dtype]}; expected {_schema.EXPECTED[col.dtype]}",
+                v.re_search(r"[\p{Cc}\p{Cf}]"),
+                "has an invisible character inside (a zero-width space, a line break …); remove it",
             )
         )
+    if why is not None:
+        branches.append((v.notnull() & parsed.isnull(), why))
     if col.min is not None:
         word = "negative" if col.min == 0 else "below the minimum"
         branches.append((parsed < col.min, f"{word}: below the minimum {col.min:g}"))
@@ -668,6 +555,7 @@ def ingest(
     progress: bool = False,
     now: datetime | None = None,
     add_missing: bool = False,
+    decimal_comma: bool = False,
 ) -> IngestResult:
     """Load one file into warehouse table ``table``.
 
@@ -690,6 +578,10 @@ def ingest(
     add_missing : bool, default False
         Keys into ``customers`` / ``products`` that the warehouse lacks get a stub row there,
         marked ``derived``, instead of rejecting the rows that reference them.
+    decimal_comma : bool, default False
+        Numbers in a CSV file are written with a decimal comma and ``.`` or a space between
+        groups of 3 digits (1.234,5 or 1 234,5 = 1234.5). Numbers in Excel and Parquet files are
+        typed and read as they are.
 
     Returns
     -------
@@ -707,22 +599,25 @@ def ingest(
     now = now or t0
     path = Path(path)
     spec = _schema.table(table)
-    source = _open_source(path)
+    source = open_source(path)
     mapping, ignored = _map_header(path, source.header, spec)
+    text = source.file_format == "csv"
+    reading = _Reading(text=text, decimal_comma=decimal_comma and text)
     own = con is None
     if own:
         con = _db.connect(_db.warehouse_path(db), read_only=False)
     try:
         with _db.transaction(con):
             _db.create_schema(con)
-            stage, ragged, blank = _stage(con, source, mapping, progress)
+            staged = _stage(con, source, mapping, progress)
             try:
                 result = _validate_and_upsert(
-                    con, spec, path, source, stage, ragged, now, t0, add_missing
+                    con, spec, path, source, staged, reading, now, t0, add_missing
                 )
             finally:
-                con.drop_table(stage, force=True)
-            result.ignored_columns, result.blank_rows = ignored, blank
+                con.drop_table(staged.name, force=True)
+            result.ignored_columns, result.blank_rows = ignored, staged.blank
+            result.multiline_rows, result.first_multiline = staged.multiline, staged.first_multiline
     finally:
         if own:
             con.disconnect()
@@ -730,18 +625,27 @@ def ingest(
     return result
 
 
-def _stage(
-    con: Backend, source: _Source, mapping: dict[int, str], progress: bool
-) -> tuple[str, list[tuple[int, int]], int]:
-    """Copy the file's raw text into a temporary table: ``_row`` + one text column per column."""
+@dataclass
+class _Staged:
+    """The temporary table ``name`` of a file's raw text (``_row`` + one text column per mapped
+    column), and what was read besides."""
+
+    name: str
+    unreadable: list[Unreadable] = field(default_factory=list)
+    blank: int = 0
+    multiline: int = 0
+    first_multiline: tuple[int, int] | None = None
+
+
+def _stage(con: Backend, source: Source, mapping: dict[int, str], progress: bool) -> _Staged:
+    """Copy the file's raw text into a temporary table."""
     name = f"_stage_{uuid.uuid4().hex[:12]}"
     cols = ["_row", *mapping.values()]
     arrow_schema = pa.schema([("_row", pa.int64()), *[(c, pa.string()) for c in mapping.values()]])
     con.create_table(
         name, schema=ibis.schema({"_row": "int64", **dict.fromkeys(cols[1:], "string")}), temp=True
     )
-    ragged: list[tuple[int, int]] = []
-    blank = 0
+    staged = _Staged(name)
     bar = tqdm(
         total=source.size,
         unit=source.progress_unit.strip() or "B",
@@ -751,42 +655,51 @@ def _stage(
         file=sys.stderr,
     )
     last = 0
-    for ch in source.chunks:
-        ragged += ch.ragged
-        blank += ch.blank
+    for ch in source.read(mapping):
+        staged.unreadable += ch.rejects
+        staged.blank += ch.blank
+        if ch.multiline:
+            staged.multiline += len(ch.multiline)
+            staged.first_multiline = staged.first_multiline or ch.multiline[0]
         if ch.rows:
             arrays = [pa.array(ch.rows, pa.int64())]
-            arrays += [pa.array(ch.columns[i], pa.string()) for i in mapping]
+            arrays += [
+                col if isinstance(col, pa.Array) else pa.array(col, pa.string())
+                for col in ch.columns
+            ]
             con.insert(name, ibis.memtable(pa.Table.from_arrays(arrays, schema=arrow_schema)))
         pos = source.position()
         bar.update(pos - last)
         last = pos
     bar.close()
-    return name, ragged, blank
+    return staged
 
 
 def _validate_and_upsert(
     con: Backend,
     spec: _schema.Table,
     path: Path,
-    source: _Source,
-    stage: str,
-    ragged: list[tuple[int, int]],
+    source: Source,
+    staged: _Staged,
+    reading: _Reading,
     now: datetime,
     t0: datetime,
     add_missing: bool,
 ) -> IngestResult:
-    raw = con.table(stage)
+    raw = con.table(staged.name)
     present = [c for c in spec.columns if c.name in raw.columns]
     needed = {c.name for c in spec.file_columns}
+    ids = {spec.key, *(c.name for c in spec.foreign_keys)}
     # 1. parse every present column; absent optional columns are NULL, absent columns with a
     #    default take it
     exprs: dict[str, ir.Value] = {"_row": raw._row}
     for c in present:
-        v = raw[c.name].strip().nullif("")
-        parsed = _parse(c, v)
+        v = _trimmed(raw[c.name]).nullif("")
+        parsed, why = _parse(c, v, reading)
         exprs[c.name] = parsed.cast(c.ibis_type)
-        exprs[_err(c.name)] = _problem(c, v, parsed, now, needed=c.name in needed)
+        exprs[_err(c.name)] = _problem(
+            c, v, parsed, why, now, needed=c.name in needed, is_id=c.name in ids
+        )
         exprs[_raw(c.name)] = mask_expr(raw[c.name], c.pii) if c.pii else raw[c.name]
         if c.default is not None:
             exprs[c.name] = exprs[c.name].fill_null(ibis.literal(c.default, c.ibis_type))
@@ -799,11 +712,11 @@ def _validate_and_upsert(
     if spec.key_from:
         parsed = _with_computed_key(spec, parsed)
         present = [*present, spec[spec.key]] if spec[spec.key] not in present else present
-    parsed_name = f"{stage}_parsed"
+    parsed_name = f"{staged.name}_parsed"
     con.create_table(parsed_name, parsed, temp=True)
     try:
         return _check_and_write(
-            con, spec, path, source, parsed_name, present, ragged, now, t0, add_missing
+            con, spec, path, source, parsed_name, present, staged.unreadable, now, t0, add_missing
         )
     finally:
         con.drop_table(parsed_name, force=True)
@@ -852,10 +765,10 @@ def _check_and_write(
     con: Backend,
     spec: _schema.Table,
     path: Path,
-    source: _Source,
+    source: Source,
     parsed_name: str,
     present: list[_schema.Column],
-    ragged: list[tuple[int, int]],
+    unreadable: list[Unreadable],
     now: datetime,
     t0: datetime,
     add_missing: bool,
@@ -912,22 +825,23 @@ def _check_and_write(
 
     run_id = _next_run_id(con)
     problem_rows = ibis.union(*problems) if problems else None
-    if ragged:
-        width = len(source.header)
-        ragged_t = ibis.memtable(
-            pd.DataFrame(
-                {
-                    "row_number": [r for r, _ in ragged],
-                    "column_name": [None] * len(ragged),
-                    "reason": [
-                        f"has {n} fields, expected {width} (as many as the header)"
-                        for _, n in ragged
-                    ],
-                    "value": [None] * len(ragged),
-                }
-            ).astype({"row_number": "int64", "column_name": "string", "value": "string"})
+    if unreadable:
+        # rows the reader could not read (wrong number of fields, a runaway quote, an Excel
+        # error cell …): never staged, rejected as they are
+        unread = ibis.memtable(
+            pa.table(
+                list(zip(*unreadable, strict=True)),
+                schema=pa.schema(
+                    [
+                        ("row_number", pa.int64()),
+                        ("column_name", pa.string()),
+                        ("reason", pa.string()),
+                        ("value", pa.string()),
+                    ]
+                ),
+            )
         )
-        problem_rows = ragged_t if problem_rows is None else problem_rows.union(ragged_t)
+        problem_rows = unread if problem_rows is None else problem_rows.union(unread)
 
     rejects_name = f"{parsed_name}_rejects"
     if problem_rows is None:
@@ -955,7 +869,7 @@ def _check_and_write(
             _update_first_activity(con) if spec.name == _schema.FIRST_ACTIVITY[0] else 0
         )
         rejected = int(bad_rows.count().execute())
-        rows_in = int(p.count().execute()) + len(ragged)
+        rows_in = int(p.count().execute()) + len(unreadable)
         con.insert(
             "ingest_rejects",
             rj.select(

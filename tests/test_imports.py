@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1] / "crmkit"
 LAYERS = {
     0: {"schema", "stats", "privacy", "i18n", "config", "calendars"},
     1: {"db", "spark"},
-    2: {"ingest", "demo", "quality", "merge"},
+    2: {"readers", "ingest", "demo", "quality", "merge"},
     3: {"definitions", "periods"},
     4: {
         "classification",
