@@ -29,9 +29,12 @@ def _schema(key: str) -> dict:
 @pytest.mark.parametrize("directory", [config.DEFAULT_DIR, config.DEMO_DIR])
 def test_every_packaged_file_fits_its_schema(directory):
     cfg = config.load(directory)
+    checked = []
     for key, name in config.FILES.items():
         if name.endswith(".json"):
-            config.validate(key, cfg.get(key), cfg.path(key))
+            assert config.validate(key, cfg.get(key), cfg.path(key)) is None  # raises otherwise
+            checked.append(key)
+    assert checked == ["rules", "taxonomy", "actions", "relationship", "targets"]
 
 
 def test_the_schemas_name_the_codes_the_code_knows():

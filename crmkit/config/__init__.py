@@ -34,6 +34,7 @@ import copy
 import hashlib
 import json
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -326,8 +327,16 @@ def for_connection(con: Any) -> Config:
     """
     tables = set(con.list_tables())
     if SNAPSHOT_TABLE in tables:
-        return from_frame(con.table(SNAPSHOT_TABLE).to_pandas())
+        # a snapshot's settings never change while it is open: read them once per connection
+        # (a page refresh asks for them once per KPI period)
+        if con not in _PUBLISHED:
+            _PUBLISHED[con] = from_frame(con.table(SNAPSHOT_TABLE).to_pandas())
+        return _PUBLISHED[con]
     return load(demo=DEMO_MARKER_TABLE in tables)
+
+
+#: connection → the settings its snapshot was published with (dropped with the connection)
+_PUBLISHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def init(directory: str | os.PathLike, *, force: bool = False) -> list[Path]:
