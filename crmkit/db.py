@@ -5,10 +5,12 @@ Two DuckDB files matter:
 - the **warehouse** (``data/warehouse.duckdb``, or ``$CRMKIT_DB``, or ``--db``): where ingest
   and ``crmkit demo`` write;
 - the **published snapshot** (``data/published.duckdb``, or ``$CRMKIT_PUBLISHED``): what
-  dashboards read, read-only. :func:`crmkit.publish.publish` builds it inside :func:`staging`:
-  a copy beside the target, checkpointed, closed and swapped in with an atomic ``os.replace``,
-  so a reader never sees a half-written snapshot, and a reader that already holds the old file
-  keeps reading it.
+  dashboards read, read-only, with personal data masked; beside it the **analyst snapshot**
+  (:func:`analyst_path`, ``data/published.analyst.duckdb``): the same tables in clear, for the
+  analyst role. :func:`crmkit.publish.publish` builds both inside :func:`staging`: a copy
+  beside the target, checkpointed, closed and swapped in with an atomic ``os.replace``, so a
+  reader never sees a half-written snapshot, and a reader that already holds the old file
+  keeps reading it. Both are readable by their owner only (mode 0600).
 
 Examples
 --------
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 from ibis.backends.duckdb import Backend
@@ -45,6 +48,13 @@ def warehouse_path(db: str | os.PathLike | None = None) -> Path:
 def published_path(path: str | os.PathLike | None = None) -> Path:
     """Resolve the published snapshot: the argument, else ``$CRMKIT_PUBLISHED``, else default."""
     return Path(path or os.environ.get("CRMKIT_PUBLISHED") or DEFAULT_PUBLISHED)
+
+
+def analyst_path(published: str | os.PathLike | None = None) -> Path:
+    """The analyst snapshot beside the published one (:func:`published_path`):
+    ``data/published.duckdb`` → ``data/published.analyst.duckdb``."""
+    p = published_path(published)
+    return p.with_name(f"{p.stem}.analyst{p.suffix}")
 
 
 def connect(
@@ -148,16 +158,22 @@ def table_counts(con: Backend) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def staging(src: Path, dst: Path) -> Iterator[Backend]:
+def staging(
+    src: Path, dst: Path, *, dashboard: Callable[[str, ir.Table], ir.Table]
+) -> Iterator[Backend]:
     """A writable copy of the warehouse ``src`` that replaces ``dst`` when the block succeeds.
 
     The warehouse is copied byte for byte into ``<dst>.staging-<pid>`` (tables that are not
     warehouse tables, e.g. the demo's planted truth, and the warehouse-only system tables of
-    :data:`crmkit.schema.WAREHOUSE_ONLY` are dropped) and opened for writing. When
-    the block ends normally the copy is checkpointed, closed and moved over ``dst`` with an
-    atomic ``os.replace``: until then readers see the previous snapshot, and readers that
-    opened it keep reading their file. When the block raises, the staging file is removed and
-    ``dst`` is untouched.
+    :data:`crmkit.schema.WAREHOUSE_ONLY` are dropped) and opened for writing. When the block
+    ends normally the copy is checkpointed, and every table of it, passed through
+    ``dashboard(name, table)`` (personal data masked, :func:`crmkit.privacy.masked_table`), is
+    written into a new file, ``<dst>.staging-<pid>.dashboard``: a new file, so that no clear
+    value is left behind in its free pages. Then the copy is moved over
+    :func:`analyst_path` ``(dst)`` and the new file over ``dst``, each with an atomic
+    ``os.replace``: until then readers see the previous snapshots, and readers that opened them
+    keep reading their files. When the block raises, the staging files are removed and ``dst``
+    is untouched. Every file is created readable by its owner only (umask 077).
 
     Raises
     ------
@@ -170,7 +186,11 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
         )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    masked = tmp.with_name(f"{tmp.name}.dashboard")
+    staged = [tmp, masked, *(f.with_name(f.name + ".wal") for f in (tmp, masked))]
+    for f in staged:
+        f.unlink(missing_ok=True)
+    umask = os.umask(0o077)
     try:
         _copy_database(src, tmp)
         snap = connect(tmp, read_only=False)
@@ -180,13 +200,29 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
                 snap.drop_table(name)
             yield snap
             snap.raw_sql("CHECKPOINT")
+            _write_copy(snap, masked, dashboard)
         finally:
             snap.disconnect()
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        for f in staged:
+            f.unlink(missing_ok=True)
         raise
-    os.replace(tmp, dst)
+    finally:
+        os.umask(umask)
+    os.replace(tmp, analyst_path(dst))
+    os.replace(masked, dst)
+
+
+def _write_copy(con: Backend, path: Path, transform: Callable[[str, ir.Table], ir.Table]) -> None:
+    """Write every stored table of ``con``, passed through ``transform(name, table)``, into a
+    new database file ``path`` (same names, columns and types)."""
+    con.attach(path, name="_copy")
+    try:
+        for name in _stored_tables(con):
+            con.create_table(name, transform(name, con.table(name)), database=("_copy", "main"))
+        con.raw_sql("CHECKPOINT _copy")
+    finally:
+        con.detach("_copy")
 
 
 def stored_counts(con: Backend) -> dict[str, int]:
@@ -195,11 +231,15 @@ def stored_counts(con: Backend) -> dict[str, int]:
     Only the file's own tables: not the in-memory tables Ibis registers on a connection (their
     random names would make two identical databases differ).
     """
+    return {n: int(con.table(n).count().execute()) for n in _stored_tables(con)}
+
+
+def _stored_tables(con: Backend) -> list[str]:
     stored = con.raw_sql(
         "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
         "AND database_name = current_database()"
     ).fetchall()
-    return {n: int(con.table(n).count().execute()) for n in sorted(r[0] for r in stored)}
+    return sorted(r[0] for r in stored)
 
 
 def data_as_of(con: BaseBackend) -> datetime:

@@ -29,6 +29,7 @@ from ibis.backends import BaseBackend
 from crmkit import charts, kpi, periods, returns, sales
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, reason_text, t
+from crmkit.privacy import mask_text
 from crmkit.views.base import (
     PAGES,
     PERIODS,
@@ -237,7 +238,8 @@ def kpi_overview_data(
         (key -> value, the numbers on the cards); ``trend`` (:func:`crmkit.kpi.trend` of
         ``TREND_KEYS`` and new customers over the period and the ``trend_periods`` before it);
         ``map`` (the maintenance map frame); ``returns`` (:func:`crmkit.returns.return_alerts`);
-        ``return_reasons`` (top reason per flagged product); ``pipeline``; ``win_by_source``;
+        ``return_reasons`` (top reason per flagged product; its texts through
+        :func:`crmkit.privacy.mask_text` for the dashboard role); ``pipeline``; ``win_by_source``;
         ``alerts`` (satisfaction / churn hook frames, None while missing); ``lost`` (customers
         lost in the period, most valuable first, PII masked for the dashboard role); ``stuck``
         (open opportunities longest in their stage, masked).
@@ -270,6 +272,8 @@ def kpi_overview_data(
     ret = returns.return_alerts(con, p.start, end, customers=scope)
     flagged = ret[ret.flagged]
     reasons = returns.return_reasons(con, flagged.product_id.head(TOP_ALERTS), p.start, end)
+    if role == "dashboard":  # return reasons and feedback are customers' own words
+        reasons["reason"] = reasons.reason.map(mask_text, na_action="ignore")
     top_reason = (
         reasons[reasons.kind == "reason"]
         .groupby("product_id", as_index=False)

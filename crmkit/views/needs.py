@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from datetime import datetime, timedelta
 
 import ibis
@@ -21,7 +20,7 @@ from ibis.backends import BaseBackend
 from crmkit import charts, needs, relationship, text
 from crmkit.db import data_as_of
 from crmkit.i18n import channel_label, fmt_date, fmt_int, fmt_pct, t
-from crmkit.privacy import mask_email, mask_phone
+from crmkit.privacy import mask_text
 from crmkit.views.base import (
     ALL,
     MAX_EXPORT_ROWS,
@@ -45,18 +44,6 @@ log = logging.getLogger("crmkit.views")
 NEEDS_STEPS = ("need_texts", "needs")
 
 EXAMPLES = 10
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-
-
-def mask_text(text: str | None) -> str | None:
-    """Free text with the mobile numbers and e-mail addresses in it masked (a customer may
-    write their number into a complaint): 请回电13812341234 → 请回电138****1234."""
-    if text is None:
-        return None
-    text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
-    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)
-
 
 OVERDUE_COLUMNS = (
     "customer_id",
@@ -107,8 +94,10 @@ def needs_data(
         with labels, formula in ``attrs``); ``trend`` (month, topic, label, share …) and
         ``trend_tests`` (:func:`needs.trend_tests`); ``by_segment``; ``unanswered`` (common
         needs without an action in progress or done) and ``actions``; ``examples`` (latest
-        texts of ``topic``, names masked for the dashboard role); ``clusters`` (each
-        with its ``label``, :func:`crmkit.text.cluster_name` of its top terms);
+        texts of ``topic``); ``clusters`` (each with its ``label``,
+        :func:`crmkit.text.cluster_name` of its top terms). For the dashboard role names are
+        masked and the texts, evidence, top terms and cluster examples pass
+        :func:`crmkit.privacy.mask_text`;
         ``contacts`` (per segment) and ``overdue`` (list, most overdue first); ``calendar``;
         ``owners`` (offered in the owner dropdown). When a publish step the page reads was
         skipped, only ``as_of`` and ``unavailable`` (step → reason code) are returned.
@@ -164,9 +153,13 @@ def needs_data(
         ]
         examples = examples.drop(columns="sentiment_label")
         if role == "dashboard":
-            examples["text"] = [mask_text(x) for x in examples.text]
+            examples["text"] = examples.text.map(mask_text, na_action="ignore")
+            examples["evidence"] = examples.evidence.map(mask_text, na_action="ignore")
 
     clusters = con.table("need_clusters").to_pandas()
+    if role == "dashboard":
+        clusters["top_terms"] = clusters.top_terms.map(mask_text, na_action="ignore")
+        clusters["example"] = clusters.example.map(mask_text, na_action="ignore")
     terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
     clusters["label"] = [text.topic_label(x, lang, tax, clusters=terms) for x in clusters.topic]
 
