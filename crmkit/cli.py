@@ -179,7 +179,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
         kept = f"stays as it was: {snapshot}" if snapshot.exists() else "was not written"
         print(f"the previous snapshot {kept}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"published {res.path} in {res.seconds:.1f} s ({_size(res.bytes)})")
+    print(
+        f"published {res.path} in {res.seconds:.1f} s ({_size(res.bytes)}, personal data "
+        f"masked); in clear for the analyst role: {db.analyst_path(res.path)}"
+    )
     for name, n in res.tables.items():
         print(f"  {name:<28}{n:>12,}")
     skipped = [o for o in res.outcomes if o.status == "skipped"]

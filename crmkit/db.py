@@ -5,10 +5,12 @@ Two DuckDB files matter:
 - the **warehouse** (``data/warehouse.duckdb``, or ``$CRMKIT_DB``, or ``--db``): where ingest
   and ``crmkit demo`` write;
 - the **published snapshot** (``data/published.duckdb``, or ``$CRMKIT_PUBLISHED``): what
-  dashboards read, read-only. :func:`crmkit.publish.publish` builds it inside :func:`staging`:
-  a copy beside the target, checkpointed, closed and swapped in with an atomic ``os.replace``,
-  so a reader never sees a half-written snapshot, and a reader that already holds the old file
-  keeps reading it.
+  dashboards read, read-only, with personal data masked; beside it the **analyst snapshot**
+  (:func:`analyst_path`, ``data/published.analyst.duckdb``): the same tables in clear, for the
+  analyst role. :func:`crmkit.publish.publish` builds both inside :func:`staging`: a copy
+  beside the target, checkpointed, closed and swapped in with an atomic ``os.replace``, so a
+  reader never sees a half-written snapshot, and a reader that already holds the old file
+  keeps reading it. Both are readable by their owner only (mode 0600).
 
 A file another process holds (DuckDB allows one writer, or many readers, per file) raises
 :class:`DatabaseBusy`, naming that process, instead of DuckDB's lock error.
@@ -32,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 from ibis.backends.duckdb import Backend
@@ -102,6 +105,13 @@ def warehouse_path(db: str | os.PathLike | None = None) -> Path:
 def published_path(path: str | os.PathLike | None = None) -> Path:
     """Resolve the published snapshot: the argument, else ``$CRMKIT_PUBLISHED``, else default."""
     return Path(path or os.environ.get("CRMKIT_PUBLISHED") or DEFAULT_PUBLISHED)
+
+
+def analyst_path(published: str | os.PathLike | None = None) -> Path:
+    """The analyst snapshot beside the published one (:func:`published_path`):
+    ``data/published.duckdb`` → ``data/published.analyst.duckdb``."""
+    p = published_path(published)
+    return p.with_name(f"{p.stem}.analyst{p.suffix}")
 
 
 def connect(
@@ -243,16 +253,22 @@ def table_counts(con: Backend) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def staging(src: Path, dst: Path) -> Iterator[Backend]:
+def staging(
+    src: Path, dst: Path, *, dashboard: Callable[[str, ir.Table], ir.Table]
+) -> Iterator[Backend]:
     """A writable copy of the warehouse ``src`` that replaces ``dst`` when the block succeeds.
 
     The warehouse is copied byte for byte into ``<dst>.staging-<pid>`` (tables that are not
     warehouse tables, e.g. the demo's planted truth, and the warehouse-only system tables of
-    :data:`crmkit.schema.WAREHOUSE_ONLY` are dropped) and opened for writing. When
-    the block ends normally the copy is checkpointed, closed and moved over ``dst`` with an
-    atomic ``os.replace``: until then readers see the previous snapshot, and readers that
-    opened it keep reading their file. When the block raises, the staging file is removed and
-    ``dst`` is untouched.
+    :data:`crmkit.schema.WAREHOUSE_ONLY` are dropped) and opened for writing. When the block
+    ends normally the copy is checkpointed, and every table of it, passed through
+    ``dashboard(name, table)`` (personal data masked, :func:`crmkit.privacy.masked_table`), is
+    written into a new file, ``<dst>.staging-<pid>.dashboard``: a new file, so that no clear
+    value is left behind in its free pages. Then the copy is moved over
+    :func:`analyst_path` ``(dst)`` and the new file over ``dst``, each with an atomic
+    ``os.replace``: until then readers see the previous snapshots, and readers that opened them
+    keep reading their files. When the block raises, the staging files are removed and ``dst``
+    is untouched. Every file is created readable by its owner only (umask 077).
 
     One publish of ``dst`` at a time: the block holds ``<dst>.lock`` (:func:`_lock_snapshot`).
     Holding it, it first removes what a killed publish left (:func:`leftovers`): a full copy of
@@ -273,6 +289,9 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
     dst.parent.mkdir(parents=True, exist_ok=True)
     unlock = _lock_snapshot(dst)
     tmp = dst.with_name(f"{dst.name}.staging-{os.getpid()}")
+    masked = tmp.with_name(f"{tmp.name}.dashboard")
+    staged = [tmp, masked, *(f.with_name(f.name + ".wal") for f in (tmp, masked))]
+    umask = os.umask(0o077)
     try:
         for stale in leftovers(dst):
             stale.unlink(missing_ok=True)
@@ -284,23 +303,26 @@ def staging(src: Path, dst: Path) -> Iterator[Backend]:
                 snap.drop_table(name)
             yield snap
             snap.raw_sql("CHECKPOINT")
+            _write_copy(snap, masked, dashboard)
         finally:
             snap.disconnect()
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        for f in staged:
+            f.unlink(missing_ok=True)
         raise
     else:
-        os.replace(tmp, dst)
+        os.replace(tmp, analyst_path(dst))
+        os.replace(masked, dst)
     finally:
+        os.umask(umask)
         unlock()
 
 
 def leftovers(dst: Path) -> list[Path]:
-    """The staging files (``<dst>.staging-<pid>`` and their ``.wal``) beside the snapshot
-    ``dst``: none once every publish has ended, whether it succeeded or failed; a publish
-    killed midway leaves its own, which the next one removes."""
-    pattern = re.compile(rf"{re.escape(dst.name)}\.staging-\d+(\.wal)?")
+    """The staging files (``<dst>.staging-<pid>``, ``<dst>.staging-<pid>.dashboard`` and their
+    ``.wal``) beside the snapshot ``dst``: none once every publish has ended, whether it
+    succeeded or failed; a publish killed midway leaves its own, which the next one removes."""
+    pattern = re.compile(rf"{re.escape(dst.name)}\.staging-\d+(\.dashboard)?(\.wal)?")
     if not dst.parent.is_dir():
         return []
     return sorted(p for p in dst.parent.iterdir() if pattern.fullmatch(p.name))
@@ -351,17 +373,33 @@ def _lock_snapshot(dst: Path) -> Callable[[], None]:
     return unlock
 
 
+def _write_copy(con: Backend, path: Path, transform: Callable[[str, ir.Table], ir.Table]) -> None:
+    """Write every stored table of ``con``, passed through ``transform(name, table)``, into a
+    new database file ``path`` (same names, columns and types)."""
+    con.attach(path, name="_copy")
+    try:
+        for name in _stored_tables(con):
+            con.create_table(name, transform(name, con.table(name)), database=("_copy", "main"))
+        con.raw_sql("CHECKPOINT _copy")
+    finally:
+        con.detach("_copy")
+
+
 def stored_counts(con: Backend) -> dict[str, int]:
     """Rows of every table stored in the database, by name.
 
     Only the file's own tables: not the in-memory tables Ibis registers on a connection (their
     random names would make two identical databases differ).
     """
+    return {n: int(con.table(n).count().execute()) for n in _stored_tables(con)}
+
+
+def _stored_tables(con: Backend) -> list[str]:
     stored = con.raw_sql(
         "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
         "AND database_name = current_database()"
     ).fetchall()
-    return {n: int(con.table(n).count().execute()) for n in sorted(r[0] for r in stored)}
+    return sorted(r[0] for r in stored)
 
 
 def data_as_of(con: BaseBackend) -> datetime:

@@ -91,7 +91,7 @@ from tqdm import tqdm
 
 from crmkit import db as _db
 from crmkit import schema as _schema
-from crmkit.privacy import mask_expr
+from crmkit.privacy import mask, mask_expr
 from crmkit.readers import IngestError, Source, Unreadable, detect_encoding, open_source
 
 __all__ = [
@@ -289,10 +289,14 @@ def _map_header(
     missing = [c for c in table.file_columns if c.name not in seen]
     if missing:
         need = "; ".join(f"{c.name} (e.g. {c.zh!r} or {c.en!r})" for c in missing)
+        # a headerless file's first row is data: headers not recognised show their first
+        # character only
+        found = [h if normalise_header(h) in known else mask(h, "name") for h in header]
         raise IngestError(
             path,
-            f"the header has no column for required {need}. Found headers: "
-            f"{', '.join(repr(h) for h in header)}. Is this a file for table {table.name!r}?",
+            f"the header has no column for required {need}. Found headers (unrecognised ones "
+            f"masked): {', '.join(repr(h) for h in found)}. Is this a file for table "
+            f"{table.name!r}, and does its first row hold the headers?",
             row=1,
         )
     return mapping, ignored

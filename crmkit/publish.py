@@ -2,9 +2,11 @@
 
 ``publish()`` copies the warehouse into a staging file beside the snapshot, runs every step of
 :data:`STEPS` in order, writes the tables each returns, records each step's outcome in
-``publish_steps`` and the data clock in ``publish_info``, and swaps the staging file in
-(:func:`crmkit.db.swap_in`). A reader never sees a half-written snapshot; when a step fails the
-previous snapshot stays as it was.
+``publish_steps`` and the data clock in ``publish_info``, writes the dashboard snapshot from it
+with personal data masked (:func:`crmkit.privacy.masked_table`) and swaps both in
+(:func:`crmkit.db.staging`): the masked file where the dashboards read, the clear one beside it
+for the analyst role (:func:`crmkit.db.analyst_path`). A reader never sees a half-written
+snapshot; when a step fails the previous snapshots stay as they were.
 
 A step is a :class:`Step`: a name, the tables it needs (without them it is *skipped*, with
 the reason, never run on what is not there) and a function of one
@@ -47,6 +49,7 @@ from crmkit import (
     kpi,
     loyalty,
     needs,
+    privacy,
     quality,
     relationship,
     satisfaction,
@@ -405,12 +408,17 @@ def publish(
 ) -> PublishResult:
     """Build the dashboard snapshot from the warehouse and swap it in atomically.
 
+    The dashboard snapshot ``out`` holds names, phones, emails and the numbers and addresses in
+    free text masked (every column :func:`crmkit.privacy.personal_columns` names); the analyst
+    snapshot beside it (:func:`crmkit.db.analyst_path`) holds the same tables in clear. Both
+    are created mode 0600.
+
     Parameters
     ----------
     warehouse : path-like, optional
         Default :func:`crmkit.db.warehouse_path`.
     out : path-like, optional
-        The snapshot; default :func:`crmkit.db.published_path`.
+        The dashboard snapshot; default :func:`crmkit.db.published_path`.
     config : path-like or Config, optional
         The company's settings directory. Default ``$CRMKIT_CONFIG``, else the demo settings
         for a demo warehouse, else the packaged neutral defaults (no KPI targets, an empty
@@ -424,8 +432,9 @@ def publish(
     Returns
     -------
     PublishResult
-        Path, rows per stored table, seconds in all and per step, file size and each step's
-        outcome (also stored as the ``publish_steps`` table).
+        Path, rows per stored table, seconds in all and per step (``copy`` the warehouse copy,
+        ``mask`` writing the masked dashboard file), file size and each step's outcome (also
+        stored as the ``publish_steps`` table).
 
     Raises
     ------
@@ -456,7 +465,7 @@ def publish(
     src = db.warehouse_path(warehouse)
     dst = db.published_path(out)
     cfg = check_settings(_config.load(config, demo=is_demo(src)))
-    with db.staging(src, dst) as snap:
+    with db.staging(src, dst, dashboard=privacy.masked_table) as snap:
         seconds = {"copy": time.perf_counter() - t0}
         say("copy", f"ok {seconds['copy']:.1f} s")
         as_of = db.data_as_of(snap)
@@ -481,6 +490,10 @@ def publish(
             overwrite=True,
         )
         counts = db.stored_counts(snap)
+        t_mask = time.perf_counter()
+    # leaving the block writes the masked dashboard copy and swaps both files in
+    seconds["mask"] = time.perf_counter() - t_mask
+    say("mask", f"ok {seconds['mask']:.1f} s")
     return PublishResult(
         dst, counts, time.perf_counter() - t0, dst.stat().st_size, seconds, tuple(outcomes)
     )

@@ -48,7 +48,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 DType = Literal["text", "int", "money", "float", "date", "timestamp", "bool"]
-PiiKind = Literal["name", "phone", "email"]
+PiiKind = Literal["name", "phone", "email", "text"]
 Fill = Literal["first_activity"]
 
 #: The column that marks stub rows created by ``ingest --add-missing`` (tables with ``stubs``).
@@ -107,8 +107,10 @@ class Column:
         The warehouse needs a value here. A file row without one is rejected, unless the column
         says how ingest fills it in (``default``, ``fill``, or the table's ``key_from`` for the
         key); see :meth:`Table.if_missing`.
-    pii : {"name", "phone", "email"} or None
-        Personal data: masked for the dashboard role and in reject reports.
+    pii : {"name", "phone", "email", "text"} or None
+        Personal data: masked for the dashboard role (in the dashboard snapshot) and in reject
+        reports (:mod:`crmkit.privacy`). ``"text"`` is free text a customer or an agent wrote,
+        which may carry a phone number or address: the numbers and addresses in it are masked.
     allowed : mapping of code -> accepted spellings, optional
         Enumeration: the stored codes and, for each, other spellings ingest maps onto it.
     aliases : tuple of str
@@ -663,7 +665,7 @@ _register(
                 "promised date",
             ),
             _c("delivered_at", "timestamp", "送达时间", "Delivered at", "签收时间", "delivered"),
-            _c("return_reason", "text", "退货原因", "Return reason", "退款原因"),
+            _c("return_reason", "text", "退货原因", "Return reason", "退款原因", pii="text"),
         ),
         ordered=(("order_ts", "delivered_at"),),
     )
@@ -720,7 +722,7 @@ _register(
                     "outbound": ("呼出", "我方发起", "去电", "out"),
                 },
             ),
-            _c("topic", "text", "主题", "Topic", "事由", "内容摘要", "subject"),
+            _c("topic", "text", "主题", "Topic", "事由", "内容摘要", "subject", pii="text"),
             _c(
                 "care_event",
                 "text",
@@ -790,7 +792,17 @@ _register(
             _c("nps", "int", "推荐意愿", "NPS score", "NPS", "推荐度", "推荐评分", min=0, max=10),
             _c("csat", "int", "满意度", "CSAT score", "CSAT", "满意度评分", min=1, max=5),
             _c("ces", "int", "费力度", "CES score", "CES", "费力度评分", min=1, max=7),
-            _c("text", "text", "反馈内容", "Text", "内容", "意见内容", "comment", "comments"),
+            _c(
+                "text",
+                "text",
+                "反馈内容",
+                "Text",
+                "内容",
+                "意见内容",
+                "comment",
+                "comments",
+                pii="text",
+            ),
             _c(
                 "language",
                 "text",
@@ -1108,6 +1120,20 @@ SYSTEM_SCHEMAS: dict[str, ibis.Schema] = {
 #: (:func:`crmkit.db.staging`). ``customer_merges`` keeps merged customers' original rows with
 #: their personal data in clear, and no page reads it.
 WAREHOUSE_ONLY: frozenset[str] = frozenset({"customer_merges"})
+
+#: Personal data in the tables ``crmkit publish`` computes (and in the system tables), masked
+#: in the dashboard snapshot like the warehouse's ``pii`` columns (``crmkit.privacy``): texts
+#: and terms taken from ``pii="text"`` columns; a duplicate group's shared phone, email or name
+#: and a rejected cell (which may be personal data in the wrong column of a shifted file) keep
+#: only their first character (``"name"``), whatever they hold.
+DERIVED_PII: dict[str, dict[str, PiiKind]] = {
+    "need_texts": {"text": "text"},
+    "need_mentions": {"evidence": "text"},
+    "need_clusters": {"top_terms": "text", "example": "text"},
+    "winback_attempts": {"topic": "text"},
+    "quality_duplicates": {"shared_value": "name"},
+    "ingest_rejects": {"value": "name"},
+}
 
 
 def check_as_of(as_of: datetime) -> datetime:

@@ -15,7 +15,9 @@
   ``max_kernels`` running kernels a page gets HTTP 503 with a bilingual "busy, retry" page
   (``CappedKernelManager``) instead of another kernel.
 - **the published snapshot**: kernels find it in ``$CRMKIT_PUBLISHED`` (absolute path) and the
-  role in ``$CRMKIT_ROLE`` (``dashboard`` masks personal data, ``analyst`` shows it).
+  role in ``$CRMKIT_ROLE``: ``dashboard`` pages read that file, whose personal data publish
+  stored masked; ``analyst`` pages the clear analyst snapshot beside it
+  (``crmkit.db.analyst_path``).
 
 Examples
 --------
@@ -416,7 +418,9 @@ def serve(
     cull_idle_seconds : int, default 600
         Shut down kernels idle this long, even with their tab open; 0 never culls.
     role : {"dashboard", "analyst"}, default "dashboard"
-        ``dashboard`` masks names, phones and emails; ``analyst`` shows them.
+        ``dashboard`` pages read the snapshot with names, phones, emails and the numbers in
+        free text masked; ``analyst`` pages the clear analyst snapshot beside it, which must
+        exist.
     preheat : int, default 0
         Kernels per page run ahead of any visitor (Voila's pre-heated pool): a page then opens
         in about a second instead of importing, querying and drawing first. Each costs a
@@ -439,6 +443,11 @@ def serve(
         if not snapshot.is_file():
             raise ValueError(
                 f"no published snapshot at {snapshot}; run `crmkit publish` (or `make demo`) first"
+            )
+        if role == "analyst" and not db.analyst_path(snapshot).is_file():
+            raise ValueError(
+                f"no analyst snapshot at {db.analyst_path(snapshot)}; run `crmkit publish` again "
+                "(it writes the clear analyst file beside the masked snapshot)"
             )
         if not Path(root).is_dir():
             raise ValueError(f"no dashboards folder at {root}; pass the folder of page notebooks")

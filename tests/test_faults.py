@@ -172,15 +172,28 @@ def test_a_killed_publish_leaves_the_snapshot_and_the_next_publish_clears_its_de
     monkeypatch.setattr(publish_module, "STEPS", ())
     assert cli.main(["publish", "--db", str(wh), "--out", str(pub)]) == 0
     assert _customers(pub) == _ids(5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["debris", "pub.duckdb", "w.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "debris",
+        "pub.analyst.duckdb",
+        "pub.duckdb",
+        "w.duckdb",
+    ]
 
     mine = f"pub.duckdb.staging-{os.getpid()}"
     shutil.copy(debris / "pub.duckdb.staging-PID", tmp_path / mine)
     shutil.copy(debris / "pub.duckdb.staging-PID.wal", tmp_path / f"{mine}.wal")
+    # and as the masked copy a publish killed while writing it leaves: attached as it was, its
+    # tables would clash with the ones written into it
+    shutil.copy(debris / "pub.duckdb.staging-PID", tmp_path / f"{mine}.dashboard")
+    shutil.copy(debris / "pub.duckdb.staging-PID.wal", tmp_path / f"{mine}.dashboard.wal")
     shutil.rmtree(debris)
     assert cli.main(["publish", "--db", str(wh), "--out", str(pub)]) == 0
     assert _customers(pub) == _ids(5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pub.duckdb", "w.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pub.analyst.duckdb",
+        "pub.duckdb",
+        "w.duckdb",
+    ]
 
 
 @pytest.mark.slow  # a child process importing crmkit: about 10 s
@@ -311,7 +324,11 @@ def test_publish_copy_on_a_full_disk_says_so_and_keeps_the_snapshot(tmp_path, mo
         f"({pub}); free some space and run it again\n"
     )
     assert pub.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pub.duckdb", "w.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pub.analyst.duckdb",
+        "pub.duckdb",
+        "w.duckdb",
+    ]
 
 
 def test_a_full_disk_under_a_later_error_is_still_named(tmp_path, monkeypatch, capsys):
@@ -424,4 +441,9 @@ def test_a_report_on_a_full_disk_leaves_the_previous_report(tmp_path, monkeypatc
     )
     monkeypatch.undo()
     assert html.read_text(encoding="utf-8") == "the previous report"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pub.duckdb", "r.html", "w.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pub.analyst.duckdb",
+        "pub.duckdb",
+        "r.html",
+        "w.duckdb",
+    ]

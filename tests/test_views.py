@@ -165,13 +165,17 @@ def test_duplicates_are_masked_for_the_dashboard_role(tmp_path):
     c = db.connect(wh, read_only=False)
     ingest(csv, "customers", con=c)
     c.disconnect()
-    snap = db.connect(crmkit.publish(wh, tmp_path / "p.duckdb").path)
+    published = crmkit.publish(wh, tmp_path / "p.duckdb").path
+    snap = db.connect(published)
     masked = views.overview_data(snap, role="dashboard")["duplicates"]
     assert masked[
         ["customer_id_a", "name_a", "phone_a", "customer_id_b", "phone_b"]
     ].values.tolist() == [["A1", "张**", "138****1234", "A2", "138****1234"]]
     assert masked.email_a.tolist() == ["z***@example.com"]
-    clear = views.overview_data(snap, role="analyst")["duplicates"]
+    # the dashboard snapshot holds no clear value, whatever the role
+    assert views.overview_data(snap, role="analyst")["duplicates"].name_a.tolist() == ["张**"]
+    analyst = db.connect(db.analyst_path(published))
+    clear = views.overview_data(analyst, role="analyst")["duplicates"]
     assert clear.name_a.tolist() == ["张三丰"] and clear.phone_b.tolist() == ["138-1234-1234"]
     with pytest.raises(ValueError, match="unknown role 'boss'"):
         views.overview_data(snap, role="boss")
@@ -241,8 +245,11 @@ def test_classification_filters(con):
     )
 
 
-def test_classification_page_lists_the_clicked_segment(con):
-    page = views.customer_classification(con, lang="zh", role="analyst")
+def test_classification_page_lists_the_clicked_segment(tiny_snapshot, monkeypatch):
+    """The analyst role's page opens the clear analyst snapshot by itself."""
+    monkeypatch.setenv("CRMKIT_PUBLISHED", str(tiny_snapshot))
+    page = views.customer_classification(lang="zh", role="analyst")
+    assert "张伟" in page.con.table("customers").name.to_list()
     assert "data-key='important' data-value='2'" in page.cards.value
     assert page.segment_buttons.value == "important_value"
     page.segment_buttons.value = "important_keep"
@@ -268,6 +275,42 @@ def test_export_buttons_build_the_file_only_when_clicked(monkeypatch):
     assert content["event"] == "file" and content["mime"] == "text/csv"
     assert content["filename"].startswith("list-") and content["filename"].endswith(".csv")
     assert "# 筛选条件: 时间段: 全部时间; 省份: 广东" in data.decode("utf-8-sig")
+
+
+def test_exports_are_formula_safe():
+    """A customer named =HYPERLINK(...), a masked =**, a city +cmd, a note @SUM(1): a leading '
+    in the CSV and in the Excel file, whose cells are all plain strings or numbers (the amount
+    -5.0 stays the number -5.0); a comma in a filter value does not open a new CSV cell."""
+    import csv
+
+    import openpyxl
+
+    df = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://x","y")', "=**"],
+            "city": ["+cmd", "北京"],
+            "note": ["@SUM(1)", "-2+3"],
+            "amount": [-5.0, 12.5],
+        }
+    )
+    f = Filters(city="a,=1+1")
+    rows = list(csv.reader(io.StringIO(views.export_frame(df, "x", f, "zh", "csv").decode())))
+    assert rows[1] == [
+        "# 筛选条件: 时间段: 全部时间; 省份: 全部; 城市: a，=1+1; 客户分群: 全部; 负责团队: 全部"
+    ]
+    assert rows[3:] == [
+        ["name", "city", "note", "amount"],
+        ['\'=HYPERLINK("http://x","y")', "'+cmd", "'@SUM(1)", "-5.0"],
+        ["'=**", "北京", "'-2+3", "12.5"],
+    ]
+    book = openpyxl.load_workbook(io.BytesIO(views.export_frame(df, "x", f, "zh", "xlsx")))
+    cells = [c for row in book["data"].iter_rows() for c in row]
+    assert [c.value for c in cells] == [
+        "name", "city", "note", "amount",
+        "'=HYPERLINK(\"http://x\",\"y\")", "'+cmd", "'@SUM(1)", -5,
+        "'=**", "北京", "'-2+3", 12.5,
+    ]  # fmt: skip
+    assert [c.data_type for c in cells] == ["s"] * 7 + ["n"] + ["s"] * 3 + ["n"]
 
 
 def test_migration_between_chosen_snapshots(con):

@@ -9,10 +9,13 @@ A page is one function here and one thin notebook in ``dashboards/`` that calls 
   and tables with CSV / Excel export — and on every change recomputes the data and assigns it to
   the existing widgets (never ``Output`` + ``clear_output``, which hangs at random under Voila).
 
-Pages read the *published* snapshot read-only (``$CRMKIT_PUBLISHED``). Names, phones and emails
-are masked for the ``dashboard`` role (``$CRMKIT_ROLE``, the default) on the page and in
-exports; the ``analyst`` role sees them. Errors show a short message; the traceback goes to the
-server log only.
+Pages read the *published* snapshot read-only (``$CRMKIT_PUBLISHED``): for the ``dashboard``
+role (``$CRMKIT_ROLE``, the default) the file whose names, phones, emails and free text
+``crmkit publish`` stored masked (and the pages mask them again, for a snapshot published
+before); the ``analyst`` role reads the clear analyst snapshot beside it
+(:func:`crmkit.db.analyst_path`). Exports are formula-safe
+(:func:`crmkit.privacy.formula_safe_frame`). Errors show a short message; the traceback goes
+to the server log only.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from ibis.backends import BaseBackend
 
 from crmkit import charts, classification, db, definitions, periods, schema, stats
 from crmkit.i18n import fmt_date, fmt_int, fmt_pct, reason_text, t
-from crmkit.privacy import check_role, mask_expr
+from crmkit.privacy import check_role, formula_safe_frame, mask_expr
 
 log = logging.getLogger("crmkit.views")
 
@@ -58,8 +61,12 @@ def current_role(role: str | None = None) -> str:
     return check_role(role or os.environ.get("CRMKIT_ROLE") or "dashboard")
 
 
-def open_snapshot(path: str | os.PathLike | None = None) -> BaseBackend:
-    """The published snapshot, read-only (``$CRMKIT_PUBLISHED`` or data/published.duckdb)."""
+def open_snapshot(path: str | os.PathLike | None = None, *, role: str | None = None) -> BaseBackend:
+    """The published snapshot, read-only (``path``, ``$CRMKIT_PUBLISHED`` or
+    data/published.duckdb): personal data masked for the ``dashboard`` role, the analyst
+    snapshot beside it (clear) for the ``analyst`` role (:func:`current_role`)."""
+    if current_role(role) == "analyst":
+        return db.connect(db.analyst_path(path), read_only=True)
     return db.connect(db.published_path(path), read_only=True)
 
 
@@ -201,8 +208,12 @@ def export_frame(df: pd.DataFrame, name: str, f: Filters, lang: str, fmt: str) -
     CSV: three ``#`` comment lines (name, filters, export time) then the table, UTF-8 with BOM so
     Excel opens Chinese correctly (``pd.read_csv(..., comment="#")`` reads it back). Excel: sheet
     ``data`` plus sheet ``about`` with the same three facts.
+
+    Both are formula-safe: text that starts like a formula (``=``, ``+``, ``-``, ``@``, tab,
+    carriage return) gets a leading ``'`` (:func:`crmkit.privacy.formula_safe_frame`), and the
+    Excel file is written with formulas and URLs off, so every text cell is a plain string.
     """
-    df = df.head(MAX_EXPORT_ROWS)
+    df = formula_safe_frame(df.head(MAX_EXPORT_ROWS))
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     about = [
         ("export", name),
@@ -210,13 +221,18 @@ def export_frame(df: pd.DataFrame, name: str, f: Filters, lang: str, fmt: str) -
         (t("exported_at", lang), stamp),
     ]
     if fmt == "csv":
-        head = "".join(f"# {k}: {v}\n" for k, v in about)
+        # one cell per line whatever a filter value holds: a comma would start a new cell
+        head = "".join(
+            f"# {k}: {v}".replace(",", "，").replace("\r", " ").replace("\n", " ") + "\n"
+            for k, v in about
+        )
         return ("\ufeff" + head + df.to_csv(index=False)).encode("utf-8")
     if fmt == "xlsx":
         buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="xlsxwriter") as xw:
+        options = {"strings_to_formulas": False, "strings_to_urls": False}
+        with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
             df.to_excel(xw, sheet_name="data", index=False)
-            pd.DataFrame(about, columns=["item", "value"]).to_excel(
+            formula_safe_frame(pd.DataFrame(about, columns=["item", "value"])).to_excel(
                 xw, sheet_name="about", index=False
             )
         return buf.getvalue()
@@ -700,8 +716,8 @@ class Page:
         import ipywidgets as w
 
         self.w = w
-        self.con = con or open_snapshot()
         self.lang, self.role = lang, current_role(role)
+        self.con = con or open_snapshot(role=self.role)
         self.header = w.HTML()
         self.status = w.HTML()
         self.filter_bar = FilterBar(filter_options(self.con), lang, self._on_filters)

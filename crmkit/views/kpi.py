@@ -29,6 +29,7 @@ from ibis.backends import BaseBackend
 from crmkit import charts, kpi, periods, returns, sales, stats
 from crmkit.db import data_as_of
 from crmkit.i18n import fmt_date, fmt_int, fmt_money, fmt_pct, reason_text, t
+from crmkit.privacy import mask_text
 from crmkit.views.base import (
     PAGES,
     PERIODS,
@@ -255,7 +256,8 @@ def kpi_overview_data(
         ``TREND_KEYS`` available in the period and new customers over the period and the
         ``trend_periods`` before it) and ``trend_not_drawn`` (key → reason code of the others);
         ``map`` (the maintenance map frame); ``returns`` (:func:`crmkit.returns.return_alerts`),
-        ``return_reasons`` and ``top_reason`` (top reason per flagged product); ``pipeline``,
+        ``return_reasons`` and ``top_reason`` (top reason per flagged product; the reasons'
+        texts through :func:`crmkit.privacy.mask_text` for the dashboard role); ``pipeline``,
         ``win_by_source`` and ``stuck`` (open opportunities longest in their stage, masked);
         ``lost`` (customers lost in the period, most valuable first, PII masked for the
         dashboard role); ``alerts`` (satisfaction / churn hook frames, None while missing);
@@ -311,7 +313,7 @@ def kpi_overview_data(
     end = min(p.end, periods.data_end(as_of))
     if "returns" not in missing:
         try:
-            out |= _returns(con, p.start, end, scope)
+            out |= _returns(con, p.start, end, scope, role)
         except stats.NotEnoughData as e:  # the orders' status was not in the data
             missing["returns"] = {"orders": e.reason}
     if "pipeline" not in missing:
@@ -327,11 +329,14 @@ def kpi_overview_data(
     return out | {"alerts": alert_hooks(con, f, lang, role)}
 
 
-def _returns(con: BaseBackend, start, end, scope) -> dict[str, pd.DataFrame]:  # noqa: ANN001
-    """Return-rate alerts of the period with the top reasons of the flagged products."""
+def _returns(con: BaseBackend, start, end, scope, role: str) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    """Return-rate alerts of the period with the top reasons of the flagged products (their texts
+    masked for the dashboard role: return reasons are customers' own words)."""
     ret = returns.return_alerts(con, start, end, customers=scope)
     flagged = ret[ret.flagged]
     reasons = returns.return_reasons(con, flagged.product_id.head(TOP_ALERTS), start, end)
+    if role == "dashboard":
+        reasons["reason"] = reasons.reason.map(mask_text, na_action="ignore")
     top_reason = (
         reasons[reasons.kind == "reason"]
         .groupby("product_id", as_index=False)

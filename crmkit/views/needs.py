@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from datetime import datetime, timedelta
 
 import ibis
@@ -21,7 +20,7 @@ from ibis.backends import BaseBackend
 from crmkit import charts, needs, relationship, text
 from crmkit.db import data_as_of
 from crmkit.i18n import channel_label, fmt_date, fmt_int, fmt_pct, t
-from crmkit.privacy import mask_email, mask_phone
+from crmkit.privacy import mask_text
 from crmkit.views.base import (
     ALL,
     MAX_EXPORT_ROWS,
@@ -68,18 +67,6 @@ NEEDS_CARDS = {
 }
 
 EXAMPLES = 10
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-
-
-def mask_text(text: str | None) -> str | None:
-    """Free text with the mobile numbers and e-mail addresses in it masked (a customer may
-    write their number into a complaint): 请回电13812341234 → 请回电138****1234."""
-    if text is None:
-        return None
-    text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
-    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)
-
 
 OVERDUE_COLUMNS = (
     "customer_id",
@@ -133,11 +120,13 @@ def needs_data(
         section: ``n`` (customers with text), ``priority`` (:func:`needs.need_summary` with labels,
         formula in ``attrs``); ``trend`` (month, topic, label, share …) and ``trend_tests``
         (:func:`needs.trend_tests`); ``by_segment``; ``unanswered`` (common needs without an action
-        in progress or done) and ``actions``; ``examples`` (latest texts of ``topic``, names masked
-        for the dashboard role); ``clusters``. The ``contacts`` section: ``contacts`` (per segment)
-        and ``overdue`` (list, most overdue first), ``n_overdue``. The ``care`` section:
-        ``calendar``; ``owners`` (offered in the owner dropdown). A section that is not available
-        has none of its keys.
+        in progress or done) and ``actions``; ``examples`` (latest texts of ``topic``);
+        ``clusters`` (each with its ``label``, :func:`crmkit.text.cluster_name` of its top terms).
+        For the dashboard role names are masked and the texts, evidence, top terms and cluster
+        examples pass :func:`crmkit.privacy.mask_text`. The ``contacts`` section: ``contacts``
+        (per segment) and ``overdue`` (list, most overdue first), ``n_overdue``. The ``care``
+        section: ``calendar``; ``owners`` (offered in the owner dropdown). A section that is not
+        available has none of its keys.
     """
     role = current_role(role)
     as_of = data_as_of(con)
@@ -252,7 +241,8 @@ def _needs_part(
         ]
         examples = examples.drop(columns="sentiment_label")
         if role == "dashboard":
-            examples["text"] = [mask_text(x) for x in examples.text]
+            examples["text"] = examples.text.map(mask_text, na_action="ignore")
+            examples["evidence"] = examples.evidence.map(mask_text, na_action="ignore")
 
     return {
         "n": int(priority.attrs["n_customers"]),
@@ -265,14 +255,17 @@ def _needs_part(
         "actions": act,
         "topic": topic,
         "examples": examples,
-        "clusters": _clusters(con, lang, tax),
+        "clusters": _clusters(con, lang, tax, role),
     }
 
 
-def _clusters(con: BaseBackend, lang: str, tax: dict) -> pd.DataFrame:
+def _clusters(con: BaseBackend, lang: str, tax: dict, role: str) -> pd.DataFrame:
     """The new-need clusters, each with its ``label`` (:func:`crmkit.text.cluster_name` of its
-    top terms: 新话题：包装 / 环保)."""
+    top terms: 新话题：包装 / 环保); top terms and examples masked for the dashboard role."""
     clusters = con.table("need_clusters").to_pandas()
+    if role == "dashboard":
+        clusters["top_terms"] = clusters.top_terms.map(mask_text, na_action="ignore")
+        clusters["example"] = clusters.example.map(mask_text, na_action="ignore")
     terms = dict(zip(clusters.topic, clusters.top_terms, strict=True))
     clusters["label"] = [text.topic_label(x, lang, tax, clusters=terms) for x in clusters.topic]
     return clusters
