@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -73,6 +74,13 @@ def p95(xs: list[float]) -> float | None:
 def timings(xs: list[float]) -> dict:
     """:func:`bench.dashboard_latency.stats` with the p95."""
     return {**stats(xs), "p95": p95(xs)}
+
+
+def error_kinds(errors: list[str]) -> dict[str, int]:
+    """How many errors of each kind, a kind being the message up to its first line break and
+    without the address and the long numbers it names, most frequent first."""
+    kinds = Counter(re.sub(r"http\S+|\d{4,}", "…", e.splitlines()[0])[:100] for e in errors)
+    return dict(kinds.most_common())
 
 
 def _env() -> dict[str, str]:
@@ -272,7 +280,9 @@ async def load_phase(
         "open_s": timings([r["open_s"] for r in results if r["open_s"] is not None]),
         "filter_s": timings([s for r in results for s in r["filter_s"]]),
         "errors": len(errors),
-        "error_messages": errors[:20],
+        "errors_by_kind": error_kinds(errors),
+        "clients_opened": sum(1 for r in results if r["open_s"] is not None),
+        "clients_done": sum(1 for r in results if len(r["filter_s"]) == filters),
         "busy_pages": sum(r["busy"] for r in results),
         "clients_busy_at_least_once": sum(1 for r in results if r["busy"]),
         "pages": {name: sum(1 for r in results if r["page"] == name) for name in pages},
@@ -418,7 +428,10 @@ def summary(result: dict) -> str:
         [
             f"{result['size']['customers']:,} customers, {result['clients']} clients, page cap "
             f"{result['max_kernels']}, --preheat {result['preheat']}",
-            f"errors       {load['errors']} (target 0)",
+            f"errors       {load['errors']} (target 0)"
+            + "".join(f"\n  {n:>4} × {kind}" for kind, n in load["errors_by_kind"].items()),
+            f"clients      {load['clients_opened']} drew their page, {load['clients_done']} also "
+            f"changed the filter {result['filters']} times",
             f"busy pages   {load['busy_pages']} (target 0)",
             f"open         {s(load['open_s'])}",
             f"filter       {s(load['filter_s'])}",

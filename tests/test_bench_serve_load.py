@@ -22,15 +22,33 @@ def test_timings_add_the_p95():
     }
 
 
+def test_error_kinds_group_messages_without_numbers_and_addresses():
+    errors = [
+        "TimeoutError: Page.wait_for_function: Timeout 300000ms exceeded.\nCall log: …",
+        "JavaScript: [anywidget] Failed to initialize model.",
+        "TimeoutError: Page.wait_for_function: Timeout 300000ms exceeded.",
+        "HTTP 500 http://127.0.0.1:8866/voila/render/a.ipynb",
+    ]
+    assert serve_load.error_kinds(errors) == {
+        "TimeoutError: Page.wait_for_function: Timeout …ms exceeded.": 2,
+        "JavaScript: [anywidget] Failed to initialize model.": 1,
+        "HTTP 500 …": 1,
+    }
+
+
 def test_summary_against_the_targets():
     seconds = {"median": 12.25, "min": 3.0, "max": 40.0, "n": 20, "p95": 38.04}
     result = {
         "size": {"customers": 2000, "orders": 20_000},
         "clients": 20,
+        "filters": 2,
         "max_kernels": 20,
         "preheat": 1,
         "load": {
-            "errors": 0,
+            "errors": 3,
+            "errors_by_kind": {"JavaScript: boom": 2, "TimeoutError: Page.goto": 1},
+            "clients_opened": 19,
+            "clients_done": 18,
             "busy_pages": 2,
             "open_s": seconds,
             "filter_s": {"median": None, "min": None, "max": None, "n": 0, "p95": None},
@@ -47,7 +65,10 @@ def test_summary_against_the_targets():
     }
     assert serve_load.summary(result).splitlines() == [
         "2,000 customers, 20 clients, page cap 20, --preheat 1",
-        "errors       0 (target 0)",
+        "errors       3 (target 0)",
+        "     2 × JavaScript: boom",
+        "     1 × TimeoutError: Page.goto",
+        "clients      19 drew their page, 18 also changed the filter 2 times",
         "busy pages   2 (target 0)",
         "open         median 12.2 s, p95 38.0 s (n 20)",
         "filter       —",
