@@ -44,7 +44,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "published_at": ("发布时间", "Published at"),
     "updating": ("正在更新…", "Updating…"),
     "no_data": ("没有符合条件的数据", "No data for these filters"),
-    "server_busy": ("服务繁忙，请稍后重试", "Busy, please retry in a minute"),
+    "server_busy": (
+        "服务繁忙：页面已全部占用，本页会自动重试",
+        "Busy: every page is in use; this page retries by itself",
+    ),
     "more_rows": ("… 另有 {n} 行未显示", "… {n} more"),
     "error_short": (
         "页面出错，请稍后重试或联系管理员。",

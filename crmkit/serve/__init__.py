@@ -5,15 +5,27 @@
 - **one page per notebook**: ``/`` redirects to ``/voila/render/index.ipynb`` when the folder has
   an ``index.ipynb`` (the landing page), else lists the pages; each page is
   ``/voila/render/<page>.ipynb``.
-- **a safe bind**: 127.0.0.1 unless a token is given (``check_bind``); with a token every page
-  needs ``?token=…`` once (then a cookie), through jupyter-server's identity provider.
+- **a safe bind**: 127.0.0.1 unless a token is given (``check_bind``). The token comes from a
+  file (``--token-file``), ``$CRMKIT_TOKEN`` or ``--token`` (which every user of the machine can
+  read in ``ps``). With a token, a visit needs ``?token=…`` once: the answer sets the login
+  cookie (jupyter-server's identity provider) and redirects to the same address without the
+  token, so it leaves the address bar, the history and the page's kernel. Every route needs the
+  cookie, the kernels' websockets and ``/voila/query/`` (``--preheat``) included
+  (``access.QueryHandler``). No log line shows a token (``access.redact``), no kernel
+  inherits it.
 - **nothing from the internet**: the ``crmkit`` template (``crmkit/templates/``) drops the CDN
   links of Voila's ``lab`` template; widget code is served from the installed lab extensions.
 - **no source, no files, no tracebacks**: cell sources stripped, ``/voila/files/`` serves nothing,
-  errors reach the page as one short bilingual line and the traceback only the server log.
-- **bounded kernels**: idle kernels are culled after ``cull_idle_seconds``; beyond
-  ``max_kernels`` running kernels a page gets HTTP 503 with a bilingual "busy, retry" page
-  (``CappedKernelManager``) instead of another kernel.
+  errors reach the page as one short bilingual line and the traceback only the server log; so
+  do errors after the page is shown (a widget callback, a malformed widget message) and anything
+  a kernel writes to stderr (``kernels.QuietKernelConnection``).
+- **bounded kernels** (``kernels.CappedKernelManager``): at most ``max_kernels`` pages at
+  once, by default what this machine's memory holds (``default_max_kernels``: 20 on 24 GB);
+  beyond it a page gets a bilingual "busy" page (HTTP 503) that asks again by itself every
+  ~10 s. A page's kernel is shut down ``disconnect_grace_seconds`` (30) after its last websocket
+  closed (a closed tab, a browser gone: no unload beacon needed; a silent connection is closed
+  once it stops answering pings, within 25 s); a kernel no page connected to is culled after
+  ``cull_idle_seconds`` idle; a page that is still connected is never culled.
 - **the published snapshot**: kernels find it in ``$CRMKIT_PUBLISHED`` (absolute path) and the
   role in ``$CRMKIT_ROLE``: ``dashboard`` pages read that file, whose personal data publish
   stored masked; ``analyst`` pages the clear analyst snapshot beside it
@@ -36,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -46,29 +59,70 @@ import plotly
 import tornado.ioloop
 import tornado.web
 from jupyter_core.utils import ensure_async
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
-from traitlets import Integer
 from traitlets.config import Config
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 from crmkit import db, i18n
 from crmkit.privacy import ROLES, check_role
+from crmkit.serve.access import (
+    QueryHandler,
+    RedactTokens,
+    TokenToCookie,
+    log_request,
+    read_token_file,
+    redact,
+    token_file_warning,
+)
+from crmkit.serve.kernels import (
+    DISCONNECT_GRACE_SECONDS,
+    KERNEL_MIB,
+    WS_PING_MS,
+    WS_PING_TIMEOUT_MS,
+    CappedKernelManager,
+    KernelLimitReached,
+    QuietKernelConnection,
+    default_max_kernels,
+    memory_mib,
+)
+
+__all__ = [
+    "KERNEL_MIB",
+    "CappedKernelManager",
+    "CrmkitVoila",
+    "KernelLimitReached",
+    "QuietKernelConnection",
+    "add_arguments",
+    "check_bind",
+    "default_max_kernels",
+    "main",
+    "memory_mib",
+    "read_token_file",
+    "redact",
+    "serve",
+    "serve_args",
+    "server_environment",
+    "server_url",
+    "voila_config",
+]
 
 EXIT_OK, EXIT_FAILED = 0, 2
 
 TEMPLATE = "crmkit"
 #: A Jupyter data directory holding the template (see crmkit/templates/README.md).
-TEMPLATE_ROOT = Path(__file__).parent / "templates"
+TEMPLATE_ROOT = Path(__file__).parent.parent / "templates"
 LANDING_PAGE = "index.ipynb"
-RETRY_AFTER_SECONDS = 60
+#: About how long a "busy" page waits before it asks again (it varies the wait by ±50 %).
+RETRY_AFTER_SECONDS = 10
 #: Where the page fetches plotly's FigureWidget bundle; one file, public code, no data.
 PLOTLY_BUNDLE = Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
 WIDGET_BUNDLE_ROUTE = r"crmkit/static/(widgetbundle\.js)"
 WIDGET_BUNDLE_PATH = "crmkit/static/widgetbundle.js"
 BUSY_TEXT = {lang: i18n.t("server_busy", lang) for lang in i18n.LANGS}
+
 
 #: Nothing under the served folder is downloadable: /voila/files/ answers 403 for every path.
 #: Markdown images are inlined into the page, so no page needs the route.
@@ -80,83 +134,17 @@ FILE_DENYLIST = [
 ]
 
 
-class KernelLimitReached(RuntimeError):
-    """Raised by ``CappedKernelManager.start_kernel`` when every kernel slot is taken."""
+# ---------------------------------------------------------------------------------- handlers
 
 
-class CappedKernelManager(AsyncMappingKernelManager):
-    """A kernel manager that refuses to start more than ``max_kernels`` kernels at a time.
-
-    Kernels that are still starting count against the cap, so a burst of requests cannot
-    overshoot it (for the moment between a kernel being registered and its start returning, it
-    counts twice: the cap errs on the side of refusing). A kernel frees its slot when its page
-    closes (Voila shuts it down), when it is culled after ``cull_idle_timeout`` seconds idle,
-    or when it dies.
-    """
-
-    max_kernels = Integer(8, config=True, help="Most kernels running or starting at once.")
-
-    def __init__(self, **kwargs):
-        self._launching = 0
-        self._pool_launching = 0
-        super().__init__(**kwargs)
-
-    def _pooled(self) -> int:
-        """Kernels waiting in Voila's pre-heated pool (``--preheat``), started or starting: no
-        page uses them yet, so they take no slot."""
-        ready = 0
-        for pool in getattr(self, "_pools", {}).values():
-            for task in pool:
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    ready += task.result().get("kernel_id") in self
-        return ready + self._pool_launching
-
-    def pages_open(self) -> int:
-        """Kernels running or starting for visitors' pages (not the pre-heated pool's)."""
-        return len(self) + self._launching - self._pooled()
-
-    def full(self) -> bool:
-        """Whether every slot is taken: a page that would get a pre-heated kernel must wait too."""
-        return self.pages_open() >= self.max_kernels
-
-    async def start_kernel(self, *args, kernel_id: str | None = None, **kwargs) -> str:
-        """Start a kernel as ``AsyncMappingKernelManager`` does, or raise ``KernelLimitReached``.
-
-        Kernels that Voila starts for its pre-heated pool (their environment says
-        ``VOILA_PREHEAT=True``) are not capped: there are pool size × pages of them.
-        """
-        if (kwargs.get("env") or {}).get("VOILA_PREHEAT") == "True":
-            self._pool_launching += 1
-            try:
-                return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
-            finally:
-                self._pool_launching -= 1
-        if kernel_id is None or kernel_id not in self:
-            # Check and count without an await in between: the event loop cannot let a second
-            # request through the same slot.
-            busy = self.pages_open()
-            if busy >= self.max_kernels:
-                self.log.warning(
-                    "refusing a new kernel: %d running or starting, max_kernels=%d",
-                    busy,
-                    self.max_kernels,
-                )
-                raise KernelLimitReached(f"{busy} kernels running or starting")
-        self._launching += 1
-        try:
-            return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
-        finally:
-            self._launching -= 1
-
-
-class _PageHandler(TornadoVoilaHandler):
+class _PageHandler(TokenToCookie, TornadoVoilaHandler):
     """``/voila/render/<page>``: Voila's page, or HTTP 503 "busy" when no kernel slot is free."""
 
     @tornado.web.authenticated
     async def get(self, path=None):
         # Reading xsrf_token sets the _xsrf cookie. The page's beforeunload beacon must send it
-        # to /voila/api/shutdown, or closing a tab leaves its kernel running until culled and
-        # the kernel cap fills up (voila 0.5.13 renders pages without ever setting it).
+        # to /voila/api/shutdown, or closing a tab leaves its kernel running until reclaimed
+        # (voila 0.5.13 renders pages without ever setting it).
         self.xsrf_token  # noqa: B018
         try:
             km = self.kernel_manager
@@ -173,7 +161,11 @@ class _PageHandler(TornadoVoilaHandler):
             self.finish(self.render_template("busy.html", retry_after=RETRY_AFTER_SECONDS))
 
 
-class _LandingHandler(TornadoVoilaTreeHandler):
+class _TreeHandler(TokenToCookie, TornadoVoilaTreeHandler):
+    """``/voila/tree``: Voila's page list."""
+
+
+class _LandingHandler(_TreeHandler):
     """``/``: the landing page ``index.ipynb`` when there is one, else Voila's page list."""
 
     @tornado.web.authenticated
@@ -185,17 +177,31 @@ class _LandingHandler(TornadoVoilaTreeHandler):
         await super().get(path)
 
 
+def _handlers_of(logger: logging.Logger) -> list[logging.Handler]:
+    """The handlers a record logged on ``logger`` reaches."""
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        found.extend(current.handlers)
+        current = current.parent if current.propagate else None
+    return found
+
+
 class CrmkitVoila(Voila):
-    """Voila with crmkit's landing page, busy page and ready message."""
+    """Voila with crmkit's landing page, busy page, authenticated query socket, token-free logs
+    and ready message."""
 
     def init_handlers(self) -> list:
+        replace = {
+            TornadoVoilaHandler: _PageHandler,
+            TornadoVoilaTreeHandler: _TreeHandler,
+            RequestInfoSocketHandler: QueryHandler,
+        }
         handlers = []
         for pattern, handler, *rest in super().init_handlers():
-            if handler is TornadoVoilaHandler:
-                handler = _PageHandler
-            elif handler is TornadoVoilaTreeHandler and pattern == self.server_url:
+            if handler is TornadoVoilaTreeHandler and pattern == self.server_url:
                 handler = _LandingHandler
-            handlers.append((pattern, handler, *rest))
+            handlers.append((pattern, replace.get(handler, handler), *rest))
         # plotly's widget bundle (5 MB), fetched once and cached by the browser instead of
         # travelling inside every FigureWidget's state (see crmkit.charts.FigureWidget)
         handlers.append(
@@ -208,23 +214,35 @@ class CrmkitVoila(Voila):
         return handlers
 
     def start(self):
+        # tornado's loggers (access lines, request errors) write through the server's log, as
+        # in jupyter-server, and every line of it passes the redaction
+        tornado_log = logging.getLogger("tornado")
+        tornado_log.parent, tornado_log.propagate = self.log, True
+        tornado_log.setLevel(self.log.level)
+        for handler in _handlers_of(self.log):
+            handler.addFilter(RedactTokens(self.token or None))
         # Runs once the IO loop turns, i.e. after Voila is listening.
         tornado.ioloop.IOLoop.current().add_callback(self._announce)
         super().start()
 
     def _announce(self):
-        token = self.identity_provider.token
-        url = server_url(self.ip, self.port, token or None)
-        print(f"crmkit dashboards: {url}", flush=True)
+        url = server_url(self.ip, self.port, token=bool(self.identity_provider.token))
+        pages = self.config.CappedKernelManager.max_kernels
+        print(f"crmkit dashboards: {url} (at most {pages} pages open at once)", flush=True)
 
 
-def server_url(host: str, port: int, token: str | None = None) -> str:
-    """The address to give managers, e.g. ``http://127.0.0.1:8866/?token=…``."""
+def server_url(host: str, port: int, *, token: bool = False) -> str:
+    """The address to give managers, e.g. ``http://127.0.0.1:8866/?token=…``: with a token, the
+    admin puts it in place of ``…`` (it is never printed).
+
+    >>> server_url("::1", 8866, token=True)
+    'http://[::1]:8866/?token=…'
+    """
     if host in ("", "0.0.0.0", "::"):
         host = socket.gethostname()
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    return f"http://{host}:{port}/" + ("?token=…" if token else "")
 
 
 def _is_loopback(host: str) -> bool:
@@ -263,7 +281,7 @@ def check_bind(host: str, token: str | None) -> str | None:
     >>> check_bind("192.168.1.5", None)
     Traceback (most recent call last):
     ...
-    ValueError: refusing to listen on 192.168.1.5 without a token: anyone on the network could open the dashboards; pass --token or set CRMKIT_TOKEN
+    ValueError: refusing to listen on 192.168.1.5 without a token: anyone on the network could open the dashboards; pass --token-file or set CRMKIT_TOKEN
     """  # noqa: E501
     if token is None:
         token = os.environ.get("CRMKIT_TOKEN")
@@ -271,7 +289,7 @@ def check_bind(host: str, token: str | None) -> str | None:
     if token is None and not _is_loopback(host):
         raise ValueError(
             f"refusing to listen on {host or 'every address'} without a token: anyone on the "
-            "network could open the dashboards; pass --token or set CRMKIT_TOKEN"
+            "network could open the dashboards; pass --token-file or set CRMKIT_TOKEN"
         )
     return token
 
@@ -283,8 +301,9 @@ def voila_config(
     port: int = 8866,
     token: str | None = None,
     open_browser: bool = False,
-    max_kernels: int = 8,
+    max_kernels: int | None = None,
     cull_idle_seconds: int = 600,
+    disconnect_grace_seconds: float = DISCONNECT_GRACE_SECONDS,
     preheat: int = 0,
 ) -> Config:
     """The Voila configuration ``serve()`` runs with; inspect it without starting a server.
@@ -293,10 +312,15 @@ def voila_config(
     The configuration is complete: ``serve()`` reads no ``voila.json`` / ``voila.py`` file, so
     none can undo the lock-down.
     """
+    if max_kernels is None:
+        pages = sum(1 for p in Path(root).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        max_kernels = default_max_kernels(pooled=preheat * pages)
     if max_kernels < 1:
         raise ValueError(f"max_kernels must be at least 1, got {max_kernels}")
     if cull_idle_seconds < 0:
         raise ValueError(f"cull_idle_seconds must be >= 0 (0: never cull), got {cull_idle_seconds}")
+    if disconnect_grace_seconds < 0:
+        raise ValueError(f"disconnect_grace_seconds must be >= 0, got {disconnect_grace_seconds}")
     if preheat < 0:
         raise ValueError(f"preheat must be >= 0 (0: no pre-heated kernels), got {preheat}")
     c = Config()
@@ -313,8 +337,12 @@ def voila_config(
             "app_title": f"{i18n.t('app_title', 'zh')} · {i18n.t('app_title', 'en')}",
             "busy_zh": BUSY_TEXT["zh"],
             "busy_en": BUSY_TEXT["en"],
-        }
+        },
+        "log_function": log_request,
+        "ws_ping_interval": WS_PING_MS,
+        "ws_ping_timeout": WS_PING_TIMEOUT_MS,
     }
+    c.Voila.kernel_websocket_connection_class = QuietKernelConnection
 
     c.VoilaConfiguration.template = TEMPLATE
     c.VoilaConfiguration.allow_template_override = "NO"
@@ -328,7 +356,8 @@ def voila_config(
     # Shown under "There was an error when executing cell [n]." in place of Voila's advice to
     # restart it with --show_tracebacks; the traceback goes to the server log.
     c.VoilaExecutor.cell_error_instruction = short_error
-    # Errors raised later, in widget callbacks, reach the browser over the kernel connection.
+    # Errors raised later, in widget callbacks, reach the browser over the kernel connection
+    # with this line in place of the traceback (QuietKernelConnection).
     c.MappingKernelManager.allow_tracebacks = False
     c.MappingKernelManager.traceback_replacement_message = short_error
 
@@ -337,10 +366,12 @@ def voila_config(
     c.KernelManager.transport = "ipc"
 
     c.CappedKernelManager.max_kernels = max_kernels
+    c.CappedKernelManager.disconnect_grace_seconds = disconnect_grace_seconds
     c.MappingKernelManager.cull_idle_timeout = cull_idle_seconds
     c.MappingKernelManager.cull_interval = max(1, min(60, cull_idle_seconds // 2))
-    # An open tab keeps its kernel connected; a forgotten tab must still give its slot back.
-    c.MappingKernelManager.cull_connected = True
+    # A page that is still connected keeps its kernel however long it is idle: a manager
+    # reading a page is using it. Pages that went away free their slot by disconnecting.
+    c.MappingKernelManager.cull_connected = False
 
     if preheat:
         # Pre-heated kernels: Voila runs each page ``preheat`` times ahead of any visitor
@@ -389,10 +420,12 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8866,
     token: str | None = None,
+    token_file: str | os.PathLike | None = None,
     open_browser: bool = False,
     published: Path | None = None,
-    max_kernels: int = 8,
+    max_kernels: int | None = None,
     cull_idle_seconds: int = 600,
+    disconnect_grace_seconds: float = DISCONNECT_GRACE_SECONDS,
     role: str = "dashboard",
     preheat: int = 0,
     config: str | os.PathLike | None = None,
@@ -408,15 +441,21 @@ def serve(
     port : int, default 8866
     token : str, optional
         Access token; default ``$CRMKIT_TOKEN``; none: no authentication (loopback only).
+        Given on the command line (``--token``) every user of the machine can read it in ``ps``.
+    token_file : path-like, optional
+        A file holding the token on one line, in place of ``token``.
     open_browser : bool, default False
         Open the landing page in the local browser once listening.
     published : Path, optional
         The published snapshot the pages read; default ``$CRMKIT_PUBLISHED``, else
         ``data/published.duckdb``. It must exist.
-    max_kernels : int, default 8
-        Most kernels (open pages) at once; beyond it a page answers 503 "busy, retry".
+    max_kernels : int, optional
+        Most pages open at once; beyond it a page answers 503 "busy" and asks again by itself.
+        Default: what this machine's memory holds, at most 20 (``default_max_kernels``).
     cull_idle_seconds : int, default 600
-        Shut down kernels idle this long, even with their tab open; 0 never culls.
+        Shut down kernels no page is connected to once idle this long; 0 never culls.
+    disconnect_grace_seconds : float, default 30
+        Shut down a page's kernel this long after its last connection closed.
     role : {"dashboard", "analyst"}, default "dashboard"
         ``dashboard`` pages read the snapshot with names, phones, emails and the numbers in
         free text masked; ``analyst`` pages the clear analyst snapshot beside it, which must
@@ -438,6 +477,13 @@ def serve(
     """
     host = host.strip("[]")
     try:
+        if token is not None and token_file is not None:
+            raise ValueError("pass --token or --token-file, not both")
+        if token_file is not None:
+            token = read_token_file(token_file)
+            warning = token_file_warning(token_file)
+            if warning:
+                print(f"crmkit serve: warning: {warning}", file=sys.stderr)
         token = check_bind(host, token)
         snapshot = db.published_path(published)
         if not snapshot.is_file():
@@ -462,6 +508,7 @@ def serve(
             open_browser=open_browser,
             max_kernels=max_kernels,
             cull_idle_seconds=cull_idle_seconds,
+            disconnect_grace_seconds=disconnect_grace_seconds,
             preheat=preheat,
         )
         env = server_environment(snapshot, role)
@@ -470,6 +517,8 @@ def serve(
         print(f"crmkit serve: {e}", file=sys.stderr)
         return EXIT_FAILED
     os.environ.update(env)
+    # kernels inherit the server's environment; no page needs the token
+    os.environ.pop("CRMKIT_TOKEN", None)
     # The singleton, as `voila` itself makes it: parentless parts (the notebook renderer that
     # logs cell tracebacks) log through the app.
     app = CrmkitVoila.instance(config=voila)
@@ -493,7 +542,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=Path("dashboards"), help="page notebooks")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8866)
-    parser.add_argument("--token", help="access token (default $CRMKIT_TOKEN)")
+    parser.add_argument(
+        "--token-file", help="file holding the access token (default: $CRMKIT_TOKEN)"
+    )
+    parser.add_argument(
+        "--token", help="access token; visible to every user of this machine, prefer --token-file"
+    )
     parser.add_argument(
         "--no-browser", dest="open_browser", action="store_false", help="do not open a browser"
     )
@@ -502,9 +556,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="published snapshot (default $CRMKIT_PUBLISHED or data/published.duckdb)",
     )
-    parser.add_argument("--max-kernels", type=int, default=8, help="most open pages at once")
     parser.add_argument(
-        "--cull-idle-seconds", type=int, default=600, help="shut down kernels idle this long"
+        "--max-kernels",
+        type=int,
+        help="most pages open at once (default: what this machine's memory holds, at most 20)",
+    )
+    parser.add_argument(
+        "--cull-idle-seconds",
+        type=int,
+        default=600,
+        help="shut down kernels no page is connected to once idle this long",
+    )
+    parser.add_argument(
+        "--disconnect-grace-seconds",
+        type=float,
+        default=DISCONNECT_GRACE_SECONDS,
+        help="shut down a page's kernel this long after its connection closed",
     )
     parser.add_argument("--role", choices=ROLES, default="dashboard", help="analyst shows PII")
     parser.add_argument(
@@ -518,15 +585,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_args(args: argparse.Namespace) -> int:
     """Call ``serve()`` with options parsed by a parser that ``add_arguments`` set up."""
+    if args.token is not None:
+        print(
+            "crmkit serve: warning: --token shows the token to every user of this machine "
+            "(ps); use --token-file or $CRMKIT_TOKEN",
+            file=sys.stderr,
+        )
     return serve(
         args.root,
         host=args.host,
         port=args.port,
         token=args.token,
+        token_file=args.token_file,
         open_browser=args.open_browser,
         published=args.published,
         max_kernels=args.max_kernels,
         cull_idle_seconds=args.cull_idle_seconds,
+        disconnect_grace_seconds=args.disconnect_grace_seconds,
         role=args.role,
         preheat=args.preheat,
         config=args.config,
@@ -537,7 +612,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crmkit serve", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return serve_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
