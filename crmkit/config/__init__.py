@@ -39,10 +39,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import pandas as pd
+
+if TYPE_CHECKING:  # jsonschema costs 1.7 s to import (its format checkers): only to validate
+    import jsonschema
 
 #: The packaged neutral defaults (this directory).
 DEFAULT_DIR = Path(__file__).parent
@@ -216,6 +218,8 @@ def _load(d: Path) -> Config:
 
 @cache
 def _validator(key: str) -> jsonschema.protocols.Validator:
+    import jsonschema  # noqa: PLC0415 — see the import at the top
+
     schema = json.loads((SCHEMA_DIR / f"{Path(FILES[key]).stem}.schema.json").read_text("utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
