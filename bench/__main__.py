@@ -12,19 +12,16 @@ Usage: ``python -m bench [--rows 1000000] [--repeat 5]``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from bench.record import dated, record
 from crmkit import db
 from crmkit.ingest import ingest
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _make_files(root: Path, rows: int) -> dict[str, Path]:
@@ -125,10 +122,8 @@ def main() -> None:
     print(f"  crmkit ingest / bare read_csv  {res['ratio_ingest_vs_read_csv']:8.1f}×")
     print(f"  re-ingest / bare read_csv      {res['ratio_reingest_vs_read_csv']:8.1f}×")
     print(f"  rows per second                {res['rows_per_second']:10,.0f}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{date.today():%Y-%m-%d}-ingest.json"
-    out.write_text(json.dumps(res, indent=2))
-    print(f"written {out}")
+    record("ingest", res)
+    print(f"written {dated()} (key 'ingest')")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import socket
 import statistics
@@ -42,11 +41,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import date
 from pathlib import Path
 
+from bench.record import dated, record
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).parent / "results"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -331,18 +330,6 @@ def snapshot_size(published: Path) -> dict[str, int]:
         con.disconnect()
 
 
-def merge_results(path: Path, key: str, value: dict) -> dict:
-    """Put ``value`` under ``key`` in the JSON results file ``path``, keeping its other keys (the
-    analysis suite writes the same file); creates it when missing. Returns the whole document."""
-    doc = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path} does not hold a JSON object; cannot add {key!r} to it")
-    doc[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return doc
-
-
 def combine(previous: dict | None, new: dict) -> dict:
     """``new`` with the pages of ``previous`` it did not measure, when both were measured on the
     same snapshot (same path and size) and server setting (``preheat``): pages can be measured
@@ -459,10 +446,8 @@ def main(argv: list[str] | None = None) -> None:
         preheat=a.preheat,
         pause=a.pause,
     )
-    out = a.out or RESULTS / f"{date.today().isoformat()}.json"
-    previous = json.loads(out.read_text()).get("dashboard") if out.exists() else None
-    result = combine(previous, result)
-    merge_results(out, "dashboard", result)
+    out = a.out or dated()
+    result = record("dashboard", result, out=out, merge=combine)["dashboard"]
     size = result["size"]
     print(f"{size['customers']:,} customers, {size['orders']:,} orders ({a.published})")
     print(latency_table(result))

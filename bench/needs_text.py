@@ -25,9 +25,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.record import record
 from crmkit import db, demo, text
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -65,8 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
         ),
         "publish_path_texts_per_s": timed(lambda: text.analyse_texts(texts, na)),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{out['date']}-needs-text.json").write_text(json.dumps(out, indent=2) + "\n")
+    record("needs_text", out)
     print(json.dumps(out, indent=2))
     return out
 

@@ -34,8 +34,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bench.publish import crmkit_cli, merge_results, publish_once, timed_run
-from bench.suite import AS_OF, DATA, RESULTS
+from bench.publish import crmkit_cli, publish_once, timed_run
+from bench.record import dated, merge_keys, record
+from bench.suite import AS_OF, DATA
 
 #: Orders per customer the demo realises with its default 10.5 (churned customers stop early).
 ORDERS_PER_CUSTOMER = 10.307
@@ -225,9 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in a.orders.split(",")]
     res = {str(n): run(n, DATA / f"orders-only-{n}") for n in sizes}
-    RESULTS.mkdir(exist_ok=True)
-    out = a.out or RESULTS / f"{date.today().isoformat()}.json"
-    merge_results(out, RESULT_KEY, res)
+    out = a.out or dated()
+    record(RESULT_KEY, res, out=out, merge=merge_keys)
     for n, r in res.items():
         print(summary(int(n), r))
     print(f"results: {out}")

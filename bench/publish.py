@@ -15,8 +15,6 @@ next to its warehouse (``bench/.data/orders-N/published.duckdb``) for
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
 import statistics
@@ -24,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-from bench.suite import RESULTS, ROOT, warehouse
+from bench.record import dated, merge_keys, record
+from bench.suite import ROOT, warehouse
 
 _STEP = re.compile(r"^\s+(\S+)\s+([0-9.]+) s$")
 _ROW = re.compile(r"^\s+(\S+)\s+([0-9,]+)$")
@@ -140,16 +138,6 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def merge_results(path: Path, key: str, value: dict) -> None:
-    """Put ``value``'s sizes under ``key`` in the results file, keeping the sizes not run
-    again and everything the other benchmarks wrote."""
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault(key, {}).update(value)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.publish", description=__doc__.splitlines()[0])
     p.add_argument("--orders", default="1000000,10000000", help="comma-separated sizes")
@@ -158,9 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in a.orders.split(",")]
     res = run(sizes, a.repeat)
-    RESULTS.mkdir(exist_ok=True)
-    out = a.out or RESULTS / f"{date.today().isoformat()}.json"
-    merge_results(out, "publish", res)
+    out = a.out or dated()
+    record("publish", res, out=out, merge=merge_keys)
     print(table(res))
     print(f"results: {out}")
 

@@ -49,13 +49,12 @@ from bench.dashboard_latency import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REDRAWN,
-    merge_results,
     snapshot_size,
     stats,
 )
+from bench.record import dated, record
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).parent / ".data"
 TARGETS = {"errors": 0, "busy_pages": 0, "reclaim_s": 60.0}
 TIMEOUT_MS = 300_000
@@ -462,8 +461,8 @@ def main(argv: list[str] | None = None) -> None:
     if not Path(CHROMIUM).is_file():
         p.error(f"{CHROMIUM} not found; install Debian's chromium (never `playwright install`)")
     result = run(a.customers, a.clients, a.filters, a.preheat)
-    out = a.out or RESULTS / f"{date.today().isoformat()}.json"
-    merge_results(out, "serve_load", result)
+    out = a.out or dated()
+    record("serve_load", result, out=out)
     print(summary(result))
     print(f"results: {out} (key 'serve_load')")
 

@@ -44,12 +44,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
+
+from bench.record import dated, record
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
-RESULTS = ROOT / "results"
 AS_OF = datetime(2026, 9, 30, 23, 59, 59)
 ORDERS_PER_CUSTOMER = 10.5
 ENGINES = ("crmkit", "sql", "polars", "pandas", "floor")
@@ -1154,10 +1155,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown or not benches:
         p.error(f"--bench: unknown {unknown or a.bench!r}; choose from {', '.join(BENCHMARKS)}")
     results = run_suite(sizes, benches, a.repeat)
-    RESULTS.mkdir(exist_ok=True)
-    out = a.out or RESULTS / f"{date.today().isoformat()}.json"
-    merged = merge_results(json.loads(out.read_text()) if out.exists() else {}, results)
-    out.write_text(json.dumps(merged, indent=2, ensure_ascii=False))
+    out = a.out or dated()
+    merged = record("suite", results, out=out, merge=merge_results)["suite"]
     plot(merged, out.with_suffix(".png"))
     print(ratio_table(results))
     for b, k in merged["exponents"].items():
@@ -1176,9 +1175,9 @@ NOTE = (
 
 
 def merge_results(existing: dict, new: dict) -> dict:
-    """``new`` merged into a results file's ``existing`` content: other keys (the dashboard
-    latencies, say) are kept, sizes and benchmarks not run again are kept, a (size, benchmark)
-    run again is replaced; the exponents are refitted over every size in the file."""
+    """``new`` merged into the suite's ``existing`` results of the day: sizes and benchmarks not
+    run again are kept, a (size, benchmark) run again is replaced; the exponents are refitted
+    over every size."""
     merged = {**existing, **{k: v for k, v in new.items() if k != "sizes"}}
     sizes = {s: dict(b) for s, b in existing.get("sizes", {}).items()}
     for s, b in new["sizes"].items():

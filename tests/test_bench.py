@@ -1,6 +1,7 @@
 """The benchmark's reference engines compute what crmkit computes (else their timings mean
 nothing): every engine's check is equal to crmkit's (floats to the benchmark's tolerance)."""
 
+import json
 import math
 
 import pytest
@@ -116,13 +117,10 @@ def _e(t: float) -> dict:
     return {"median_s": t, "min_s": t, "max_s": t, "runs": 1, "peak_mib": 100}
 
 
-def test_merge_results_keeps_other_keys_and_sizes():
-    """A results file with the dashboard latencies and a 1 M rfm run; a new run of cohort at
-    1 M and rfm at 10 M: everything kept, the new entries added, exponents refitted."""
-    old = {
-        "dashboard": {"overview": {"open_median_s": 1.2}},
-        "sizes": {"1000000": {"rfm": {"engines": {"crmkit": _e(1.0)}}}},
-    }
+def test_merge_results_keeps_the_sizes_not_run_again():
+    """The day's suite results hold a 1 M rfm run; a new run of cohort at 1 M and rfm at 10 M:
+    everything kept, the new entries added, exponents refitted."""
+    old = {"repeat": 5, "sizes": {"1000000": {"rfm": {"engines": {"crmkit": _e(1.0)}}}}}
     new = {
         "as_of": "2026-09-30T23:59:59",
         "repeat": 3,
@@ -132,7 +130,45 @@ def test_merge_results_keeps_other_keys_and_sizes():
         },
     }
     m = suite.merge_results(old, new)
-    assert m["dashboard"] == old["dashboard"] and m["repeat"] == 3
+    assert m["repeat"] == 3
     assert list(m["sizes"]["1000000"]) == ["rfm", "cohort"]
     assert list(m["sizes"]) == ["1000000", "10000000"]
     assert m["exponents"]["rfm"] == pytest.approx(1.0) and m["exponents"]["cohort"] is None
+
+
+def test_record_keeps_the_other_benchmarks_and_updates_latest(tmp_path):
+    """Day 1: suite and publish (two sizes). Day 2: publish at one size again (merged) and
+    serve_load. The day files keep every key; latest.json has each benchmark's newest result
+    with the file it came from; no temporary file is left."""
+    from bench.record import merge_keys, record
+
+    day1, day2 = tmp_path / "2026-12-01.json", tmp_path / "2026-12-02.json"
+    day2.write_text(json.dumps({"publish": {"10": {"median_s": 0.1}, "1000": {"median_s": 9.0}}}))
+    record("suite", {"sizes": {}}, out=day1)
+    record("publish", {"1000": {"median_s": 3.0}}, out=day1)
+    record("publish", {"1000": {"median_s": 2.0}}, out=day2, merge=merge_keys)
+    record("serve_load", {"errors": 0}, out=day2)
+    assert json.loads(day1.read_text()) == {
+        "suite": {"sizes": {}},
+        "publish": {"1000": {"median_s": 3.0}},
+    }
+    assert json.loads(day2.read_text()) == {
+        "publish": {"10": {"median_s": 0.1}, "1000": {"median_s": 2.0}},
+        "serve_load": {"errors": 0},
+    }
+    assert json.loads((tmp_path / "latest.json").read_text()) == {
+        "suite": {"file": "2026-12-01.json", "result": {"sizes": {}}},
+        "publish": {
+            "file": "2026-12-02.json",
+            "result": {"10": {"median_s": 0.1}, "1000": {"median_s": 2.0}},
+        },
+        "serve_load": {"file": "2026-12-02.json", "result": {"errors": 0}},
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2026-12-01.json",
+        "2026-12-02.json",
+        "latest.json",
+    ]
+    day1.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="does not hold a JSON object"):
+        record("suite", {}, out=day1)

@@ -1,8 +1,6 @@
 """bench.publish: the step timings a publish prints are parsed back, and results merge into the
 day's file without losing what the other benchmarks wrote."""
 
-import json
-
 import pytest
 
 from bench import publish
@@ -20,16 +18,6 @@ def test_publish_once_reads_steps_rows_and_peak_memory(tiny_snapshot, tmp_path):
     assert res["peak_mib"] > 50
     assert res["bytes"] == out.stat().st_size
     assert res["seconds"] >= sum(res["steps"].values()) * 0.99
-
-
-def test_merge_keeps_other_keys(tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps({"sizes": {"1": {}}, "publish": {"10": {"a": 1}, "1000": {}}}))
-    publish.merge_results(path, "publish", {"1000": {"median_s": 2.0}})
-    assert json.loads(path.read_text()) == {
-        "sizes": {"1": {}},
-        "publish": {"10": {"a": 1}, "1000": {"median_s": 2.0}},
-    }
 
 
 def test_table_lists_the_slowest_steps():
