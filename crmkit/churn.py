@@ -8,10 +8,12 @@ Supervised churn warning (scikit-learn)
     :func:`churn_features` uses only what was known at the cut-off (orders placed, tickets
     opened, SLA breaches already due, feedback given, contacts made by then; no mutable profile
     field such as the membership tier); tests prove that changing data after the cut-off
-    changes no feature. A ``HistGradientBoostingClassifier`` is validated by a time-based
-    backtest (:func:`backtest`): trained on earlier cut-offs whose label windows end by the test
-    cut-off, tested on the latest cut-off whose outcome is known (AUC, precision and lift at the
-    top k %, calibration by decile, Brier score).
+    changes no feature. The model is a :class:`ChurnModel` (gradient boosting;
+    :mod:`crmkit.churn_model`), fitted on those features by :func:`from_warehouse` — the same
+    X, y an analyst gets — and validated by a time-based backtest (:func:`backtest`): trained
+    on earlier cut-offs whose label windows end by the test cut-off, tested on the latest
+    cut-off whose outcome is known (AUC, precision and lift at the top k %, calibration by
+    decile, Brier score).
 
 The warning list (:func:`warning_list`)
     Active customers ranked by ``expected_loss = risk × value`` (``value`` = counted spend of
@@ -41,6 +43,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from crmkit import churn_causes, classification, db, definitions, schema, stats
+from crmkit.churn_model import ChurnModel, classification_metrics
 from crmkit.config import Config
 
 _TS = schema.IBIS_TYPES["timestamp"]
@@ -314,122 +317,99 @@ def labelled_frame(
     active_days: int,
     config: Config | None = None,
 ) -> pd.DataFrame:
-    """Features at ``cutoff`` plus ``churned`` (0/1) as a pandas frame."""
+    """Features at ``cutoff`` plus ``churned`` (0/1) as a pandas frame, ordered by
+    ``customer_sk`` (a join's row order varies from run to run; the model's seeded training
+    sample, and so the model, must not)."""
     f = churn_features(con, cutoff, active_days=active_days, config=config)
     lab = churn_labels(con, cutoff, horizon_days, config=config)
     j = f.left_join(lab, "customer_sk").drop("customer_sk_right")
     j = j.mutate(churned=1 - j.bought_next.fill_null(0)).drop("bought_next")
-    return j.to_pandas()
+    return j.order_by("customer_sk").to_pandas()
 
 
 # ---------------------------------------------------------------------------------------------
-# model, backtest, metrics
+# the model on the warehouse, backtest
 # ---------------------------------------------------------------------------------------------
 
 
-def make_model(random_state: int = 0):  # noqa: ANN201
-    """The production classifier: scikit-learn's ``HistGradientBoostingClassifier`` (handles
-    missing values natively; early stopping off so a fit is deterministic)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+def from_warehouse(
+    con: BaseBackend,
+    as_of: datetime | None = None,
+    *,
+    horizon_days: int | None = None,
+    active_days: int = DEFAULT_ACTIVE_DAYS,
+    n_train: int = 3,
+    config: Config | None = None,
+    frames: Mapping[datetime, pd.DataFrame] | None = None,
+) -> ChurnModel:
+    """The publish step's churn model, fitted on the warehouse's labelled cut-offs to ``as_of``.
 
-    return HistGradientBoostingClassifier(
-        max_iter=200,
-        learning_rate=0.06,
-        max_leaf_nodes=15,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=random_state,
-    )
+    Training rows are :func:`labelled_frame` (:func:`churn_features` plus ``churned``) at the
+    ``n_train`` latest cut-offs whose outcome is known by ``as_of`` (``as_of − horizon``,
+    ``as_of − 2 × horizon`` …; none at or before the first counted order), at most
+    :data:`MAX_TRAIN_ROWS` of them (a seeded sample).
 
-
-def _design(model, X: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
-    """The model's input: :data:`FEATURES`, with the features that were entirely missing when
-    the model was fitted set to 0 (scikit-learn's binning fails on an all-missing column; a
-    constant one is never split on, so the model ignores it as it should)."""
-    design = X[list(FEATURES)]
-    empty = getattr(model, "crmkit_empty_features_", ())
-    return design.assign(**{f: 0.0 for f in empty}) if empty else design
-
-
-def _fit(model, X: pd.DataFrame, y: pd.Series):  # noqa: ANN001, ANN202
-    """Fit with one OpenMP thread: on a shared 2-core machine HistGradientBoosting's threads
-    contend with other work and run ~10× slower than a single thread. Features with no value
-    at all (a warehouse without tickets, feedback or regions) are recorded on the model and
-    held constant (:func:`_design`)."""
-    from threadpoolctl import threadpool_limits
-
-    model.crmkit_empty_features_ = tuple(f for f in FEATURES if X[f].isna().all())
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return model.fit(_design(model, X), y)
-
-
-def predict_risk(model, X: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
-    """P(churn) for the rows of ``X`` (its :data:`FEATURES` columns), single-threaded."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return model.predict_proba(_design(model, X))[:, 1]
-
-
-def classification_metrics(
-    y: np.ndarray, p: np.ndarray, *, top_k: float = 0.1, bins: int = 10
-) -> dict[str, Any]:
-    """AUC, precision and lift at the top ``top_k`` share, Brier score, calibration by decile.
+    Parameters
+    ----------
+    con : ibis backend
+        Warehouse or snapshot with ``customers`` and ``orders``.
+    as_of : datetime, optional
+        Default: the data's last date (:func:`crmkit.db.data_as_of`).
+    horizon_days : int, optional
+        Churned = no counted order within it; default :func:`churn_horizon_days`.
+    active_days : int, default 365
+        The population: buyers with a counted order within this many days.
+    n_train : int, default 3
+        Cut-offs trained on.
+    config : Config, optional
+        The company's settings (which orders count, the SLA policy).
+    frames : mapping of datetime to DataFrame, optional
+        :func:`labelled_frame` results already computed for some of the cut-offs (reused).
 
     Returns
     -------
-    dict
-        ``auc``, ``precision_at_k``, ``lift_at_k``, ``base_rate``, ``k``, ``n``, ``brier``,
-        ``calibration`` (frame: bin, n, predicted, observed, lo, hi — Wilson interval of the
-        observed share) and ``lift`` (frame: decile 1 = highest risk, n, churned, rate,
-        lift, cumulative capture share).
+    ChurnModel
+        Fitted on :data:`FEATURES`. ``X_`` and ``y_`` are the rows it was fitted on — the X,
+        y the publish step uses — and ``training_frame_`` the same rows with ``customer_id``
+        and ``cutoff``; ``horizon_days``, ``active_days``, ``train_cutoffs`` and
+        ``reference`` (typical values for the reason codes) are set.
+
+    Raises
+    ------
+    crmkit.stats.NotEnoughData
+        When every cut-off falls at or before the first counted order (or none was placed
+        by ``as_of``).
 
     Examples
     --------
-    Perfect ranking of 2 churners among 10 at k = 20 %: precision 1.0, base rate 0.2, lift 5.
-
-    >>> m = classification_metrics(np.array([1, 1] + [0] * 8), np.linspace(1, 0, 10), top_k=0.2)
-    >>> m["auc"], m["precision_at_k"], m["lift_at_k"]
-    (1.0, 1.0, 5.0)
+    >>> cm = from_warehouse(con, datetime(2026, 9, 30))  # doctest: +SKIP
+    >>> cm.evaluate(cm.X_, cm.y_).summary  # doctest: +SKIP
     """
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    y = np.asarray(y, dtype=int)
-    p = np.asarray(p, dtype=float)
-    if len(y) != len(p) or len(y) == 0:
-        raise ValueError("y and p must be non-empty and of equal length")
-    if not 0 < top_k <= 1:
-        raise ValueError(f"top_k must be in (0, 1], got {top_k!r}")
-    n = len(y)
-    base = float(y.mean())
-    order = np.argsort(-p, kind="stable")
-    k = max(1, int(round(top_k * n)))
-    prec = float(y[order[:k]].mean())
-    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < n else float("nan")
-    cal = pd.DataFrame({"p": p, "y": y})
-    cal["bin"] = np.minimum((cal.p * bins).astype(int), bins - 1)
-    cal = cal.groupby("bin", as_index=False).agg(
-        n=("y", "size"), k=("y", "sum"), predicted=("p", "mean")
+    as_of = schema.check_as_of(as_of or db.data_as_of(con))
+    horizon = horizon_days or churn_horizon_days(con, as_of, config=config)
+    first = _first_order(con, as_of, config)
+    cuts = [as_of - timedelta(days=horizon * k) for k in range(n_train, 0, -1)]
+    cuts = [c for c in cuts if first is not None and c > first]
+    if not cuts:
+        raise stats.NotEnoughData(stats.too_few("training_cutoffs", 0, 1))
+    frames = frames or {}
+    train = pd.concat(
+        [
+            frames[c]
+            if c in frames
+            else labelled_frame(con, c, horizon, active_days=active_days, config=config)
+            for c in cuts
+        ],
+        ignore_index=True,
     )
-    cal = stats.rate_columns(cal, "k", "n").rename(columns={"rate": "observed", "k": "churned"})
-    dec = pd.DataFrame({"y": y[order]})
-    dec["decile"] = np.arange(n) * 10 // n + 1
-    lift = dec.groupby("decile", as_index=False).agg(n=("y", "size"), churned=("y", "sum"))
-    lift["rate"] = lift.churned / lift.n
-    lift["lift"] = lift.rate / base if base else np.nan
-    lift["capture"] = lift.churned.cumsum() / max(int(y.sum()), 1)
-    return {
-        "auc": auc,
-        "precision_at_k": prec,
-        "lift_at_k": prec / base if base else float("nan"),
-        "base_rate": base,
-        "k": top_k,
-        "n": n,
-        "brier": float(brier_score_loss(y, p)),
-        "calibration": cal,
-        "lift": lift,
-    }
+    train = _subsample(train)
+    model = ChurnModel(features=FEATURES).fit(train, train.churned)
+    model.horizon_days = horizon
+    model.active_days = active_days
+    model.train_cutoffs = cuts
+    model.reference = reference_values(train)
+    model.training_frame_ = train
+    return model
 
 
 def backtest_cutoffs(
@@ -489,22 +469,25 @@ def backtest(
     """
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     horizon = horizon_days or churn_horizon_days(con, as_of, config=config)
-    cuts = backtest_cutoffs(as_of, horizon, n_train, first_order=_first_order(con, as_of, config))
-    if not cuts["train"]:
-        raise stats.NotEnoughData(stats.too_few("training_cutoffs", 0, 1))
-    frame = partial(labelled_frame, con, active_days=active_days, config=config)
-    train = pd.concat([frame(c, horizon) for c in cuts["train"]], ignore_index=True)
-    test = frame(cuts["test"], horizon)
-    train = _subsample(train)
-    model = _fit(make_model(), train, train.churned)
-    p = predict_risk(model, test)
+    test_cutoff = backtest_cutoffs(as_of, horizon, n_train)["test"]
+    # the model as publish would have fitted it at the test cut-off: the same training cut-offs
+    cm = from_warehouse(
+        con,
+        test_cutoff,
+        horizon_days=horizon,
+        active_days=active_days,
+        n_train=n_train,
+        config=config,
+    )
+    test = labelled_frame(con, test_cutoff, horizon, active_days=active_days, config=config)
+    p = cm.predict_proba(test)
     return Backtest(
         horizon_days=horizon,
         active_days=active_days,
-        train_cutoffs=cuts["train"],
-        test_cutoff=cuts["test"],
+        train_cutoffs=cm.train_cutoffs,
+        test_cutoff=test_cutoff,
         metrics=classification_metrics(test.churned.to_numpy(), p, top_k=top_k),
-        n_train=len(train),
+        n_train=len(cm.training_frame_),
     )
 
 
@@ -556,18 +539,18 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def reason_effects(model, X: pd.DataFrame, ref: Mapping[str, float]) -> pd.DataFrame:  # noqa: ANN001
+def reason_effects(model: ChurnModel, X: pd.DataFrame, ref: Mapping[str, float]) -> pd.DataFrame:
     """Per customer and reason code: log-odds of the risk now − log-odds with that reason's
     features set to ``ref`` (positive = the reason raises the risk). Log-odds rather than
     probabilities, so a second reason still shows when the first one already makes the risk
     close to 1."""
-    base = _logit(predict_risk(model, X))
+    base = _logit(model.predict_proba(X))
     out = {}
     for code, feats in REASONS.items():
         Xr = X[list(FEATURES)].copy()
         for f in feats:
             Xr[f] = ref[f]
-        out[code] = base - _logit(predict_risk(model, Xr))
+        out[code] = base - _logit(model.predict_proba(Xr))
     return pd.DataFrame(out, index=X.index)
 
 
@@ -646,50 +629,6 @@ def reason_codes(effects: pd.DataFrame, *, top: int = 3) -> list[list[str]]:
     return out
 
 
-@dataclass
-class ChurnModel:
-    """The production churn model: classifier, definition and reference values."""
-
-    model: Any
-    horizon_days: int
-    active_days: int
-    train_cutoffs: list[datetime]
-    reference: dict[str, float]
-    n_train: int
-
-
-def train_churn_model(
-    con: BaseBackend,
-    *,
-    as_of: datetime,
-    horizon_days: int,
-    active_days: int = DEFAULT_ACTIVE_DAYS,
-    n_train: int = 3,
-    frames: Mapping[datetime, pd.DataFrame] | None = None,
-    config: Config | None = None,
-    first_order: datetime | None = None,
-) -> ChurnModel:
-    """Fit the classifier on the ``n_train`` latest cut-offs whose outcome is known by
-    ``as_of`` (``as_of − horizon``, ``as_of − 2 × horizon`` …), leaving out those at or
-    before ``first_order``; ``frames`` may hold :func:`labelled_frame` results already
-    computed for some of those cut-offs."""
-    cuts = [as_of - timedelta(days=horizon_days * k) for k in range(n_train, 0, -1)]
-    cuts = [c for c in cuts if first_order is None or c > first_order]
-    frames = frames or {}
-    train = pd.concat(
-        [
-            frames[c]
-            if c in frames
-            else labelled_frame(con, c, horizon_days, active_days=active_days, config=config)
-            for c in cuts
-        ],
-        ignore_index=True,
-    )
-    train = _subsample(train)
-    model = _fit(make_model(), train, train.churned)
-    return ChurnModel(model, horizon_days, active_days, cuts, reference_values(train), len(train))
-
-
 def warning_list(
     con: BaseBackend,
     cm: ChurnModel,
@@ -700,6 +639,9 @@ def warning_list(
     config: Config | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every active customer at ``as_of`` and build the ranked warning list.
+
+    ``cm`` is a model from :func:`from_warehouse` (it carries the population's ``active_days``
+    and the typical values the reason codes compare with).
 
     Returns
     -------
@@ -713,15 +655,20 @@ def warning_list(
     """
     from crmkit.i18n import t
 
+    if cm.reference is None or cm.active_days is None:
+        raise ValueError(
+            "warning_list needs a model from crmkit.churn.from_warehouse (fitted on FEATURES, "
+            "with active_days and reference values); this one was fitted with fit(X, y)"
+        )
     feats = churn_features(con, as_of, active_days=cm.active_days, config=config).to_pandas()
-    feats["risk"] = predict_risk(cm.model, feats)
+    feats["risk"] = cm.predict_proba(feats)
     feats["value"] = feats.spend_365.fillna(0.0)
     feats["expected_loss"] = feats.risk * feats.value
     feats = feats.sort_values(["expected_loss", "customer_id"], ascending=[False, True])
     feats = feats.reset_index(drop=True)
     feats["rank"] = np.arange(1, len(feats) + 1)
     top = feats.head(max_rows).copy()
-    eff = reason_effects(cm.model, top, cm.reference)
+    eff = reason_effects(cm, top, cm.reference)
     codes = reason_codes(eff.where(plausible_reasons(top, cm.reference), -np.inf))
     top["reasons"] = [",".join(c) for c in codes]
     rows = top[[*FEATURES, "province"]].to_dict("records")  # what reason_text reads
@@ -828,20 +775,16 @@ def publish_tables(
     train = pd.concat(frames, ignore_index=True)
     _check_enough(train)
     _check_enough(test_frame)
-    train = _subsample(train)
-    model = _fit(make_model(), train, train.churned)
-    m = classification_metrics(test_frame.churned.to_numpy(), predict_risk(model, test_frame))
+    tested = dict(zip(cuts["train"], frames, strict=True))
+    model = from_warehouse(
+        con, cuts["test"], horizon_days=horizon, active_days=active, config=config, frames=tested
+    )
+    m = classification_metrics(test_frame.churned.to_numpy(), model.predict_proba(test_frame))
     note("backtest", t0)
     t0 = time.perf_counter()
-    known = dict(zip(cuts["train"], frames, strict=True)) | {cuts["test"]: test_frame}
-    cm = train_churn_model(
-        con,
-        as_of=as_of,
-        horizon_days=horizon,
-        active_days=active,
-        frames=known,
-        config=config,
-        first_order=first,
+    known = tested | {cuts["test"]: test_frame}
+    cm = from_warehouse(
+        con, as_of, horizon_days=horizon, active_days=active, frames=known, config=config
     )
     scores, warnings = warning_list(
         con, cm, as_of=as_of, classification_table=cls_tbl, config=config
@@ -854,7 +797,7 @@ def publish_tables(
                 "active_days": active,
                 "train_cutoffs": ", ".join(f"{c:%Y-%m-%d}" for c in cuts["train"]),
                 "test_cutoff": cuts["test"],
-                "n_train": len(train),
+                "n_train": len(model.training_frame_),
                 "n_test": m["n"],
                 "auc": m["auc"],
                 "top_k": m["k"],
@@ -862,7 +805,7 @@ def publish_tables(
                 "lift_at_k": m["lift_at_k"],
                 "base_rate": m["base_rate"],
                 "brier": m["brier"],
-                "model": "HistGradientBoostingClassifier",
+                "model": cm.estimator_name,
                 "definition": (
                     f"churned = active buyer (counted order in the {active} days before the "
                     f"cut-off) with no counted order in the next {horizon} days "

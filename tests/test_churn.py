@@ -1,11 +1,7 @@
-"""Tests for ``crmkit.churn``: the supervised model (no leakage, Telco AUC, backtest) and the
-warning list against the demo's planted truth. CLV is tested in test_clv.py, win-back in
-test_winback.py.
-
-External truth (tests/fixtures/README.md):
-
-- IBM Telco churn (7,043 customers): a sound model has a test AUC near 0.84; far above would be
-  leakage.
+"""Tests for ``crmkit.churn``: the supervised model on the warehouse (no leakage, labels,
+from_warehouse, backtest) and the warning list against the demo's planted truth. The model
+object itself (and the IBM Telco check) is tested in test_churn_model.py, CLV in test_clv.py,
+win-back in test_winback.py.
 """
 
 from __future__ import annotations
@@ -17,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmkit import churn, churn_causes, db, definitions, demo
+from crmkit import churn, churn_causes, db, definitions, demo, stats
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CDNOW_END = datetime(1997, 9, 30)
 
 
 # ---------------------------------------------------------------------------------------------
-# supervised model: metrics, no leakage, Telco
+# supervised model: metrics, no leakage, labels, the publish step's training rows
 # ---------------------------------------------------------------------------------------------
 
 
@@ -32,7 +28,9 @@ def test_classification_metrics_hand_worked():
     """10 customers, churners at positions 1, 2, 5 of the risk ranking (risk 0.9 … 0.0).
     Top 20 % = 2 customers, both churned: precision 1, base rate 0.3, lift 1 / 0.3.
     AUC: of 3 × 7 = 21 churner/stayer pairs, the churner at position 5 is outranked by
-    stayers 3 and 4 → 19 / 21."""
+    stayers 3 and 4 → 19 / 21. Brier: churners (1 − p)² = 0.01 + 0.04 + 0.25 = 0.30,
+    stayers p² = 0.49 + 0.36 + 0.16 + 0.09 + 0.04 + 0.01 + 0 = 1.15; (0.30 + 1.15) / 10 =
+    0.145."""
     y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0])
     p = np.linspace(0.9, 0.0, 10)
     m = churn.classification_metrics(y, p, top_k=0.2)
@@ -40,6 +38,7 @@ def test_classification_metrics_hand_worked():
     assert m["base_rate"] == pytest.approx(0.3)
     assert m["lift_at_k"] == pytest.approx(1 / 0.3)
     assert m["auc"] == pytest.approx(19 / 21)
+    assert m["brier"] == pytest.approx(0.145)
     assert m["lift"].churned.sum() == 3 and m["lift"].capture.iloc[-1] == 1.0
     assert m["calibration"].n.sum() == 10
     with pytest.raises(ValueError, match="top_k"):
@@ -122,25 +121,44 @@ def test_labels_follow_the_definition(small_demo):
     assert (f.recency_days <= 365).all()
 
 
-def test_telco_auc_is_near_the_published_084():
-    """The production classifier on the IBM Telco sample (one-hot features, 70/30 stratified
-    split, seed 0) lands near the published AUC ≈ 0.84; far above would mean leakage."""
-    from sklearn.model_selection import train_test_split
-    from threadpoolctl import threadpool_limits
-
-    df = pd.read_csv(FIXTURES / "telco_churn.csv")
-    assert len(df) == 7043
-    y = (df.pop("Churn") == "Yes").astype(int)
-    df = df.drop(columns="customerID")
-    df["TotalCharges"] = pd.to_numeric(df.TotalCharges, errors="coerce")
-    X = pd.get_dummies(df, drop_first=True, dtype=float)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        model = churn.make_model().fit(Xtr, ytr)
-        p = model.predict_proba(Xte)[:, 1]
-    m = churn.classification_metrics(yte.to_numpy(), p)
-    print(f"Telco AUC {m['auc']:.3f}, lift@10% {m['lift_at_k']:.2f}")
-    assert 0.80 <= m["auc"] <= 0.88
+@pytest.mark.slow
+def test_from_warehouse_fits_on_the_publish_steps_rows(small_demo):
+    """from_warehouse(con, 2026-09-30 23:59:59, horizon_days=90) trains on the cut-offs 270,
+    180 and 90 days before: 2026-01-03, 04-03 and 07-02 at 23:59:59. Its X_ and y_ are
+    exactly the labelled_frame rows at those cut-offs, in that order (1,500 customers: fewer
+    than MAX_TRAIN_ROWS, so no sample), with FEATURES as the columns; labelled frames handed
+    in are reused as they are. The backtest fits the same way at its test cut-off (as_of − 90
+    = 07-02), so it trains on 2025-10-05, 2026-01-03 and 04-03. With every cut-off before the
+    first order there is nothing to train on."""
+    as_of = datetime(2026, 9, 30, 23, 59, 59)
+    cuts = [datetime(2026, 1, 3, 23, 59, 59), datetime(2026, 4, 3, 23, 59, 59)]
+    cuts.append(datetime(2026, 7, 2, 23, 59, 59))
+    con = db.connect(small_demo)
+    try:
+        cm = churn.from_warehouse(con, as_of, horizon_days=90)
+        frames = [churn.labelled_frame(con, c, 90, active_days=365) for c in cuts]
+        given = {cuts[0]: frames[0].head(50), cuts[1]: frames[1], cuts[2]: frames[2]}
+        reused = churn.from_warehouse(con, as_of, horizon_days=90, frames=given)
+        bt = churn.backtest(con, as_of=as_of, horizon_days=90)
+        first = con.table("orders").order_ts.min().execute().to_pydatetime()
+        with pytest.raises(stats.NotEnoughData, match="training_cutoffs"):
+            churn.from_warehouse(con, first + timedelta(days=10), horizon_days=30)
+    finally:
+        con.disconnect()
+    expected = pd.concat(frames, ignore_index=True)
+    assert cm.train_cutoffs == cuts and (cm.horizon_days, cm.active_days) == (90, 365)
+    assert cm.feature_names_in_ == churn.FEATURES
+    pd.testing.assert_frame_equal(cm.X_, expected[list(churn.FEATURES)])
+    pd.testing.assert_series_equal(cm.y_, expected.churned)
+    assert cm.training_frame_.customer_id.tolist() == expected.customer_id.tolist()
+    assert cm.reference == churn.reference_values(expected)
+    assert len(reused.X_) == 50 + len(frames[1]) + len(frames[2])
+    np.testing.assert_array_equal(cm.predict_proba(expected), cm.predict_proba(cm.X_))
+    # the backtest is the same model fitted at its test cut-off (07-02), tested on that frame
+    assert bt.test_cutoff == cuts[2] and bt.train_cutoffs[1:] == cuts[:2]
+    assert bt.train_cutoffs[0] == datetime(2025, 10, 5, 23, 59, 59)
+    assert bt.metrics["n"] == len(frames[2])
+    assert bt.metrics["base_rate"] == pytest.approx(frames[2].churned.mean())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,12 +361,19 @@ def test_model_fits_when_whole_features_are_missing():
     empty = ["nps_last", "nps_prev", "nps_drop", "region_silent_share", "region_silent_rise"]
     frame[empty] = np.nan
     frame["churned"] = (frame.recency_days > 0.5).astype(int)
-    model = churn._fit(churn.make_model(), frame, frame.churned)
-    assert model.crmkit_empty_features_ == tuple(empty)
-    p = churn.predict_risk(model, frame)
+    model = churn.ChurnModel(features=churn.FEATURES).fit(frame, frame.churned)
+    assert model.empty_features_ == tuple(empty)
+    p = model.predict_proba(frame)
     assert p[frame.recency_days > 0.5].mean() > 0.9 > 0.1 > p[frame.recency_days <= 0.5].mean()
     filled = frame.assign(**{f: 7.0 for f in empty})
-    np.testing.assert_array_equal(churn.predict_risk(model, filled), p)
+    np.testing.assert_array_equal(model.predict_proba(filled), p)
+
+
+def test_warning_list_needs_the_warehouse_model():
+    """A model fitted with fit(X, y) knows neither the population (active_days) nor the typical
+    values the reason codes compare with: refused before any query."""
+    with pytest.raises(ValueError, match="needs a model from crmkit.churn.from_warehouse"):
+        churn.warning_list(None, churn.ChurnModel(), as_of=datetime(2026, 9, 30))
 
 
 def test_backtest_never_trains_on_a_cutoff_before_the_first_order():

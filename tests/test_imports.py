@@ -30,6 +30,7 @@ LAYERS = {
         "loyalty",
         "clv",
         "churn",
+        "churn_model",
         "churn_causes",
         "winback",
         "sales",
