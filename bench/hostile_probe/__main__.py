@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -14,11 +13,9 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from bench.dashboard_latency import merge_results
 from bench.hostile_probe import (
     GROUPS,
     LEFT_OUT,
-    RESULTS,
     ROOT,
     Ctx,
     Row,
@@ -50,6 +47,7 @@ from bench.hostile_probe.ingest_cases import (
     probe_unicode_spaces,
 )
 from bench.hostile_probe.serve_cases import probe_open_bind, probe_page_server, probe_token_server
+from bench.record import dated, record
 
 # ---------------------------------------------------------------------------------------------
 # the run
@@ -128,21 +126,18 @@ def run(only: set[str] | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.hostile_probe", description=__doc__)
-    p.add_argument("--out", type=Path, default=RESULTS / f"{date.today().isoformat()}.json")
+    p.add_argument("--out", type=Path, default=None, help="results file (default dated)")
     p.add_argument("--only", help="comma-separated groups or probe names (default: all)")
     args = p.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
-    result = run(only)
-    if only:  # a partial run keeps the other cases of an earlier full run
-        previous = (
-            json.loads(args.out.read_text()).get("hostile_probe") if args.out.exists() else None
-        )
-        result = combine(previous, result)
-    merge_results(args.out, "hostile_probe", result)
+    out = args.out or dated()
+    # a partial run keeps the other cases of an earlier full run
+    merge = combine if only else None
+    result = record("hostile_probe", run(only), out=out, merge=merge)["hostile_probe"]
     print(markdown_table(result["rows"]))
     print(
         f"\n{result['passed']} of {result['cases']} cases pass; wall time {result['wall_s']:.0f} s;"
-        f" left out: {'; '.join(LEFT_OUT)}; results under 'hostile_probe' in {args.out}"
+        f" left out: {'; '.join(LEFT_OUT)}; results under 'hostile_probe' in {out}"
     )
 
 
