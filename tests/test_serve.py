@@ -589,6 +589,24 @@ def test_page_loads_the_chart_bundle_before_its_widgets(server):
 @pytest.mark.parametrize(
     "path",
     [
+        "/voila/templates/crmkit/static/..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "/voila/templates/crmkit/static/../../../../../../../etc/passwd",
+        "/voila/templates/crmkit/static/%2e%2e/%2e%2e/index.html.j2",
+        "/voila/static/..%5c..%5cvoila.json",
+        "/crmkit/static/..%2fwidgetbundle.js",
+    ],
+)
+def test_paths_that_climb_out_are_not_found(server, path):
+    """Sent as written (http.client does not normalise): 404 and nothing else, where Voila's
+    template-file handler answered the first two with HTTP 500 and a traceback in the log."""
+    status, _, body = server.get(path)
+    assert status == 404 and "root:" not in body and "{%" not in body
+    assert "Traceback" not in server.log_text()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
         "/voila/files/x.duckdb",
         "/voila/files/customers.csv",
         "/voila/files/hello.ipynb",

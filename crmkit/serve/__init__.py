@@ -187,6 +187,19 @@ def _handlers_of(logger: logging.Logger) -> list[logging.Handler]:
     return found
 
 
+#: A path that climbs out of its folder, plain or percent-encoded (``../``, ``..%2f``,
+#: ``%2e%2e/``). Voila's template-file handler answers some with an assertion error (HTTP 500
+#: and a traceback in the log); none may reach any handler.
+PARENT_PATH = r"(?i)(?:.*/)?(?:\.\.|%2e%2e|\.%2e|%2e\.)(?:/|%2f|%5c).*"
+
+
+class _ParentPath(tornado.web.RequestHandler):
+    """404 for every :data:`PARENT_PATH`, before any other handler sees it."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404)
+
+
 class CrmkitVoila(Voila):
     """Voila with crmkit's landing page, busy page, authenticated query socket, token-free logs
     and ready message."""
@@ -197,7 +210,7 @@ class CrmkitVoila(Voila):
             TornadoVoilaTreeHandler: _TreeHandler,
             RequestInfoSocketHandler: QueryHandler,
         }
-        handlers = []
+        handlers: list = [(PARENT_PATH, _ParentPath)]
         for pattern, handler, *rest in super().init_handlers():
             if handler is TornadoVoilaTreeHandler and pattern == self.server_url:
                 handler = _LandingHandler
