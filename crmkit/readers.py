@@ -62,6 +62,8 @@ from xml.etree import ElementTree
 
 import pyarrow as pa
 
+from crmkit.privacy import mask
+
 CHUNK_ROWS = 100_000
 #: Bytes of a text file read to detect its encoding.
 SAMPLE_BYTES = 1 << 20
@@ -463,7 +465,8 @@ def _csv_error(e: csv.Error, lines: int, last: int) -> str:
 
 class _CsvRecords:
     """Iterate ``(first row, last row, fields, None)`` per record of a CSV text, or ``(row,
-    row, None, reason)`` for a record that cannot be read (see the module docstring). The rows
+    row, line, reason)`` for a record that cannot be read, ``line`` being the text of its first
+    row (see the module docstring). The rows
     a record took are counted by ``csv.reader.line_num``; after a record that took several
     lines and is rejected, the lines after its first are read again.
 
@@ -475,7 +478,7 @@ class _CsvRecords:
         self.lines, self.delimiter = lines, delimiter
         self.width: int | None = None
 
-    def __iter__(self) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+    def __iter__(self) -> Iterator[tuple[int, int, list[str] | str, str | None]]:
         lines = self.lines
         reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
         before = 0  # physical rows before the reader's first line
@@ -502,7 +505,7 @@ class _CsvRecords:
                 yield row, last, fields, None
                 row = last + 1
                 continue
-            yield row, row, None, reason
+            yield row, row, "".join(lines.lines(row, row)).rstrip("\r\n"), reason
             if last > row:
                 again = lines.lines(row + 1, last)
                 reader = csv.reader(
@@ -510,6 +513,28 @@ class _CsvRecords:
                 )
                 before = row
             row += 1
+
+
+#: How much of a row rejected as a whole its reject keeps as the value (the start of the line).
+EXCERPT_CHARS = 200
+
+
+def row_value(line: str, delimiter: str) -> str:
+    """A row rejected as a whole, as its reject's value: the line's first field (the key, to
+    find the row by) and the other fields masked to their first character — the rejects are
+    kept in the warehouse and shown on the data-quality page, and a line that could not be
+    read cannot be masked column by column — cut at :data:`EXCERPT_CHARS`.
+
+    Examples
+    --------
+    >>> row_value('H03,"王芳,13700000003,杭州', ",")
+    'H03,"**,1**,杭**'
+    >>> row_value("B01," + "x" * 1_000_000 + ",李娜", ",")
+    'B01,x**,李**'
+    """
+    key, *rest = line.split(delimiter)
+    out = delimiter.join([key, *(mask(v, "name") if v.strip() else v for v in rest)])
+    return out if len(out) <= EXCERPT_CHARS else out[:EXCERPT_CHARS] + "…"
 
 
 def _reject_gbk_like(ch: Chunk, names: list[str]) -> None:
@@ -577,14 +602,14 @@ def _open_csv(path: Path) -> Source:
 
         for row, last, fields, problem in rows:
             if problem is not None:
-                ch.rejects.append((row, None, problem, None))
+                ch.rejects.append((row, None, problem, row_value(fields, delimiter)))
                 continue
             if not any(map(str.strip, fields)):
                 ch.blank += last - row + 1
                 continue
             if len(fields) != width:
                 reason = f"has {len(fields)} fields, expected {width} (as many as the header)"
-                ch.rejects.append((row, None, reason, None))
+                ch.rejects.append((row, None, reason, row_value(delimiter.join(fields), delimiter)))
                 continue
             if last > row:
                 ch.multiline.append((row, last))

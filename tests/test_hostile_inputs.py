@@ -96,7 +96,7 @@ def test_runaway_quote_rejects_only_the_row_it_opens_in(con):
             None,
             'a quote (") opened in this row is never closed; the 16 lines after it are read on '
             "their own",
-            None,
+            'H03,"**,1**,杭**',  # the row's key, its other fields masked
         )
     ]
     stored = rows(con, "customers", "name", "phone")
@@ -119,7 +119,7 @@ def test_stray_quote_closing_rows_later_swallows_nothing(con):
             None,
             'a quote (") opened in this row closes in the middle of a value in row 6; the 3 '
             "lines after it are read on their own",
-            None,
+            'S02,"**,1**,北**',
         )
     ]
     assert rows(con, "customers", "name", "phone", "city") == {
@@ -168,7 +168,7 @@ def test_a_runaway_quote_that_hits_the_value_limit_rejects_only_its_row(tmp_path
             None,
             'a value longer than 131,072 characters: a quote (") opened in this row runs on to '
             "row 17; the 14 lines after it are read on their own",
-            None,
+            'R02,"**',
         )
     ]
     stored = rows(con, "customers", "name")
@@ -182,7 +182,12 @@ def test_a_value_over_the_csv_limit_rejects_its_own_row(con):
     res = ingest(fx("hostile_big_field.csv"), "customers", con=con)
     reconciles(res, 3, 2, 1)
     assert rejects(res) == [
-        (2, None, "a value longer than 131,072 characters (the most a CSV value may have)", None)
+        (
+            2,
+            None,
+            "a value longer than 131,072 characters (the most a CSV value may have)",
+            "B01,x**,上**",  # not 140,000 characters
+        )
     ]
     assert rows(con, "customers", "name") == {"B02": ("李娜",), "B03": ("王芳",)}
 
