@@ -11,6 +11,9 @@ PORT      ?= 8866
 PREHEAT   ?= 1
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
+# Where the shared demo (the tests' and the notebooks' data, crmkit.notebook.shared_demo) and
+# jieba's dictionary are cached: built once, reused until the code that builds them changes.
+export CRMKIT_CACHE_DIR ?= $(CURDIR)/.cache/crmkit
 
 # A Python >= 3.12: on PATH first, then pyenv's installed versions (3.12 preferred: the whole
 # stack is checked together on it). Stops with a clear message when there is none.
@@ -25,7 +28,7 @@ for p in $$(ls -d "$$root"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V)
 done; exit 1
 endef
 
-.PHONY: help venv demo publish serve test test-fast browser-deps lint format bench clean
+.PHONY: help venv demo publish serve test test-fast shared-demo browser-deps lint format bench clean
 help:
 	@echo "make demo    build the demo warehouse (CUSTOMERS=$(CUSTOMERS)), publish it, serve the dashboards"
 	@echo "make serve   serve the dashboards over the published snapshot (PORT=$(PORT))"
@@ -73,10 +76,15 @@ browser-deps:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
-test: $(STAMP) $(SPARK_STAMP) browser-deps
+# The demo the tests and the notebooks share, generated and published once before pytest starts
+# (the test session and every notebook kernel then open the same files; see crmkit.cache).
+shared-demo: $(STAMP)
+	$(BIN)/python -c "from crmkit import notebook; print(*notebook.shared_demo(), sep='\n')"
+
+test: $(STAMP) $(SPARK_STAMP) browser-deps shared-demo
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) shared-demo
 	$(BIN)/python -m pytest -m "not slow and not browser" -n 2 --dist worksteal -x -q
 
 lint: $(STAMP)
@@ -103,7 +111,7 @@ bench: $(STAMP) browser-deps
 	$(BIN)/python -m bench --repeat $(BENCH_REPEAT)
 
 clean:
-	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal .pytest_cache
+	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal .pytest_cache $(CRMKIT_CACHE_DIR)/shared
 
 which-python:
 	@$(FIND_PYTHON)

@@ -1,9 +1,10 @@
 """Test tiers for the whole repository (pytest loads this file whatever paths it is given).
 
 The notebooks run through nbval (``--nbval`` in pyproject's ``addopts``): every cell of
-``notebooks/*.ipynb`` is a test item, and the notebooks build their own demos and fit their own
-models (several seconds to half a minute a notebook). They are all marked ``slow``, so
-``make test-fast`` (``-m "not slow and not browser"``) leaves them out and ``make test`` runs them.
+``notebooks/*.ipynb`` is a test item. They open the shared demo's snapshot (the one the tests'
+``demo_published`` is, built once into the cache: ``make shared-demo``), still several seconds
+to most of a minute a notebook. They are all marked ``slow``, so ``make test-fast``
+(``-m "not slow and not browser"``) leaves them out and ``make test`` runs them.
 """
 
 from __future__ import annotations

@@ -217,6 +217,89 @@ def cohort_retention(
     return out.sort_values([*gkeys[:1], *([by] if by else []), "month"]).reset_index(drop=True)
 
 
+def retention_at(
+    cohorts: pd.DataFrame,
+    month: int,
+    *,
+    by: str | None = None,
+    since: date | datetime | None = None,
+) -> pd.DataFrame:
+    """Retention ``month`` months after acquisition, pooled over cohorts (同期群留存).
+
+    Of the customers acquired in the cohorts whose month ``month`` is in the data (the
+    cohort's month + ``month`` is at most the latest month of ``cohorts``), the share who buy
+    in that month: every cohort weighs by its size, and a cohort where nobody bought counts
+    (with 0) instead of dropping out.
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        :func:`cohort_retention`'s frame (``cohort``, [``by``], ``month``, ``cohort_size``,
+        ``active``, ``revenue``).
+    month : int
+        Months since acquisition (0 = the acquisition month, retention 1).
+    by : str, optional
+        The split column :func:`cohort_retention` was called with.
+    since : date or datetime, optional
+        Only cohorts from this month on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``by`` value (one row without ``by``): ``cohorts``, ``cohort_size`` (sum),
+        ``active`` (sum), ``retention`` = active / cohort_size with ``lo`` / ``hi`` (Wilson
+        95 %) and ``small_sample``, and ``revenue_retention`` = their revenue in that month /
+        their revenue in month 0; highest retention first.
+
+    Raises
+    ------
+    ValueError
+        When ``month`` is negative or ``by`` is not a column of ``cohorts``.
+
+    Examples
+    --------
+    January: 4 customers, 2 buy again in month 1 (¥20 of the first month's ¥100); February:
+    6 customers, nobody buys in month 1; March has no month 1 yet. Pooled: 2 of 10.
+
+    >>> c = pd.DataFrame({"cohort": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01",
+    ...                                              "2024-03-01"]),
+    ...                   "month": [0, 1, 0, 0], "cohort_size": [4, 4, 6, 3],
+    ...                   "active": [4, 2, 6, 3], "revenue": [100.0, 20.0, 50.0, 30.0]})
+    >>> retention_at(c, 1)[["cohorts", "cohort_size", "active", "retention"]].to_dict("records")
+    [{'cohorts': 2, 'cohort_size': 10, 'active': 2, 'retention': 0.2}]
+    """
+    if isinstance(month, bool) or not isinstance(month, int) or month < 0:
+        raise ValueError(f"month must be a whole number >= 0, got {month!r}")
+    if by is not None and by not in cohorts.columns:
+        raise ValueError(f"cohorts has no column {by!r}; pass the by= of cohort_retention")
+    keys = [by] if by else []
+    c = cohorts.assign(cohort=pd.to_datetime(cohorts.cohort))
+    if since is not None:
+        c = c[c.cohort >= pd.Timestamp(since)]
+    months = c.cohort.dt.to_period("M")
+    base = c[(c.month == 0) & (months + month <= (months + c.month).max())]
+    at = c[c.month == month][["cohort", *keys, "active", "revenue"]]
+    j = base[["cohort", *keys, "cohort_size", "revenue"]].merge(
+        at, on=["cohort", *keys], how="left", suffixes=("_0", "")
+    )
+    j = j.fillna({"active": 0, "revenue": 0.0})
+    g = j.assign(_all="all").groupby(keys or ["_all"], sort=True)
+    out = g.agg(
+        cohorts=("cohort", "size"),
+        cohort_size=("cohort_size", "sum"),
+        active=("active", "sum"),
+        revenue=("revenue", "sum"),
+        revenue_0=("revenue_0", "sum"),
+    ).reset_index()
+    out = out.astype({"cohorts": "int64", "cohort_size": "int64", "active": "int64"})
+    out = stats.rate_columns(out, "active", "cohort_size").rename(columns={"rate": "retention"})
+    out["revenue_retention"] = out.revenue / out.revenue_0.where(out.revenue_0 > 0)
+    cols = [*keys, "cohorts", "cohort_size", "active", "retention", "lo", "hi", "small_sample"]
+    out = out[[*cols, "revenue_retention"]]
+    out = out.sort_values(["retention", *keys], ascending=[False, *[True] * len(keys)])
+    return out.reset_index(drop=True)
+
+
 def retention_trend(
     orders: ir.Table, *, as_of: datetime, quarters: int = 8, config: Config | None = None
 ) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny hand-checkable snapshot built from tests/fixtures through the real
-ingest and publish path, the seeded demo, and ``wait_until`` for tests that wait on something.
+ingest and publish path, the seeded demo (shared with the notebooks through the cache), and
+``wait_until`` for tests that wait on something.
 """
 
 import time
@@ -61,32 +62,23 @@ def tiny_snapshot(tmp_path_factory) -> Path:
     return crmkit.publish(wh, root / "published.duckdb").path
 
 
-#: The shared demo: large enough for every planted signal to be recovered, small enough to
-#: build in ~6 s (+ ~15 s publish) once per test session.
-DEMO_CUSTOMERS = 20_000
-DEMO_SEED = 42
-
-
 @pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory) -> Path:
-    """The demo warehouse (20,000 customers, seed 42, as_of 2026-09-30), shared by the session.
+def demo_warehouse() -> Path:
+    """The shared demo warehouse (20,000 customers, seed 42, as_of 2026-09-30): built once into
+    the cache (``$CRMKIT_CACHE_DIR``, :func:`crmkit.demo.shared_warehouse`) and reused by later
+    sessions and by the notebooks until the generator's code changes.
 
     Tests must not write to it: open it with ``db.connect(path)`` (read-only by default).
     """
-    from datetime import date
-
     from crmkit import demo
 
-    path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
-    con = db.connect(path, read_only=False)
-    try:
-        demo.generate(con, DEMO_CUSTOMERS, seed=DEMO_SEED, as_of=date(2026, 9, 30), progress=False)
-    finally:
-        con.disconnect()
-    return path
+    return demo.shared_warehouse()
 
 
 @pytest.fixture(scope="session")
 def demo_published(demo_warehouse) -> Path:
-    """The demo warehouse published (every registered publish step run)."""
-    return crmkit.publish(demo_warehouse, demo_warehouse.with_name("published.duckdb")).path
+    """The shared demo published with every step (:func:`crmkit.notebook.shared_demo`, the
+    snapshot the notebooks open): the dashboard file; the analyst file is beside it."""
+    from crmkit import notebook
+
+    return notebook.shared_demo().published

@@ -1260,3 +1260,38 @@ def test_classify_without_the_activity_tables(wh):
     assert got["C02"]["lifecycle_stage"] == "purchase"
     assert got["C12"]["lifecycle_stage"] == "awareness"
     assert got["C01"]["new_product_share"] == 0.0
+
+
+def test_summary_counts_customers_and_revenue_per_group():
+    """Five customers: A ¥60 (general), A ¥30 (important), B ¥10 (general), and two potential
+    ones (no class, no spend). By abc_class: A 2 of 5 customers (0.4) with ¥90 of ¥100 (0.9),
+    B 1 (0.2, 0.1), the missing class 2 (0.4, 0). By two columns each pair is its own group."""
+    t = ibis.memtable(
+        {
+            "abc_class": ["A", "A", "B", None, None],
+            "customer_type": ["general", "important", "general", "potential", "potential"],
+            "monetary": [60.0, 30.0, 10.0, None, None],
+        }
+    )
+    s = clf.summary(t, "abc_class").fillna({"abc_class": "-"})
+    assert s.abc_class.tolist() == ["A", "-", "B"]  # most customers first, ties by class
+    assert s.customers.tolist() == [2, 2, 1]
+    assert s.customer_share.tolist() == [0.4, 0.4, 0.2]
+    assert s.revenue.tolist() == [90.0, 0.0, 10.0]
+    assert s.revenue_share.tolist() == pytest.approx([0.9, 0.0, 0.1])
+    pairs = clf.summary(t, ["abc_class", "customer_type"]).fillna({"abc_class": "-"})
+    assert list(zip(pairs.abc_class, pairs.customer_type, pairs.customers, strict=True)) == [
+        ("-", "potential", 2),
+        ("A", "general", 1),
+        ("A", "important", 1),
+        ("B", "general", 1),
+    ]
+
+
+def test_summary_names_a_missing_column_and_survives_no_revenue():
+    t = ibis.memtable({"abc_class": ["C", "C"], "monetary": [0.0, 0.0]})
+    assert clf.summary(t, "abc_class").revenue_share.tolist() == [0.0]
+    with pytest.raises(ValueError, match="value_tier"):
+        clf.summary(t, "value_tier")
+    with pytest.raises(ValueError, match="by is empty"):
+        clf.summary(t, [])

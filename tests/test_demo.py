@@ -562,3 +562,47 @@ def test_crmkit_quality_finds_exactly_the_planted_duplicates_and_no_invalid_valu
     listed = con.table("demo_planted_customers").filter(lambda t: t.signal == "duplicate_customers")
     assert sorted(found["customer_id_b"]) == sorted(listed.customer_id.execute())
     assert set(quality.table_quality(con).to_pandas()["validity"]) == {1.0}
+
+
+# --------------------------------------------------------------------------------------------
+# The shared demo and CDNOW
+# --------------------------------------------------------------------------------------------
+
+
+def test_shared_warehouse_is_built_once_per_size_and_seed(tmp_path):
+    a = demo.shared_warehouse(500, root=tmp_path)
+    assert a.name == "warehouse.duckdb"
+    assert a.parent.name == f"demo-500-s42-2026-09-30-{demo.shared_key()}"
+    mtime = a.stat().st_mtime_ns
+    assert demo.shared_warehouse(500, root=tmp_path) == a and a.stat().st_mtime_ns == mtime
+    b = demo.shared_warehouse(500, seed=7, root=tmp_path)
+    assert b.parent.name.startswith("demo-500-s7-2026-09-30-")
+    con = db.connect(a)
+    try:
+        assert con.table("customers").count().execute() == 500
+        assert "demo_planted" in con.list_tables()
+    finally:
+        con.disconnect()
+
+
+def test_shared_warehouse_refuses_bad_arguments_before_building(tmp_path):
+    with pytest.raises(ValueError, match="out of range"):
+        demo.shared_warehouse(99, root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cdnow_orders_are_the_sample_file():
+    """crmkit/data/cdnow_sample.txt: 6,919 lines of 2,357 customers (awk: the sum of the dollar
+    column is 244,091.94); its first line is ``00004 0001 19970101 2 29.33``."""
+    cd = demo.cdnow_orders()
+    assert len(cd) == 6919 and cd.customer_sk.nunique() == 2357
+    assert round(float(cd.amount.sum()), 2) == 244091.94
+    first = cd.iloc[0]
+    assert (first.customer_sk, first.customer_id, first.quantity, first.amount) == (
+        1,
+        "1",
+        2,
+        29.33,
+    )
+    assert first.order_ts == datetime(1997, 1, 1) and set(cd.status) == {"completed"}
+    assert (cd.order_ts.min(), cd.order_ts.max()) == (datetime(1997, 1, 1), datetime(1998, 6, 30))

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "crmkit"
 #: DESIGN.md's layers; a module may import its own layer and the layers below.
 LAYERS = {
     0: {"schema", "stats", "privacy", "i18n", "config", "calendars"},
-    1: {"db", "spark"},
+    1: {"db", "spark", "cache"},
     2: {"readers", "ingest", "demo", "quality", "merge"},
     3: {"definitions", "periods"},
     4: {
@@ -39,7 +39,7 @@ LAYERS = {
         "cubes",
     },
     5: {"publish"},
-    6: {"charts", "views", "report"},
+    6: {"charts", "views", "report", "notebook"},
     7: {"serve", "cli", "__init__", "__main__"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

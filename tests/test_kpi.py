@@ -581,8 +581,8 @@ def test_overview_page_report_and_notebook_show_the_same_numbers(demo_con, page_
         for o in c.get("outputs", [])
     )
     shown = dict(re.findall(r"^KPI (\w+) = ([-\d.]+)$", printed, flags=re.M))
-    # the notebook computes on the raw warehouse: everything but CLV (fitted at publish)
-    assert set(shown) == set(kpi.REGISTRY) - {"clv"}
+    # the notebook computes on the published snapshot: every KPI, CLV (fitted at publish) too
+    assert set(shown) == set(kpi.REGISTRY)
     for key in shown:
         assert float(shown[key]) == pytest.approx(page_data["cards"][key], abs=5e-7), key
 

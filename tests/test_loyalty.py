@@ -274,3 +274,48 @@ def test_loyalty_drivers_sla_breach_follows_the_one_rule():
         assert (row.loc["sla_breach", "loyal"], row.loc["sla_breach", "other"]) == (0.0, 0.0)
     finally:
         c.disconnect()
+
+
+def _cohorts() -> pd.DataFrame:
+    """cohort_retention-shaped counts. Online: January 4 customers (2 back in month 1, ¥20 of
+    ¥100), February 6 (none back), March 3 (no month 1 yet: the data ends in March). Store:
+    January 5 (5 back, ¥50 of ¥50)."""
+    rows = [
+        ("2024-01-01", "online", 0, 4, 4, 100.0),
+        ("2024-01-01", "online", 1, 4, 2, 20.0),
+        ("2024-02-01", "online", 0, 6, 6, 50.0),
+        ("2024-03-01", "online", 0, 3, 3, 30.0),
+        ("2024-01-01", "store", 0, 5, 5, 50.0),
+        ("2024-01-01", "store", 1, 5, 5, 50.0),
+    ]
+    df = pd.DataFrame(
+        rows, columns=["cohort", "channel", "month", "cohort_size", "active", "revenue"]
+    )
+    return df.assign(cohort=pd.to_datetime(df.cohort))
+
+
+def test_retention_at_pools_the_cohorts_that_reached_the_month():
+    """Month 1, by channel: online 2 of 4 + 6 (March has no month 1) = 0.2, revenue ¥20 of
+    ¥150; store 5 of 5 = 1.0, ¥50 of ¥50. Over all (no by): 7 of 15. Since February: online
+    0 of 6 and store has no cohort left."""
+    c = _cohorts()
+    r = loyalty.retention_at(c, 1, by="channel")
+    assert r.channel.tolist() == ["store", "online"]
+    assert r.cohorts.tolist() == [1, 2] and r.cohort_size.tolist() == [5, 10]
+    assert r.active.tolist() == [5, 2] and r.retention.tolist() == [1.0, 0.2]
+    assert r.revenue_retention.tolist() == pytest.approx([1.0, 20 / 150])
+    lo, hi = r.loc[1, ["lo", "hi"]]
+    assert lo < 0.2 < hi  # Wilson interval around 2 of 10
+    unsplit = c.groupby(["cohort", "month"], as_index=False)[["cohort_size", "active", "revenue"]]
+    everyone = loyalty.retention_at(unsplit.sum(), 1).iloc[0]
+    assert (everyone.cohort_size, everyone.active) == (15, 7)
+    since = loyalty.retention_at(c, 1, by="channel", since=date(2024, 2, 1))
+    assert since[["channel", "cohort_size", "active"]].values.tolist() == [["online", 6, 0]]
+    assert loyalty.retention_at(c, 0, by="channel").retention.tolist() == [1.0, 1.0]
+
+
+def test_retention_at_refuses_a_bad_month_or_column():
+    with pytest.raises(ValueError, match="month must be a whole number >= 0"):
+        loyalty.retention_at(_cohorts(), -1)
+    with pytest.raises(ValueError, match="no column 'region'"):
+        loyalty.retention_at(_cohorts(), 1, by="region")

@@ -142,6 +142,14 @@ def test_sentiment_accuracy_on_labelled_sample(na):
         assert acc.loc[lang, "accuracy"] > floor, (lang, acc.loc[lang].to_dict())
 
 
+def test_sentiment_accuracy_defaults_to_the_sample_shipped_with_crmkit(na):
+    """crmkit/data/sentiment_labelled.csv is the same 70 texts: the same counts per language."""
+    shipped = text.sentiment_accuracy(na=na)
+    fixture = text.sentiment_accuracy(pd.read_csv(FIXTURES / "sentiment_labelled.csv"), na)
+    assert shipped.set_index("language").n.to_dict() == {"en": 30, "zh": 40, "all": 70}
+    pd.testing.assert_frame_equal(shipped, fixture)
+
+
 def test_sentiment_label_band():
     assert text.sentiment_label(0.3) == "positive"
     assert text.sentiment_label(-0.3) == "negative"
