@@ -300,14 +300,10 @@ def overdue_list(
     """The customers in scope (and of one ``owner``) whose last contact is older than their
     segment's cadence, most overdue first (:data:`OVERDUE_COLUMNS`), PII masked for the
     dashboard role: the page's overdue list."""
-    role = current_role(role)
-    scope = customers_in_scope(con, f).select("customer_id")
-    st = con.table("contact_status").semi_join(scope, "customer_id")
-    st = st.filter(st.overdue)
-    if owner:
-        st = st.filter(st.owner == owner)
+    st = _owned(con, "contact_status", f, owner)
     overdue = (
-        st.join(customers_for_role(con, role), "customer_id")
+        st.filter(st.overdue)
+        .join(customers_for_role(con, current_role(role)), "customer_id")
         .order_by([ibis.desc("days_overdue"), "customer_id"])
         .limit(MAX_EXPORT_ROWS)
         .select(*OVERDUE_COLUMNS)
@@ -328,6 +324,14 @@ def overdue_list_export(
 
 def _owner_suffix(owner: str | None) -> str:
     return f"_{owner}" if owner else ""
+
+
+def _owned(con: BaseBackend, table: str, f: Filters, owner: str | None) -> ir.Table:
+    """The rows of a published per-customer ``table`` (with ``owner``) of the customers in
+    scope, and of one ``owner`` when given: what the owner dropdown filters."""
+    scope = customers_in_scope(con, f).select("customer_id")
+    t = con.table(table).semi_join(scope, "customer_id")
+    return t.filter(t.owner == owner) if owner else t
 
 
 def _care_part(
@@ -356,13 +360,9 @@ def care_list(
     """The care calendar of the customers in scope (and of one ``owner``): birthdays,
     festivals and follow-ups by date (:data:`CALENDAR_COLUMNS`), PII masked for the dashboard
     role."""
-    role = current_role(role)
-    scope = customers_in_scope(con, f).select("customer_id")
-    cal = con.table("care_calendar").semi_join(scope, "customer_id")
-    if owner:
-        cal = cal.filter(cal.owner == owner)
     calendar = (
-        cal.join(customers_for_role(con, role), "customer_id")
+        _owned(con, "care_calendar", f, owner)
+        .join(customers_for_role(con, current_role(role)), "customer_id")
         .order_by(["date", "owner", "customer_id", "event"])
         .limit(MAX_EXPORT_ROWS)
         .to_pandas()
