@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import ibis
@@ -201,9 +202,7 @@ def _value(v: Any) -> Any:
         return v.to_pydatetime()
     if hasattr(v, "item"):  # numpy scalars
         return _value(v.item())
-    if type(v).__name__ == "Decimal":
-        return float(v)
-    return v
+    return float(v) if isinstance(v, Decimal) else v
 
 
 def _record(row: pd.Series, columns: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -213,7 +212,7 @@ def _record(row: pd.Series, columns: tuple[str, ...] | None = None) -> dict[str,
 def _frame(t: ir.Table, columns: tuple[str, ...]) -> pd.DataFrame:
     df = t.select(*[c for c in columns if c in t.columns]).to_pandas()
     for c in df.columns:
-        if df[c].dtype == object and df[c].map(lambda v: type(v).__name__ == "Decimal").any():
+        if df[c].dtype == object and df[c].map(lambda v: isinstance(v, Decimal)).any():
             df[c] = df[c].astype("float64")
     return df.reset_index(drop=True)
 
