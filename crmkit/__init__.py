@@ -12,6 +12,8 @@ The public API, table in / table out (each function's docstring has a worked exa
 ``churn_rate``            buyer churn or customer churn over a window, ``by=`` any column
 ``cohort_retention``      customer and revenue retention by acquisition month
 ``kpis``                  every KPI of a period as one metric frame
+``compare_periods``       each KPI in two periods, the difference, its interval, significant?
+``profile``               everything about one customer (classes, RFM, risk, CLV, contacts …)
 ========================  ===================================================================
 
 Modules, one per concern (see DESIGN.md): ``schema`` (the tables), ``db`` (storage),
@@ -29,10 +31,12 @@ from ibis.backends import BaseBackend
 
 from crmkit import db
 from crmkit.classification import classify, rfm
+from crmkit.compare import compare_periods
 from crmkit.db import data_as_of
 from crmkit.definitions import churn_rate
 from crmkit.kpi import kpis
 from crmkit.loyalty import cohort_retention
+from crmkit.profile import profile
 from crmkit.publish import publish
 from crmkit.satisfaction import ces, csat, nps
 
@@ -77,11 +81,13 @@ __all__ = [
     "churn_rate",
     "classify",
     "cohort_retention",
+    "compare_periods",
     "connect",
     "csat",
     "data_as_of",
     "kpis",
     "nps",
+    "profile",
     "publish",
     "rfm",
 ]

@@ -1,5 +1,5 @@
 """The ``crmkit`` command: ``demo``, ``ingest``, ``publish``, ``serve``, ``quality``,
-``merge-duplicates``, ``schema``, ``report``, ``config init``.
+``merge-duplicates``, ``schema``, ``report``, ``export``, ``config init``.
 
 Exit codes: 0 success; 1 some rows were rejected (``ingest``); 2 a file or command failed.
 The warehouse is ``--db``, else ``$CRMKIT_DB``, else ``data/warehouse.duckdb``; the published
@@ -243,6 +243,59 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from crmkit import db, schema, views
+
+    if args.list == "help":
+        print(views.lists_help())
+        return EXIT_OK
+    if (args.list is None) == (args.segment is None):
+        raise ValueError(
+            "pass --segment CODE or --list NAME (one of them; `crmkit export --list help` "
+            "names them); nothing was written"
+        )
+    if args.out is None:
+        raise ValueError("--out FILE.csv or FILE.xlsx is required; nothing was written")
+    if args.owner and args.segment:
+        raise ValueError("--owner applies to lists, not to a segment; nothing was written")
+    fmt = views.export_format(args.out)
+    teams = list(schema.TABLES["customers"]["owner_team"].allowed)
+    for flag, value, known in (
+        ("--in-segment", args.in_segment, views.SEGMENTS),
+        ("--owner-team", args.owner_team, teams),
+    ):
+        if value is not None and value not in known:
+            raise ValueError(
+                f"{flag} {value!r} is not one of {', '.join(known)}; nothing was written"
+            )
+    f = views.Filters(
+        period=args.period,
+        province=args.province,
+        city=args.city,
+        segment=args.in_segment,
+        owner_team=args.owner_team,
+    )
+    snapshot = (db.analyst_path if args.role == "analyst" else db.published_path)(args.published)
+    if not snapshot.exists():
+        raise FileNotFoundError(
+            f"no published snapshot at {str(snapshot)!r}; run `crmkit publish` first (or pass "
+            "--published PATH); nothing was written"
+        )
+    con = views.open_snapshot(args.published, role=args.role)
+    try:
+        if args.segment:
+            df, name = views.segment_export(con, args.segment, f, lang=args.lang, role=args.role)
+        else:
+            df, name = views.list_export(
+                con, args.list, f, lang=args.lang, role=args.role, owner=args.owner
+            )
+    finally:
+        con.disconnect()
+    path = db.replace_file(args.out, views.export_frame(df, name, f, args.lang, fmt))
+    print(f"export {path}: {name}, {len(df):,} rows ({args.role} role; {f.describe('en')})")
+    return EXIT_OK
+
+
 #: ``crmkit schema``'s columns: (heading, describe() key); the accepted headers come last.
 SCHEMA_COLUMNS = (
     ("table", "table"),
@@ -385,6 +438,56 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help=serve.CONFIG_CHECK_HELP)
     r.set_defaults(func=cmd_report)
 
+    x = sub.add_parser(
+        "export",
+        help="write a page's export (a segment's customers, a list) as CSV or Excel",
+        description="Writes the file a dashboard page's export button gives for the same "
+        "filters: the filters and export time in its header lines, formula-safe cells, "
+        "personal data masked for the dashboard role. `crmkit export --list help` names the "
+        "lists and segments.",
+    )
+    what = x.add_mutually_exclusive_group()
+    what.add_argument(
+        "--segment",
+        metavar="CODE",
+        help="the customers of one classification segment, e.g. important_value (the "
+        "classification page's segment list)",
+    )
+    what.add_argument(
+        "--list",
+        metavar="NAME",
+        help="a page's list: churn_warning, overdue_contacts, care_calendar, sla_breaches, "
+        "open_backlog_by_team, stale_by_owner, duplicate_candidates ('help' describes them)",
+    )
+    x.add_argument("--out", metavar="FILE", help="FILE.csv or FILE.xlsx (required)")
+    x.add_argument(
+        "--role",
+        choices=["dashboard", "analyst"],
+        default="dashboard",
+        help="dashboard (default): personal data masked; analyst: in clear, from the "
+        "analyst snapshot",
+    )
+    x.add_argument(
+        "--published", help="snapshot (default $CRMKIT_PUBLISHED or data/published.duckdb)"
+    )
+    x.add_argument("--lang", choices=["zh", "en"], default="zh", help="headers and labels")
+    x.add_argument(
+        "--period",
+        default="all",
+        help="the filter bar's period: all (default), 30d, 90d or 365d up to the data's date",
+    )
+    x.add_argument("--province", help="only customers of this province")
+    x.add_argument("--city", help="only customers of this city")
+    x.add_argument(
+        "--in-segment", metavar="CODE", help="only customers of this segment (the filter bar's)"
+    )
+    x.add_argument("--owner-team", help="only customers of this owner team (sales, service …)")
+    x.add_argument(
+        "--owner", help="only this owner's rows (churn_warning, overdue_contacts, care_calendar)"
+    )
+    x.add_argument("--quiet", action="store_true", help="no timing line")
+    x.set_defaults(func=cmd_export)
+
     s = sub.add_parser(
         "schema",
         help="the data dictionary: tables, columns, accepted headers",
@@ -461,7 +564,7 @@ def _log_beside(args: argparse.Namespace) -> Path:
 
     if args.command == "publish":
         return db.published_path(args.out)
-    if args.command in {"report", "serve"}:
+    if args.command in {"report", "serve", "export"}:
         return db.published_path(args.published)
     if hasattr(args, "db"):
         return db.warehouse_path(args.db)

@@ -114,6 +114,27 @@ def analyst_path(published: str | os.PathLike | None = None) -> Path:
     return p.with_name(f"{p.stem}.analyst{p.suffix}")
 
 
+def replace_file(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` all or nothing: into a temporary file beside it, then moved
+    over it (``os.replace``), so a full disk or an interrupted command leaves the previous file
+    (or none), never half of one. Creates the folder; returns the path.
+
+    >>> import tempfile
+    >>> p = replace_file(Path(tempfile.mkdtemp()) / "a.csv", b"x,y")
+    >>> p.read_bytes()
+    b'x,y'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def connect(
     path: str | os.PathLike | None = None, *, read_only: bool = True, threads: int | None = None
 ) -> Backend:

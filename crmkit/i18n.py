@@ -387,6 +387,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "na_not_drawn": ("未画出", "Not drawn"),
     "na_no_table": ("数据中没有{table}表", "no {table} table in the data"),
     "na_empty_table": ("{table}表没有数据", "the {table} table is empty"),
+    "na_not_in": ("{table}表中没有该客户", "the customer is not in the {table} table"),
+    "na_published_as_of": (
+        "快照的模型结果截至{table}，不是所选日期",
+        "the snapshot's model results are as of {table}, not the date asked for",
+    ),
     "na_no_observations": ("统计期内没有可计数的记录", "nothing to count in the period"),
     "na_status_defaulted": (
         "订单状态不在数据中（导入时全部记为已完成）",
@@ -893,8 +898,10 @@ def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
 
 def reason_text(reason: str, lang: str = DEFAULT_LANG) -> str:
     """Why a number or a step is not available, in ``lang``: the codes ``no_table:T[,T]``,
-    ``empty_table:T``, ``no_observations``, ``status_defaulted`` (the orders' status was not in
-    the data) and ``too_few:WHAT:HAVE:NEED`` in words; any other reason (a sentence) as it is.
+    ``empty_table:T``, ``not_in:T`` (one customer is not in table T), ``published_as_of:DATE``
+    (a snapshot's models were fitted at another date), ``no_observations``,
+    ``status_defaulted`` (the orders' status was not in the data) and
+    ``too_few:WHAT:HAVE:NEED`` in words; any other reason (a sentence) as it is.
 
     >>> reason_text("empty_table:referrals", "zh"), reason_text("no_table:feedback", "en")
     ('推荐记录表没有数据', 'no Feedback table in the data')
@@ -904,7 +911,7 @@ def reason_text(reason: str, lang: str = DEFAULT_LANG) -> str:
     '订单状态不在数据中（导入时全部记为已完成）'
     """
     code, _, arg = (reason or "").partition(":")
-    if code in ("no_table", "empty_table") and arg:
+    if code in ("no_table", "empty_table", "not_in", "published_as_of") and arg:
         tables = [table_label(x, lang) if x in schema.TABLES else x for x in arg.split(",")]
         return t(f"na_{code}", lang, table="、".join(tables) if lang == "zh" else ", ".join(tables))
     if code in ("no_observations", "status_defaulted") and not arg:

@@ -166,18 +166,23 @@ def contact_status(
     *,
     as_of: datetime | None = None,
     rules: Mapping[str, Any] | None = None,
+    segments: ir.Table | None = None,
 ) -> ir.Table:
     """One row per customer (created on or before ``as_of``): segment, owner, owner_team,
     last_contact, days_since (since the last interaction, else since ``created_at``),
     target_days (the segment's cadence), overdue, days_overdue, contacts_365 and
-    ``ch_<channel>`` (contacts in the last 365 days by channel)."""
+    ``ch_<channel>`` (contacts in the last 365 days by channel). ``segments`` (customer_id,
+    segment) gives the customers' segments when the caller has them; default
+    :func:`crmkit.classification.segments`."""
     as_of = schema.check_as_of(as_of or db.data_as_of(con))
     rules = rules or load_relationship()
     ts_as_of = ibis.literal(as_of, type="timestamp")
     year_ago = ibis.literal(as_of - timedelta(days=365), type="timestamp")
     cust = con.table("customers")
     cust = cust.filter(cust.created_at.isnull() | (cust.created_at <= ts_as_of))
-    cls = classification.segments(con, as_of=as_of).select("customer_id", "segment")
+    if segments is None:
+        segments = classification.segments(con, as_of=as_of)
+    cls = segments.select("customer_id", "segment")
     base = cust.select("customer_id", "owner", "owner_team", "created_at").join(cls, "customer_id")
     if "interactions" in con.list_tables():
         i = con.table("interactions")

@@ -292,13 +292,7 @@ def write_report(
         text, data = build_report(con, period=period, lang=lang)
     finally:
         con.disconnect()
-    path = Path(out or f"report-{data['period'].label}-{lang}.html")
-    path.parent.mkdir(parents=True, exist_ok=True)
     # written beside and moved over: a full disk leaves the previous report, never half of one
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return db.replace_file(
+        out or f"report-{data['period'].label}-{lang}.html", text.encode("utf-8")
+    )

@@ -30,6 +30,7 @@ COMMANDS = {
     "merge-duplicates",
     "serve",
     "report",
+    "export",
     "schema",
     "config",
 }
@@ -78,6 +79,7 @@ def test_help_lists_the_commands(capsys):
         ("report", ["--period", "--lang", "{zh,en}", "2025-Q3, 2025-07 or 2025"]),
         ("schema", ["--table"]),
         ("serve", ["--port", "--token"]),
+        ("export", ["--segment CODE", "--list NAME", "churn_warning", "--role", "--published"]),
     ],
 )
 def test_command_help(command, words, capsys):

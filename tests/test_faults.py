@@ -427,12 +427,12 @@ def test_a_report_on_a_full_disk_leaves_the_previous_report(tmp_path, monkeypatc
     html.write_text("the previous report", encoding="utf-8")
     monkeypatch.setattr(report, "build_report", lambda con, **kw: ("<html>new</html>", {}))
 
-    def full(self, text, encoding=None):
-        with open(self, "w", encoding=encoding) as f:
-            f.write(text[:6])
+    def full(self, data):
+        with open(self, "wb") as f:
+            f.write(data[:6])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
 
-    monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
     assert cli.main(["report", "--published", str(pub), "--out", str(html)]) == 2
     assert capsys.readouterr().err == (
         "crmkit report: the disk is full (no space left on device) writing "

@@ -128,10 +128,16 @@ DYNAMIC: dict[tuple[str, str], Callable[[], list[str]]] = {
     ("nd_change_", ""): _fixed("rise", "fall", "stable"),
     ("nd_sent_", ""): _fixed("positive", "neutral", "negative"),
     ("nd_event_", ""): _fixed("birthday", "holiday", "post_purchase"),
-    # i18n.reason_text: why a number or a step is not available, and what there was too few of
-    # (stats.too_few callers: clv, churn, winback)
+    # i18n.reason_text: why a number or a step is not available (not_in, published_as_of: a
+    # part of crmkit.profile), and what there was too few of (stats.too_few: clv, churn, winback)
     ("na_", ""): _fixed(
-        "no_table", "empty_table", "no_observations", "status_defaulted", "too_few"
+        "no_table",
+        "empty_table",
+        "not_in",
+        "published_as_of",
+        "no_observations",
+        "status_defaulted",
+        "too_few",
     ),
     ("na_what_", ""): _fixed(
         "repeat_buyers", "labelled_rows", "churned_rows", "attempts", "training_cutoffs"

@@ -37,9 +37,10 @@ LAYERS = {
         "returns",
         "kpi",
         "cubes",
+        "compare",
     },
     5: {"publish"},
-    6: {"charts", "views", "report", "notebook"},
+    6: {"charts", "views", "report", "notebook", "profile"},
     7: {"serve", "cli", "__init__", "__main__"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

@@ -147,3 +147,57 @@ def test_adjusted_effects_without_a_fit():
     y, ex, _ = _stratified()
     out = stats.adjusted_effects(y, ex, pd.DataFrame({"tell": y}))
     assert out.note.tolist() == ["no_fit"] and out.odds_ratio.isna().all()
+
+
+#: Newcombe (1998), "Interval estimation for the difference between independent proportions",
+#: Stat. Med. 17:873–890, table II, method 10 (score interval, hybrid): (k1, n1, k2, n2) with
+#: the difference k2/n2 − k1/n1 and its published 95 % limits.
+NEWCOMBE_TABLE_II = [
+    ((48, 80, 56, 70), (0.0524, 0.3339)),
+    ((3, 10, 9, 10), (0.1705, 0.8090)),
+    ((2, 7, 6, 7), (0.0582, 0.8062)),
+    ((0, 29, 5, 56), (-0.0381, 0.1926)),
+    ((0, 20, 0, 10), (-0.1611, 0.2775)),
+    ((0, 10, 0, 10), (-0.2775, 0.2775)),
+    ((0, 20, 10, 10), (0.6791, 1.0000)),
+    ((0, 10, 10, 10), (0.6075, 1.0000)),
+]
+
+
+@pytest.mark.parametrize(("counts", "limits"), NEWCOMBE_TABLE_II)
+def test_newcombe_interval_reproduces_the_published_table(counts, limits):
+    k1, n1, k2, n2 = counts
+    d, lo, hi = stats.newcombe_interval(k1, n1, k2, n2)
+    assert d == pytest.approx(k2 / n2 - k1 / n1)
+    assert (lo, hi) == pytest.approx(limits, abs=5e-5)
+
+
+def test_newcombe_interval_worked_value_and_bad_counts():
+    """8/10 → 5/10: −0.3 in [−0.59987, 0.10667] (worked in the docstring); n = 0 or k > n is
+    refused."""
+    assert stats.newcombe_interval(8, 10, 5, 10) == pytest.approx(
+        (-0.3, -0.599872, 0.106672), abs=1e-6
+    )
+    with pytest.raises(ValueError, match="0 <= k <= n and n > 0"):
+        stats.newcombe_interval(0, 0, 1, 2)
+    with pytest.raises(ValueError, match="got k=3, n=2"):
+        stats.newcombe_interval(1, 2, 3, 2)
+
+
+def test_welch_interval_worked_value_and_scipy():
+    """Means 100 (sd √(1000/9), n 10) and 150 (sd √50, n 5): +50 in [39.942, 60.058], ν =
+    11.511 (docstring); on raw samples it equals scipy's Welch t-test interval."""
+    d, lo, hi, df = stats.welch_interval(
+        100.0, math.sqrt(1000 / 9 / 10), 10, 150.0, math.sqrt(10), 5
+    )
+    assert (d, lo, hi, df) == pytest.approx((50.0, 39.9417, 60.0583, 11.5111), abs=1e-4)
+    from scipy.stats import ttest_ind
+
+    a = np.array([90.0, 110.0] * 5)
+    b = np.array([140.0, 150.0, 160.0, 150.0, 150.0])
+    ci = ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    se = [x.std(ddof=1) / math.sqrt(len(x)) for x in (a, b)]
+    _, lo2, hi2, _ = stats.welch_interval(a.mean(), se[0], len(a), b.mean(), se[1], len(b))
+    assert (lo2, hi2) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    with pytest.raises(ValueError, match="need n >= 2"):
+        stats.welch_interval(1.0, 0.5, 1, 2.0, 0.5, 5)

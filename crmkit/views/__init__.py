@@ -10,6 +10,7 @@ write ``from crmkit import views; views.customer_classification()``.
 from crmkit.views.base import *  # noqa: F403
 from crmkit.views.churn import *  # noqa: F403
 from crmkit.views.classification import *  # noqa: F403
+from crmkit.views.exports import *  # noqa: F403
 from crmkit.views.kpi import *  # noqa: F403
 from crmkit.views.needs import *  # noqa: F403
 from crmkit.views.overview import *  # noqa: F403

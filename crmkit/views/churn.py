@@ -148,6 +148,14 @@ def risk_list(
     return df
 
 
+def risk_list_export(risk: pd.DataFrame, owner: str | None, lang: str) -> tuple[pd.DataFrame, str]:
+    """The warning list (:func:`risk_list`) as its export buttons hand it over: the
+    :data:`RISK_COLUMNS` with headers in ``lang``, and the export's name,
+    ``churn_warning_<owner>`` (``churn_warning_all`` for every owner)."""
+    headers = {c: t(f"col_{c}", lang) for c in RISK_COLUMNS}
+    return risk[list(RISK_COLUMNS)].rename(columns=headers), f"churn_warning_{owner or 'all'}"
+
+
 def churn_data(
     con: BaseBackend,
     f: Filters = Filters(),
@@ -496,12 +504,7 @@ class ChurnPage(Page):
             expected_loss=[fmt_money(v, lang) for v in risk.expected_loss],
         )
         self.risk_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
-        self.risk_export.show(
-            risk[list(RISK_COLUMNS)].rename(columns=headers),
-            f"churn_warning_{data['owner'] or 'all'}",
-            f,
-            lang,
-        )
+        self.risk_export.show(*risk_list_export(risk, data["owner"], lang), f, lang)
         # the count (with its data-n marker) last: once it shows, list and export are current
         self.sec_risk.value = (
             f"<div class='crmkit-section'>{t('risk_list', lang)}"

@@ -57,6 +57,8 @@ LIST_COLUMNS = (
     "monetary",
 )
 PARETO_POINTS = 200
+#: The segments a customer list can show: the 8 RFM classes, then customers without a purchase.
+SEGMENTS = (*classification.RFM_CLASSES, POTENTIAL)
 
 #: The publish steps whose tables the page reads.
 CLASSIFICATION_STEPS = ("classification",)
@@ -113,6 +115,60 @@ def maintenance_map(cls: ir.Table, lang: str = "zh") -> pd.DataFrame:
     grid["_o"] = [stage_order.index(c) if c in stage_order else 99 for c in grid.stage_code]
     grid = grid.sort_values(["_o", "type"]).drop(columns="_o").reset_index(drop=True)
     return grid
+
+
+def segment_list(
+    con: BaseBackend,
+    f: Filters,
+    segment: str,
+    *,
+    lang: str = "zh",
+    role: str | None = None,
+    classified: ir.Table | None = None,
+) -> pd.DataFrame:
+    """The customers of one segment in scope (the page's customer list, :data:`LIST_COLUMNS`),
+    most valuable first, PII masked for the dashboard role; ``classified`` is
+    :func:`classified_in_scope` when the caller has it already.
+
+    Raises
+    ------
+    ValueError
+        For a segment code that is not an RFM class or ``potential``, naming the known ones.
+    """
+    if segment not in SEGMENTS:
+        raise ValueError(f"unknown segment {segment!r}; expected one of: {', '.join(SEGMENTS)}")
+    role = current_role(role)
+    cls = classified_in_scope(con, f, data_as_of(con)) if classified is None else classified
+    lst = cls.filter(cls.rfm_class.fill_null(POTENTIAL) == segment)
+    people = customers_for_role(con, role, columns=("customer_id", "owner"))
+    lst = lst.join(people, "customer_id").order_by([ibis.desc("monetary"), "customer_id"])
+    return (
+        lst.select(
+            "customer_id",
+            "name",
+            "phone",
+            segment=ibis.literal(segment_label(segment, lang)),
+            value_tier=lst[_label("value_tier", lang)],
+            customer_type=lst[_label("customer_type", lang)],
+            owner_team=lst[_label("owner_team", lang)],
+            owner=lst.owner,
+            strategy=lst[_label("strategy", lang)],
+            recency_days=lst.recency_days,
+            frequency=lst.frequency,
+            monetary=lst.monetary.cast("float64"),
+        )
+        .limit(MAX_EXPORT_ROWS)
+        .to_pandas()
+    )
+
+
+def segment_list_export(
+    customers: pd.DataFrame, segment: str, lang: str
+) -> tuple[pd.DataFrame, str]:
+    """The segment list as its export buttons hand it over: headers in ``lang`` and the export's
+    name, ``customers_<segment>``."""
+    headers = {c: t(f"col_{c}", lang) for c in LIST_COLUMNS}
+    return customers.rename(columns=headers), f"customers_{segment}"
 
 
 def classification_data(
@@ -241,27 +297,7 @@ def classification_data(
     )
     class_table = seg_df.merge(stats, on="segment", how="left")
 
-    lst = cls.filter(seg == list_segment)
-    people = customers_for_role(con, role, columns=("customer_id", "owner"))
-    lst = lst.join(people, "customer_id").order_by([ibis.desc("monetary"), "customer_id"])
-    customers = (
-        lst.select(
-            "customer_id",
-            "name",
-            "phone",
-            segment=ibis.literal(segment_label(list_segment, lang)),
-            value_tier=lst[_label("value_tier", lang)],
-            customer_type=lst[_label("customer_type", lang)],
-            owner_team=lst[_label("owner_team", lang)],
-            owner=lst.owner,
-            strategy=lst[_label("strategy", lang)],
-            recency_days=lst.recency_days,
-            frequency=lst.frequency,
-            monetary=lst.monetary.cast("float64"),
-        )
-        .limit(MAX_EXPORT_ROWS)
-        .to_pandas()
-    )
+    customers = segment_list(con, f, list_segment, lang=lang, role=role, classified=cls)
 
     window = fmt_date(as_of, lang)
     cards = {
@@ -488,9 +524,7 @@ class ClassificationPage(Page):
         lst = data["customers"].copy()
         shown = lst.assign(monetary=[fmt_money(v, lang) for v in lst.monetary])
         self.list_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
-        self.list_export.show(
-            lst.rename(columns=headers), f"customers_{data['list_segment']}", f, lang
-        )
+        self.list_export.show(*segment_list_export(lst, data["list_segment"], lang), f, lang)
 
     def _update_migration(self, data: dict, reasons: dict | None, stamp: str, lang: str) -> None:
         """The migration chart and its two date dropdowns, or the chart's note."""

@@ -281,23 +281,57 @@ def _contacts_part(
     contacts["segment_label"] = [segment_label(s, lang) for s in contacts.segment]
     n_status = int(status.count().execute())
     n_overdue = int(status.overdue.cast("int64").sum().execute() or 0)
-    st = status.filter(status.overdue)
-    if owner:
-        st = st.filter(st.owner == owner)
+    return {
+        "n_status": n_status,
+        "n_overdue": n_overdue,
+        "contacts": contacts,
+        "overdue": overdue_list(con, f, lang=lang, role=role, owner=owner),
+    }
+
+
+def overdue_list(
+    con: BaseBackend,
+    f: Filters = Filters(),
+    *,
+    lang: str = "zh",
+    role: str | None = None,
+    owner: str | None = None,
+) -> pd.DataFrame:
+    """The customers in scope (and of one ``owner``) whose last contact is older than their
+    segment's cadence, most overdue first (:data:`OVERDUE_COLUMNS`), PII masked for the
+    dashboard role: the page's overdue list."""
+    st = _owned(con, "contact_status", f, owner)
     overdue = (
-        st.join(customers_for_role(con, role), "customer_id")
+        st.filter(st.overdue)
+        .join(customers_for_role(con, current_role(role)), "customer_id")
         .order_by([ibis.desc("days_overdue"), "customer_id"])
         .limit(MAX_EXPORT_ROWS)
         .select(*OVERDUE_COLUMNS)
         .to_pandas()
     )
     overdue["segment"] = [segment_label(s, lang) for s in overdue.segment]
-    return {
-        "n_status": n_status,
-        "n_overdue": n_overdue,
-        "contacts": contacts,
-        "overdue": overdue,
-    }
+    return overdue
+
+
+def overdue_list_export(
+    overdue: pd.DataFrame, owner: str | None, lang: str
+) -> tuple[pd.DataFrame, str]:
+    """The overdue list (:func:`overdue_list`) as its export buttons hand it over: headers in
+    ``lang`` and the export's name, ``overdue_contacts`` (``overdue_contacts_<owner>``)."""
+    headers = {c: t(f"nd_col_{c}", lang) for c in OVERDUE_COLUMNS}
+    return overdue.rename(columns=headers), f"overdue_contacts{_owner_suffix(owner)}"
+
+
+def _owner_suffix(owner: str | None) -> str:
+    return f"_{owner}" if owner else ""
+
+
+def _owned(con: BaseBackend, table: str, f: Filters, owner: str | None) -> ir.Table:
+    """The rows of a published per-customer ``table`` (with ``owner``) of the customers in
+    scope, and of one ``owner`` when given: what the owner dropdown filters."""
+    scope = customers_in_scope(con, f).select("customer_id")
+    t = con.table(table).semi_join(scope, "customer_id")
+    return t.filter(t.owner == owner) if owner else t
 
 
 def _care_part(
@@ -310,12 +344,25 @@ def _care_part(
     owners = sorted(
         x for x in status.select("owner").distinct().to_pandas().owner.dropna().tolist()
     )
-    cal = con.table("care_calendar").semi_join(scope, "customer_id")
-    n_care = int(cal.count().execute())
-    if owner:
-        cal = cal.filter(cal.owner == owner)
+    n_care = int(con.table("care_calendar").semi_join(scope, "customer_id").count().execute())
+    calendar = care_list(con, f, lang=lang, role=role, owner=owner)
+    return {"n_care": n_care, "calendar": calendar, "owners": owners}
+
+
+def care_list(
+    con: BaseBackend,
+    f: Filters = Filters(),
+    *,
+    lang: str = "zh",
+    role: str | None = None,
+    owner: str | None = None,
+) -> pd.DataFrame:
+    """The care calendar of the customers in scope (and of one ``owner``): birthdays,
+    festivals and follow-ups by date (:data:`CALENDAR_COLUMNS`), PII masked for the dashboard
+    role."""
     calendar = (
-        cal.join(customers_for_role(con, role), "customer_id")
+        _owned(con, "care_calendar", f, owner)
+        .join(customers_for_role(con, current_role(role)), "customer_id")
         .order_by(["date", "owner", "customer_id", "event"])
         .limit(MAX_EXPORT_ROWS)
         .to_pandas()
@@ -324,7 +371,16 @@ def _care_part(
     calendar["detail"] = calendar[f"detail_{'zh' if lang == 'zh' else 'en'}"]
     calendar["event"] = [t(f"nd_event_{e}", lang) for e in calendar.event]
     calendar["segment"] = [segment_label(s, lang) for s in calendar.segment]
-    return {"n_care": n_care, "calendar": calendar[list(CALENDAR_COLUMNS)], "owners": owners}
+    return calendar[list(CALENDAR_COLUMNS)]
+
+
+def care_list_export(
+    calendar: pd.DataFrame, owner: str | None, lang: str
+) -> tuple[pd.DataFrame, str]:
+    """The care calendar (:func:`care_list`) as its export buttons hand it over: headers in
+    ``lang`` and the export's name, ``care_calendar`` (``care_calendar_<owner>``)."""
+    headers = {c: t(f"nd_col_{c}", lang) for c in CALENDAR_COLUMNS}
+    return calendar.rename(columns=headers), f"care_calendar{_owner_suffix(owner)}"
 
 
 class NeedsPage(Page):
@@ -582,7 +638,6 @@ class NeedsPage(Page):
             self._set_options(self.owner, owners, data["owner"] or ALL, self._owner_changed)
             self.owner.description = t("nd_owner", lang)
         who = f" · {html.escape(data['owner'])}" if data["owner"] else ""
-        suffix = f"_{data['owner']}" if data["owner"] else ""
         if contacts:
             for widget, title in (
                 (self.contacts_table, "nd_contact_table"),
@@ -625,7 +680,7 @@ class NeedsPage(Page):
                 shown, headers, empty=t("no_data", lang), lang=lang
             )
             self.overdue_export.show(
-                data["overdue"].rename(columns=headers), f"overdue_contacts{suffix}", f, lang
+                *overdue_list_export(data["overdue"], data["owner"], lang), f, lang
             )
         if care:
             self.calendar_title.value = ""
@@ -639,9 +694,7 @@ class NeedsPage(Page):
         self.calendar_table.value = html_table(
             data["calendar"], cheaders, empty=t("no_data", lang), lang=lang
         )
-        self.calendar_export.show(
-            data["calendar"].rename(columns=cheaders), f"care_calendar{suffix}", f, lang
-        )
+        self.calendar_export.show(*care_list_export(data["calendar"], data["owner"], lang), f, lang)
 
 
 def customer_needs(

@@ -128,12 +128,7 @@ def overview_data(
             "reject_reasons": reasons,
         }
     scope = _scoped(con, "customers", f, as_of)
-    rq = con.table("quality_records")
-    rq = rq.semi_join(scope, "customer_id")
-    scored = rq.join(
-        scope.select("customer_id", "owner_team", "owner"),
-        "customer_id",
-    )
+    scored = _quality_scored(con, scope)
     summary = (
         scored.aggregate(
             n=scored.count(),
@@ -195,14 +190,7 @@ def overview_data(
     ]
     teams = teams.sort_values("customers", ascending=False).reset_index(drop=True)
 
-    owners = (
-        scored.group_by(["owner_team", "owner"])
-        .aggregate(customers=scored.count(), stale=scored.stale.cast("int64").sum())
-        .mutate(stale_share=ibis._.stale / ibis._.customers)
-        .order_by([ibis.desc("stale"), "owner_team", "owner"])
-        .to_pandas()
-    )
-
+    owners = _stale_owners(scored)
     dups = _duplicates_in_scope(con, scope, role)
 
     cards = {
@@ -256,6 +244,75 @@ def overview_data(
         if "quality_tables" in present
         else pd.DataFrame(),
     }
+
+
+def _quality_scored(con: BaseBackend, scope: ir.Table) -> ir.Table:
+    """The published quality record of each customer in ``scope``, with owner team and owner."""
+    rq = con.table("quality_records").semi_join(scope, "customer_id")
+    return rq.join(scope.select("customer_id", "owner_team", "owner"), "customer_id")
+
+
+def _stale_owners(scored: ir.Table) -> pd.DataFrame:
+    """Customers and stale records per owner team and owner, most stale first."""
+    return (
+        scored.group_by(["owner_team", "owner"])
+        .aggregate(customers=scored.count(), stale=scored.stale.cast("int64").sum())
+        .mutate(stale_share=ibis._.stale / ibis._.customers)
+        .order_by([ibis.desc("stale"), "owner_team", "owner"])
+        .to_pandas()
+    )
+
+
+def stale_owner_list(con: BaseBackend, f: Filters = Filters()) -> pd.DataFrame:
+    """Customers in scope with a stale record (not verified for too long), per owner team and
+    owner, most stale first: the page's ``stale_owners`` table."""
+    return _stale_owners(_quality_scored(con, _scoped(con, "customers", f, data_as_of(con))))
+
+
+def _owner_teams(owners: pd.DataFrame, lang: str) -> pd.DataFrame:
+    return owners.assign(
+        owner_team=[
+            t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)
+            for x in owners.owner_team
+        ]
+    )
+
+
+def _owner_headers(lang: str) -> dict[str, str]:
+    return {
+        "owner_team": t("owner_team", lang),
+        "owner": t("owner", lang),
+        "customers": t("customers", lang),
+        "stale": t("stale", lang),
+        "stale_share": t("stale_share", lang),
+    }
+
+
+def stale_owner_list_export(owners: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str]:
+    """The stale records per owner (:func:`stale_owner_list`) as the export buttons hand them
+    over: team names and headers in ``lang``, and the export's name, ``stale_by_owner``."""
+    return _owner_teams(owners, lang).rename(columns=_owner_headers(lang)), "stale_by_owner"
+
+
+def duplicate_list(
+    con: BaseBackend, f: Filters = Filters(), *, role: str | None = None
+) -> pd.DataFrame:
+    """Pairs of customers that look like one person (same phone, email, or name and company),
+    either of them in scope, PII masked for the dashboard role: the page's duplicate list."""
+    scope = _scoped(con, "customers", f, data_as_of(con))
+    return _duplicates_in_scope(con, scope, current_role(role))
+
+
+def _matched_on(dups: pd.DataFrame, lang: str) -> pd.DataFrame:
+    return dups.assign(match_on=[match_label(m, lang) for m in dups.match_on])
+
+
+def duplicate_list_export(dups: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str]:
+    """The duplicate candidates (:func:`duplicate_list`) as the export buttons hand them
+    over: what matched and the headers in ``lang``, and the export's name,
+    ``duplicate_candidates``."""
+    headers = {c: t(f"dup_{c}", lang) for c in dups.columns}
+    return _matched_on(dups, lang).rename(columns=headers), "duplicate_candidates"
 
 
 def _duplicates_in_scope(con: BaseBackend, scope: ir.Table, role: str) -> pd.DataFrame:
@@ -446,32 +503,20 @@ class DataOverviewPage(Page):
             empty=t("no_data", lang),
             lang=lang,
         )
-        owners = data["stale_owners"].copy()
-        owners["owner_team"] = [
-            t(f"team_{x}", lang) if isinstance(x, str) else t("unassigned", lang)
-            for x in owners.owner_team
-        ]
-        owner_headers = {
-            "owner_team": t("owner_team", lang),
-            "owner": t("owner", lang),
-            "customers": t("customers", lang),
-            "stale": t("stale", lang),
-            "stale_share": t("stale_share", lang),
-        }
+        owners = _owner_teams(data["stale_owners"], lang)
         self.sec_owners.value = f"<div class='crmkit-section'>{t('stale_by_owner', lang)}</div>"
         self.owners_table.value = html_table(
-            owners, owner_headers, empty=t("no_data", lang), lang=lang
+            owners, _owner_headers(lang), empty=t("no_data", lang), lang=lang
         )
-        self.owners_export.show(owners.rename(columns=owner_headers), "stale_by_owner", f, lang)
+        self.owners_export.show(*stale_owner_list_export(data["stale_owners"], lang), f, lang)
 
-        dups = data["duplicates"].copy()
-        dups["match_on"] = [match_label(m, lang) for m in dups.match_on]
+        dups = _matched_on(data["duplicates"], lang)
         dup_headers = {c: t(f"dup_{c}", lang) for c in dups.columns}
         self.sec_dups.value = (
             f"<div class='crmkit-section'>{t('duplicates', lang)} ({fmt_int(len(dups))})</div>"
         )
         self.dups_table.value = html_table(dups, dup_headers, empty=t("no_data", lang), lang=lang)
-        self.dups_export.show(dups.rename(columns=dup_headers), "duplicate_candidates", f, lang)
+        self.dups_export.show(*duplicate_list_export(data["duplicates"], lang), f, lang)
 
 
 def data_overview(

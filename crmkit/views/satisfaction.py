@@ -225,27 +225,13 @@ def satisfaction_data(
             window=window,
         )
         fb = None if "scores" in missing else _scoped(con, "satisfaction_responses", None, f, as_of)
-        b = complaints.breaches(sla_t)
-        people = customers_for_role(con, role, pii=("name",))
-        b = b.left_join(people, "customer_id").select(b, people.name)
-        b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
-        breach_df = b.to_pandas()
-        breach_df["status"] = [
-            t("sat_open", lang) if o else t("sat_closed", lang) for o in breach_df["is_open"]
-        ]
-        breach_df["channel"] = [channel_label(c, lang) for c in breach_df["channel"]]
-        breach_df["severity"] = [
-            code_label("tickets", "severity", v, lang) for v in breach_df["severity"]
-        ]
         sla_by_channel = complaints.sla_summary(sla_t, "channel")
         sla_by_channel["label"] = [channel_label(c, lang) for c in sla_by_channel.channel]
         out |= {
             "sla": sla_by_channel,
-            "backlog": complaints.backlog_ageing(
-                _scoped(con, "ticket_sla", None, f, as_of), "team"
-            ),
+            "backlog": backlog_table(con, f),
             "quality": complaints.service_quality(sla_t, fb, "team"),
-            "breaches": breach_df[list(BREACH_COLUMNS)].reset_index(drop=True),
+            "breaches": breach_list(con, f, lang=lang, role=role),
         }
 
     cards = {}
@@ -261,6 +247,54 @@ def satisfaction_data(
             "small_sample": r is not None and bool(r.small_sample),
         }
     return out | {"scores": scores, "cards": cards}
+
+
+def breach_list(
+    con: BaseBackend, f: Filters = Filters(), *, lang: str = "zh", role: str | None = None
+) -> pd.DataFrame:
+    """The complaint tickets in scope and period that missed the first-response SLA, newest
+    first (:data:`BREACH_COLUMNS`), names masked for the dashboard role: the page's breach
+    list."""
+    role = current_role(role)
+    b = complaints.breaches(_scoped(con, "ticket_sla", "opened_at", f, data_as_of(con)))
+    people = customers_for_role(con, role, pii=("name",))
+    b = b.left_join(people, "customer_id").select(b, people.name)
+    b = b.order_by([ibis.desc("opened_at"), "ticket_id"]).limit(MAX_EXPORT_ROWS)
+    breach_df = b.to_pandas()
+    breach_df["status"] = [
+        t("sat_open", lang) if o else t("sat_closed", lang) for o in breach_df["is_open"]
+    ]
+    breach_df["channel"] = [channel_label(c, lang) for c in breach_df["channel"]]
+    breach_df["severity"] = [
+        code_label("tickets", "severity", v, lang) for v in breach_df["severity"]
+    ]
+    return breach_df[list(BREACH_COLUMNS)].reset_index(drop=True)
+
+
+def breach_list_export(breaches: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str]:
+    """The breach list (:func:`breach_list`) as its export buttons hand it over: headers in
+    ``lang`` and the export's name, ``sla_breaches``."""
+    headers = {c: t(f"sat_col_{c}", lang) for c in BREACH_COLUMNS}
+    return breaches.rename(columns=headers), "sla_breaches"
+
+
+def backlog_table(con: BaseBackend, f: Filters = Filters()) -> pd.DataFrame:
+    """Open complaint tickets of the customers in scope by team and age
+    (:func:`crmkit.complaints.backlog_ageing`); every open ticket, whatever the period."""
+    return complaints.backlog_ageing(_scoped(con, "ticket_sla", None, f, data_as_of(con)), "team")
+
+
+def backlog_table_export(backlog: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str]:
+    """The open backlog (:func:`backlog_table`) as its export button hands it over: one row per
+    team, one column per age bucket, and the export's name, ``open_backlog_by_team``."""
+    wide = (
+        backlog.pivot(index="team", columns="bucket", values="tickets")
+        .reindex(columns=list(complaints.AGE_BUCKETS))
+        .reset_index()
+        .rename(columns={"team": t("sat_col_team", lang)})
+    )
+    wide.columns.name = None
+    return wide, "open_backlog_by_team"
 
 
 def _policy_text(info: dict, lang: str) -> str:
@@ -556,15 +590,7 @@ class SatisfactionPage(Page):
                 reasons, lang, title=t("sat_sec_breaches", lang)
             )
             return
-        backlog = (
-            data["backlog"]
-            .pivot(index="team", columns="bucket", values="tickets")
-            .reindex(columns=list(complaints.AGE_BUCKETS))
-            .reset_index()
-            .rename(columns={"team": t("sat_col_team", lang)})
-        )
-        backlog.columns.name = None
-        self.backlog_export.show(backlog, "open_backlog_by_team", f, lang)
+        self.backlog_export.show(*backlog_table_export(data["backlog"], lang), f, lang)
         q = data["quality"].copy()
         q["label"] = q["team"]
         q["attainment"] = [fmt_pct(v, lang) for v in q["value"]]
@@ -617,7 +643,7 @@ class SatisfactionPage(Page):
             ],
         )
         self.breach_table.value = html_table(shown, headers, empty=t("no_data", lang), lang=lang)
-        self.breach_export.show(br.rename(columns=headers), "sla_breaches", f, lang)
+        self.breach_export.show(*breach_list_export(br, lang), f, lang)
 
 
 def satisfaction_page(
