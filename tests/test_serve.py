@@ -32,8 +32,10 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import nbformat
@@ -56,6 +58,27 @@ TOKEN = "s3cret-token-for-tests"
 @pytest.fixture(autouse=True)
 def _no_token_in_env(monkeypatch):
     monkeypatch.delenv("CRMKIT_TOKEN", raising=False)
+
+
+def run_async[T](coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)`` in a thread of its own: in a full run the browser tests' Playwright
+    (sync API) keeps an event loop running in the main thread for the session, and
+    ``asyncio.run`` refuses to start a second one there."""
+    out: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(coro))
+        except BaseException as e:  # re-raised in the test's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0]
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "10.0.0.5", "::", "", "example.org"])
@@ -796,8 +819,8 @@ def test_query_socket_needs_the_login(start_server, site, wait_until):
         finally:
             ws.close()
 
-    assert asyncio.run(refused()) == 403
-    info = asyncio.run(details())
+    assert run_async(refused()) == 403
+    info = run_async(details())
     assert info["QUERY_STRING"] == "lang=en"
     assert TOKEN not in json.dumps(info)
     assert f"403 GET {path} (127.0.0.1)" in s.log_text()
@@ -869,7 +892,7 @@ def test_widget_protocol_errors_stay_in_the_server_log(server, v1):
     opening = {"comm_id": uuid.uuid4().hex, "target_name": "jupyter.widget", "data": {}}
     update = {"comm_id": model, "data": {"method": "update", "state": {"value": "not-an-int"}}}
     messages = [_kernel_message("comm_open", opening), _kernel_message("comm_msg", update)]
-    frames = asyncio.run(_converse(server, _kernel_id(body), messages, v1))
+    frames = run_async(_converse(server, _kernel_id(body), messages, v1))
 
     texts = [f.decode("utf-8", "replace") if isinstance(f, bytes) else f for f in frames]
     assert [t for t in texts if re.search('Traceback|ValueError|TraitError|File "', t)] == []
@@ -905,7 +928,7 @@ def test_kernel_of_a_closed_page_is_shut_down(start_server, site, wait_until):
         finally:
             ws.close()
 
-    asyncio.run(visit())
+    run_async(visit())
     wait_until(
         lambda: s.kernel(kernel)[0] == 404,
         60,
@@ -927,7 +950,7 @@ def test_reconnection_keeps_the_kernel():
         km.notify_connect("k")
         return scheduled, set(km._reclaim), km._kernel_connections["k"]
 
-    assert asyncio.run(scenario()) == ({"k"}, set(), 1)
+    assert run_async(scenario()) == ({"k"}, set(), 1)
 
 
 @pytest.mark.slow  # a real Voila server: seconds per test
@@ -954,7 +977,7 @@ def test_idle_culling_spares_a_connected_page(start_server, site, wait_until):
         finally:
             ws.close()
 
-    a, b, (status, model) = asyncio.run(asyncio.wait_for(scenario(), 60))
+    a, b, (status, model) = run_async(asyncio.wait_for(scenario(), 60))
     assert f"Culling 'idle' kernel 'python3' ({b})" in s.log_text()
     assert (status, model["connections"]) == (200, 1)
     assert f"({a})" not in s.log_text().split("Culling")[-1]
