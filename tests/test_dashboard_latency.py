@@ -1,10 +1,6 @@
 """The dashboard-latency benchmark's pure parts: the results file keeps the analysis suite's keys,
 pages measured one run at a time accumulate, and the table says which targets were met."""
 
-import json
-
-import pytest
-
 from bench import dashboard_latency as dl
 
 
@@ -24,26 +20,6 @@ def test_stats():
     """Median of 3, 1, 2 is 2; min 1; max 3; an empty run gives None, not an error."""
     assert dl.stats([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
     assert dl.stats([])["median"] is None
-
-
-def test_merge_keeps_other_keys(tmp_path):
-    """The suite's "sizes" and "exponents" survive; an older "dashboard" is replaced."""
-    out = tmp_path / "2026-11-23.json"
-    out.write_text(
-        json.dumps({"sizes": {"1000000": {}}, "exponents": {"rfm": 1.0}, "dashboard": 1})
-    )
-    doc = dl.merge_results(out, "dashboard", {"pages": {}})
-    assert doc == json.loads(out.read_text())
-    assert doc == {"sizes": {"1000000": {}}, "exponents": {"rfm": 1.0}, "dashboard": {"pages": {}}}
-
-
-def test_merge_creates_the_file_and_refuses_a_list(tmp_path):
-    out = tmp_path / "new" / "r.json"
-    assert dl.merge_results(out, "dashboard", {"a": 1}) == {"dashboard": {"a": 1}}
-    bad = tmp_path / "bad.json"
-    bad.write_text("[1, 2]")
-    with pytest.raises(ValueError, match="JSON object"):
-        dl.merge_results(bad, "dashboard", {})
 
 
 def test_combine_same_snapshot_keeps_pages_not_remeasured():
