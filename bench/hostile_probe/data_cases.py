@@ -101,23 +101,10 @@ def _clear(wh: Path) -> dict[str, set[str]]:
 
 
 def _text_columns(path: Path) -> dict[tuple[str, str], set[str]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        cols = con.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND data_type = 'VARCHAR'"
-        ).fetchall()
-        return {
-            (t, c): {
-                r[0]
-                for r in con.execute(
-                    f'SELECT DISTINCT "{c}" FROM "{t}" WHERE "{c}" IS NOT NULL'
-                ).fetchall()
-            }
-            for t, c in cols
-        }
-    finally:
-        con.close()
+    """Every distinct value of every text column of the file: the privacy test's own scan."""
+    from tests.test_dashboard_privacy import _text_values
+
+    return _text_values(path)
 
 
 def _scan(path: Path, clear: dict[str, set[str]], ordinary: set[str]) -> dict:
