@@ -1,30 +1,10 @@
 """Connections, transactions, the data clock and the staging copy a snapshot is built in."""
 
 import ibis
-import pandas as pd
 import pytest
+from warehouses import customers_only as _warehouse
 
 from crmkit import db
-
-
-def _warehouse(path, n_customers: int) -> None:
-    con = db.connect(path, read_only=False)
-    db.create_schema(con)
-    con.truncate_table("customers")
-    con.insert(
-        "customers",
-        ibis.memtable(
-            pd.DataFrame(
-                {
-                    "customer_sk": range(1, n_customers + 1),
-                    "customer_id": [f"{i:05d}" for i in range(1, n_customers + 1)],
-                    "name": ["张三"] * n_customers,
-                    "created_at": pd.Timestamp("2024-01-01"),
-                }
-            )
-        ),
-    )
-    con.disconnect()
 
 
 def test_read_only_by_default_and_missing_file_is_clear(tmp_path):

@@ -28,9 +28,8 @@ import textwrap
 from pathlib import Path
 
 import duckdb
-import ibis
-import pandas as pd
 import pytest
+from warehouses import customers_only as _warehouse
 
 from crmkit import cli, db
 
@@ -45,27 +44,6 @@ PYTHON = Path(sys.executable).name
 def _no_paths_from_env(monkeypatch):
     monkeypatch.delenv("CRMKIT_DB", raising=False)
     monkeypatch.delenv("CRMKIT_PUBLISHED", raising=False)
-
-
-def _warehouse(path: Path, n_customers: int) -> None:
-    """A warehouse holding customers 00001 … ``n_customers`` (closed, so checkpointed)."""
-    con = db.connect(path, read_only=False)
-    db.create_schema(con)
-    con.truncate_table("customers")
-    con.insert(
-        "customers",
-        ibis.memtable(
-            pd.DataFrame(
-                {
-                    "customer_sk": range(1, n_customers + 1),
-                    "customer_id": [f"{i:05d}" for i in range(1, n_customers + 1)],
-                    "name": ["张三"] * n_customers,
-                    "created_at": pd.Timestamp("2024-01-01"),
-                }
-            )
-        ),
-    )
-    con.disconnect()
 
 
 def _customers(path: Path) -> list[str]:

@@ -5,33 +5,13 @@ import sys
 import textwrap
 from datetime import datetime
 
-import ibis
 import pandas as pd
 import pytest
+from warehouses import customers_only as _warehouse
 
 import crmkit
 from crmkit import db, stats
 from crmkit.publish import STEPS, PublishError, Step, StepContext, run_steps
-
-
-def _warehouse(path, n_customers: int) -> None:
-    con = db.connect(path, read_only=False)
-    db.create_schema(con)
-    con.truncate_table("customers")
-    con.insert(
-        "customers",
-        ibis.memtable(
-            pd.DataFrame(
-                {
-                    "customer_sk": range(1, n_customers + 1),
-                    "customer_id": [f"{i:05d}" for i in range(1, n_customers + 1)],
-                    "name": ["张三"] * n_customers,
-                    "created_at": pd.Timestamp("2024-01-01"),
-                }
-            )
-        ),
-    )
-    con.disconnect()
 
 
 def test_steps_are_an_explicit_ordered_list():
